@@ -1,0 +1,423 @@
+#include "engine.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "inspect.h"
+#include "keys.h"
+#include "project.h"
+#include "validate.h"
+
+struct kb_engine {
+    kb_store *store;
+    kb_batch *batch;
+    kb_arena arena;        /* per command */
+    kb_head head;          /* includes the open batch */
+    kb_head head_at_begin;
+    bool in_batch;
+    bool sticky;           /* a commit failed: refuse everything */
+    int batch_cmds;
+};
+
+/* Everything one command carries through the pipeline. */
+typedef struct cmd_run {
+    const kb_request *rq;
+    const kb_command *cmd;
+    ProtobufCMessage *msg;
+    const char *id;
+    const char *idem_key;          /* caller's, or the natural one, or NULL */
+    bool natural_key;
+    unsigned char fp[KB_HASH_BYTES];
+    ProtobufCMessage *state;       /* NULL when the stream is new */
+    uint64_t version;
+    kb_decide_ctx dc;
+} cmd_run;
+
+void kb_reply_fini(kb_reply *r) {
+    free(r->payload);
+    r->payload = NULL;
+    r->payload_len = 0;
+}
+
+kb_status kb_engine_open(kb_store *store, kb_engine **out) {
+    kb_engine *e = calloc(1, sizeof *e);
+    if (!e) return KB_ERR_NOMEM;
+    e->store = store;
+    kb_arena_init(&e->arena, KB_COMMAND_ARENA_BYTES);
+    kb_status st = kb_batch_alloc(store, &e->batch);
+    if (st == KB_OK) st = kb_log_head_read(store, NULL, NULL, &e->head);
+    if (st != KB_OK) {
+        kb_engine_close(e);
+        return st;
+    }
+    *out = e;
+    return KB_OK;
+}
+
+void kb_engine_close(kb_engine *e) {
+    if (!e) return;
+    kb_batch_free(e->batch);
+    kb_arena_fini(&e->arena);
+    free(e);
+}
+
+kb_status kb_engine_batch_begin(kb_engine *e) {
+    if (e->sticky || e->in_batch) return KB_ERR_STATE;
+    kb_batch_clear(e->batch);
+    e->head_at_begin = e->head;
+    e->in_batch = true;
+    e->batch_cmds = 0;
+    return KB_OK;
+}
+
+void kb_engine_batch_abort(kb_engine *e) {
+    kb_batch_clear(e->batch);
+    e->head = e->head_at_begin;
+    e->in_batch = false;
+}
+
+kb_status kb_engine_batch_commit(kb_engine *e) {
+    if (e->sticky || !e->in_batch) return KB_ERR_STATE;
+    if (e->head.seq != e->head_at_begin.seq) kb_log_head_put(e->batch, &e->head);
+    kb_status st = kb_batch_count(e->batch) ? kb_store_write(e->store, e->batch, true) : KB_OK;
+    if (st != KB_OK) {
+        e->sticky = true;
+        e->head = e->head_at_begin;
+    }
+    kb_batch_clear(e->batch);
+    e->in_batch = false;
+    return st;
+}
+
+int kb_engine_batch_commands(const kb_engine *e) {
+    return e->batch_cmds;
+}
+
+size_t kb_engine_batch_bytes(kb_engine *e) {
+    return kb_batch_bytes(e->batch);
+}
+
+kb_head kb_engine_head(const kb_engine *e) {
+    return e->head;
+}
+
+void kb_engine_set_clock(kb_engine *e, int64_t now) {
+    unsigned char v[8];
+    kb_be64_put(v, (uint64_t)now);
+    kb_batch_put(e->batch, KB_CF_META, KB_META_CLOCK, strlen(KB_META_CLOCK), v, 8);
+}
+
+kb_status kb_engine_clock_read(kb_store *s, int64_t *now) {
+    kb_value v;
+    kb_status st = kb_store_get(s, NULL, NULL, KB_CF_META, KB_META_CLOCK, strlen(KB_META_CLOCK), &v);
+    if (st == KB_ERR_NOT_FOUND) {
+        *now = 0;
+        return KB_OK;
+    }
+    if (st != KB_OK) return st;
+    st = v.len == 8 ? KB_OK : KB_ERR_CORRUPT;
+    if (st == KB_OK) *now = (int64_t)kb_be64_get((const unsigned char *)v.data);
+    kb_value_free(&v);
+    return st;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static kb_code check_envelope(const kb_request *rq, kb_error *err) {
+    if (!rq->tenant || !kb_id_valid(rq->tenant)) {
+        return kb_error_set(err, KB_REASON_INVALID_TENANT, "tenant",
+                            "tenant must be 1-64 characters of [A-Za-z0-9_-]");
+    }
+    if (rq->idempotency_key[0] && !kb_idempotency_key_valid(rq->idempotency_key)) {
+        return kb_error_set(err, KB_REASON_INVALID_IDEMPOTENCY_KEY, "idempotency_key",
+                            "idempotency key must be 1-128 printable ASCII characters");
+    }
+    return KB_CODE_OK;
+}
+
+static void fingerprint(const kb_request *rq, unsigned char out[KB_HASH_BYTES]) {
+    crypto_generichash_state st;
+    unsigned char ev[9] = {rq->has_expected_version ? 1 : 0};
+    kb_be64_put(ev + 1, rq->expected_version);
+    crypto_generichash_init(&st, NULL, 0, KB_HASH_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)rq->method, strlen(rq->method) + 1);
+    crypto_generichash_update(&st, ev, sizeof ev);
+    crypto_generichash_update(&st, rq->payload, rq->payload_len);
+    crypto_generichash_final(&st, out, KB_HASH_BYTES);
+}
+
+static kb_code check_time(cmd_run *r, kb_error *err) {
+    int64_t at = 0;
+    (void)kb_pb_int64(r->msg, "occurred_at", &at);
+    if (at < 0) return kb_error_set(err, KB_REASON_INVALID_TIME, "occurred_at", "occurred_at < 0");
+    if (at > r->rq->now) {
+        return kb_error_set(err, KB_REASON_OCCURRED_IN_FUTURE, "occurred_at",
+                            "occurred_at lies after the server's clock");
+    }
+    r->dc.occurred_at = at ? at : r->rq->now;
+    return KB_CODE_OK;
+}
+
+/* Finds the aggregate id the command names, through an alias if needed. */
+static kb_status route(kb_engine *e, cmd_run *r, kb_error *err) {
+    const kb_command *c = r->cmd;
+    const char *v = kb_pb_string(r->msg, c->id_field);
+    assert(v);
+    if (!v[0]) {
+        kb_error_set(err, KB_REASON_FIELD_REQUIRED, c->id_field, "%s is required", c->id_field);
+        return KB_OK;
+    }
+    if (!kb_id_valid(v)) {
+        kb_error_set(err, KB_REASON_INVALID_ID, c->id_field,
+                     "%s must be 1-64 characters of [A-Za-z0-9_-]", c->id_field);
+        return KB_OK;
+    }
+    if (!c->alias) {
+        r->id = v;
+        return KB_OK;
+    }
+    kb_key k;
+    kb_key_alias(&k, r->rq->tenant, c->alias, v);
+    kb_value val;
+    kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_INDEX, k.bytes, k.len, &val);
+    if (st == KB_ERR_NOT_FOUND) {
+        kb_error_set(err, c->not_found, c->id_field, "no %s %s", c->alias, v);
+        return KB_OK;
+    }
+    if (st != KB_OK) return st;
+    r->id = kb_arena_strndup(&e->arena, val.data, val.len);
+    kb_value_free(&val);
+    return r->id ? KB_OK : KB_ERR_NOMEM;
+}
+
+static kb_status load_state(kb_engine *e, cmd_run *r, kb_error *err) {
+    const kb_command *c = r->cmd;
+    kb_status st = kb_project_load(e->store, e->batch, NULL, &e->arena, r->rq->tenant, c->agg,
+                                   r->id, &r->state);
+    if (st == KB_ERR_NOT_FOUND) {
+        r->state = NULL;
+        st = KB_OK;
+    }
+    if (st != KB_OK) return st;
+    r->version = 0;
+    if (r->state) (void)kb_pb_uint64(r->state, "version", &r->version);
+    if (c->creates && r->state) {
+        kb_error_set(err, c->exists, c->id_field, "%s %s already exists", c->agg->type, r->id);
+    } else if (!c->creates && !r->state) {
+        kb_error_set(err, c->not_found, c->id_field, "no %s %s", c->agg->type, r->id);
+    } else if (r->rq->has_expected_version && r->rq->expected_version != r->version) {
+        kb_error_set(err, KB_REASON_VERSION_CONFLICT, "expected_version",
+                     "stream is at version %llu, expected %llu", (unsigned long long)r->version,
+                     (unsigned long long)r->rq->expected_version);
+    }
+    return KB_OK;
+}
+
+/* ----------------------------------------------------------- idempotency */
+
+static void idem_key(kb_key *k, const cmd_run *r) {
+    kb_key_init(k);
+    kb_key_add(k, r->rq->tenant);
+    if (r->natural_key) {
+        kb_key_add(k, "n");
+        kb_key_add(k, r->cmd->method);
+        kb_key_add(k, r->id);
+    } else {
+        kb_key_add(k, "k");
+        kb_key_add(k, r->idem_key);
+    }
+}
+
+static kb_status reply_bytes(kb_reply *reply, const ProtobufCMessage *m) {
+    size_t n = protobuf_c_message_get_packed_size(m);
+    reply->payload = malloc(n ? n : 1);
+    if (!reply->payload) return KB_ERR_NOMEM;
+    reply->payload_len = protobuf_c_message_pack(m, reply->payload);
+    return KB_OK;
+}
+
+/* *done = true when the reply was answered from the idempotency store (or
+ * the key was reused with another request). */
+static kb_status idem_lookup(kb_engine *e, cmd_run *r, kb_reply *reply, bool *done) {
+    *done = false;
+    if (!r->idem_key) return KB_OK;
+    kb_key k;
+    idem_key(&k, r);
+    kb_value v;
+    kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_IDEMPOTENCY, k.bytes, k.len, &v);
+    if (st == KB_ERR_NOT_FOUND) return KB_OK;
+    if (st != KB_OK) return st;
+    if (v.len < KB_HASH_BYTES) st = KB_ERR_CORRUPT;
+    bool same = st == KB_OK && sodium_memcmp(v.data, r->fp, KB_HASH_BYTES) == 0;
+    Kasboek__V1__CommandResult *res = NULL;
+    if (same) {
+        res = kasboek__v1__command_result__unpack(&e->arena.pb, v.len - KB_HASH_BYTES,
+                                                  (const uint8_t *)v.data + KB_HASH_BYTES);
+        if (!res) st = KB_ERR_CORRUPT;
+    }
+    kb_value_free(&v);
+    if (st != KB_OK) return st;
+    if (same) {
+        res->replayed = true;
+        *done = true;
+        return reply_bytes(reply, &res->base);
+    }
+    if (!r->natural_key) {
+        kb_error_set(&reply->err, KB_REASON_IDEMPOTENCY_KEY_REUSED, "idempotency_key",
+                     "idempotency key was used with a different request");
+        *done = true;
+    }
+    return KB_OK; /* natural key, other request: decide says why */
+}
+
+/* ----------------------------------------------------------------- apply */
+
+static kb_status check_alias_free(kb_engine *e, cmd_run *r, kb_error *err, bool *free_out) {
+    *free_out = true;
+    if (!r->dc.created_alias) return KB_OK;
+    kb_key k;
+    kb_key_alias(&k, r->rq->tenant, r->dc.created_alias, r->dc.created_id);
+    kb_value v;
+    kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_INDEX, k.bytes, k.len, &v);
+    if (st == KB_ERR_NOT_FOUND) return KB_OK;
+    if (st != KB_OK) return st;
+    kb_value_free(&v);
+    *free_out = false;
+    kb_error_set(err, r->dc.created_exists, r->cmd->id_field, "%s %s already exists",
+                 r->dc.created_alias, r->dc.created_id);
+    return KB_OK;
+}
+
+static const char *event_type(const Kasboek__V1__Event *ev) {
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&kasboek__v1__event__descriptor, ev->body_case);
+    assert(f && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    return ((const ProtobufCMessageDescriptor *)f->descriptor)->short_name;
+}
+
+static kb_status append_events(kb_engine *e, cmd_run *r) {
+    const kb_aggregate *agg = r->cmd->agg;
+    if (!r->state) {
+        r->state = agg->create(&e->arena, r->id);
+        if (!r->state) return KB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < r->dc.n_events; i++) {
+        Kasboek__V1__Event *ev = r->dc.events[i];
+        assert(ev->body_case != KASBOEK__V1__EVENT__BODY__NOT_SET);
+        ev->occurred_at = r->dc.occurred_at;
+        ev->recorded_at = r->rq->now;
+        ev->actor = (char *)r->rq->actor;
+        ev->idempotency_key = (char *)(r->idem_key && !r->natural_key ? r->idem_key : "");
+        size_t n = kasboek__v1__event__get_packed_size(ev);
+        uint8_t *buf = kb_arena_alloc(&e->arena, n ? n : 1);
+        if (!buf) return KB_ERR_NOMEM;
+        kasboek__v1__event__pack(ev, buf);
+        r->version++;
+        kb_status st = kb_log_append(e->batch, &e->arena, &e->head, r->rq->tenant, agg->type,
+                                     r->id, r->version, event_type(ev), buf, n);
+        if (st != KB_OK) return st;
+        agg->evolve(r->state, ev, &e->arena);
+        kb_pb_set_uint64(r->state, "version", r->version);
+    }
+    return KB_OK;
+}
+
+static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
+    const kb_aggregate *agg = r->cmd->agg;
+    uint64_t first_seq = e->head.seq + 1;
+    kb_index_set before;
+    kb_status st = kb_project_index(agg, r->state, r->rq->tenant, &e->arena, &before);
+    if (st == KB_OK) st = append_events(e, r);
+    if (st == KB_OK) st = kb_project_save(e->batch, &e->arena, r->rq->tenant, agg, r->id,
+                                          r->state, &before);
+    if (st != KB_OK) return st;
+    Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
+    res.version = r->version;
+    res.first_seq = r->dc.n_events ? first_seq : 0;
+    res.last_seq = r->dc.n_events ? e->head.seq : 0;
+    res.created_id = (char *)(r->dc.created_id ? r->dc.created_id : "");
+    r->cmd->result(r->state, &res);
+    st = reply_bytes(reply, &res.base);
+    if (st != KB_OK || !r->idem_key) return st;
+    kb_key k;
+    idem_key(&k, r);
+    uint8_t *v = kb_arena_alloc(&e->arena, KB_HASH_BYTES + reply->payload_len);
+    if (!v) return KB_ERR_NOMEM;
+    memcpy(v, r->fp, KB_HASH_BYTES);
+    memcpy(v + KB_HASH_BYTES, reply->payload, reply->payload_len);
+    kb_batch_put(e->batch, KB_CF_IDEMPOTENCY, k.bytes, k.len, v, KB_HASH_BYTES + reply->payload_len);
+    return KB_OK;
+}
+
+/* --------------------------------------------------------------- execute */
+
+static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
+    const kb_request *rq = r->rq;
+    kb_error *err = &reply->err;
+    r->cmd = kb_command_find(rq->method);
+    if (!r->cmd) {
+        kb_error_set(err, KB_REASON_UNKNOWN_METHOD, "method", "unknown method %.60s", rq->method);
+        return KB_OK;
+    }
+    if (check_envelope(rq, err) != KB_CODE_OK) return KB_OK;
+    r->msg = protobuf_c_message_unpack(r->cmd->desc, &e->arena.pb, rq->payload_len, rq->payload);
+    if (!r->msg) {
+        kb_error_set(err, KB_REASON_MALFORMED_PAYLOAD, "payload",
+                     "payload is not a valid %s", r->cmd->desc->short_name);
+        return KB_OK;
+    }
+    if (!kb_inspect_message(r->msg, err)) return KB_OK;
+    kb_status st = route(e, r, err);
+    if (st != KB_OK || err->code != KB_CODE_OK) return st;
+    fingerprint(rq, r->fp);
+    r->idem_key = rq->idempotency_key[0] ? rq->idempotency_key : NULL;
+    if (!r->idem_key && r->cmd->creates) {
+        r->idem_key = r->id;
+        r->natural_key = true;
+    }
+    return KB_OK;
+}
+
+kb_status kb_engine_execute(kb_engine *e, const kb_request *rq, kb_reply *reply) {
+    memset(reply, 0, sizeof *reply);
+    if (e->sticky || !e->in_batch) return KB_ERR_STATE;
+    kb_arena_reset(&e->arena);
+    cmd_run r = {.rq = rq};
+    kb_error *err = &reply->err;
+    kb_status st = prepare(e, &r, reply);
+    bool done = err->code != KB_CODE_OK;
+    if (st == KB_OK && !done) st = idem_lookup(e, &r, reply, &done);
+    if (st != KB_OK || done || check_time(&r, err) != KB_CODE_OK) return st;
+    st = load_state(e, &r, err);
+    if (st != KB_OK || err->code != KB_CODE_OK) return st;
+    r.dc = (kb_decide_ctx){.tenant = rq->tenant, .id = r.id, .now = rq->now,
+                           .occurred_at = r.dc.occurred_at, .arena = &e->arena, .err = err};
+    if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
+    assert(err->code == KB_CODE_OK);
+    bool alias_free;
+    st = check_alias_free(e, &r, err, &alias_free);
+    if (st != KB_OK || !alias_free) return st;
+    kb_head head = e->head;
+    kb_batch_savepoint(e->batch);
+    st = apply(e, &r, reply);
+    if (st != KB_OK) {
+        e->head = head;
+        kb_reply_fini(reply);
+        if (kb_batch_rollback(e->batch) != KB_OK) e->sticky = true;
+        return st;
+    }
+    e->batch_cmds++;
+    return KB_OK;
+}
+
+Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c) {
+    if (c->n_events == KB_EVENTS_PER_COMMAND_MAX) return NULL;
+    Kasboek__V1__Event *ev = kb_arena_alloc(c->arena, sizeof *ev);
+    if (!ev) return NULL;
+    kasboek__v1__event__init(ev);
+    c->events[c->n_events++] = ev;
+    return ev;
+}

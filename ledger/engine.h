@@ -1,0 +1,68 @@
+/* The command pipeline (DESIGN.md §2-3): idempotency, load state, decide,
+ * evolve, and write events + projections into the writer's batch.
+ *
+ * Use (one thread, the writer):
+ *   kb_engine_open -> { kb_engine_batch_begin; kb_engine_execute…;
+ *                       kb_engine_batch_commit } … -> kb_engine_close
+ * A reply may be sent only after kb_engine_batch_commit returned KB_OK: that
+ * is when its events are on disk. A failed commit makes the engine sticky:
+ * every later call fails with KB_ERR_STATE until it is reopened. */
+#ifndef KB_ENGINE_H
+#define KB_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "status.h"
+#include "store.h"
+
+typedef struct kb_engine kb_engine;
+
+/* One request as the engine sees it. Strings are NUL-terminated and
+ * borrowed for the call. */
+typedef struct kb_request {
+    const char *tenant;
+    const char *actor;            /* API key id, recorded in every event */
+    const char *method;           /* short name: "RecordPayment" */
+    const char *idempotency_key;  /* "" = none */
+    bool has_expected_version;
+    uint64_t expected_version;
+    const uint8_t *payload;
+    size_t payload_len;
+    int64_t now;                  /* the server's clock, microseconds UTC */
+} kb_request;
+
+/* A reply. payload is malloc'd and owned by the caller (free()). */
+typedef struct kb_reply {
+    kb_error err;
+    uint8_t *payload;
+    size_t payload_len;
+} kb_reply;
+
+void kb_reply_fini(kb_reply *r);
+
+kb_status kb_engine_open(kb_store *store, kb_engine **out) KB_MUST_USE;
+void kb_engine_close(kb_engine *e);
+
+kb_status kb_engine_batch_begin(kb_engine *e) KB_MUST_USE;
+/* Runs one command into the open batch. Returns KB_OK when the command was
+ * handled (accepted, replayed or rejected: see reply->err); a system error
+ * otherwise (the batch must then be aborted). */
+kb_status kb_engine_execute(kb_engine *e, const kb_request *rq, kb_reply *reply) KB_MUST_USE;
+/* Records the manual clock reading in the batch (meta/clock). */
+void kb_engine_set_clock(kb_engine *e, int64_t now);
+/* Writes the batch with sync. On failure the engine turns sticky. */
+kb_status kb_engine_batch_commit(kb_engine *e) KB_MUST_USE;
+void kb_engine_batch_abort(kb_engine *e);
+
+/* Commands executed in the open batch so far. */
+int kb_engine_batch_commands(const kb_engine *e);
+size_t kb_engine_batch_bytes(kb_engine *e);
+kb_head kb_engine_head(const kb_engine *e);
+
+/* Reads the stored manual clock (0 when never set). */
+kb_status kb_engine_clock_read(kb_store *s, int64_t *now) KB_MUST_USE;
+
+#endif

@@ -1,0 +1,47 @@
+/* Key layout of every column family (see store.h). Readable with `ldb`:
+ * components are ids of [A-Za-z0-9_-] joined by '/', numbers as 16 hex
+ * digits so byte order is numeric order.
+ *
+ *   events       <seq 8 bytes BE>
+ *   streams      <tenant>/<type>/<id>/<version hex16>
+ *   idempotency  <tenant>/<idempotency key>
+ *   state        <tenant>/<type>/<id>
+ *   index        <tenant>/<type>/<index name>/<components...>
+ *   meta         head | schema | clock
+ */
+#ifndef KB_KEYS_H
+#define KB_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KB_KEY_BYTES_MAX 512
+
+typedef struct kb_key {
+    size_t len;
+    char bytes[KB_KEY_BYTES_MAX];
+} kb_key;
+
+void kb_key_init(kb_key *k);
+/* Appends "/" (unless empty) then s. Asserts the bound: keys are built only
+ * from validated, bounded ids. */
+void kb_key_add(kb_key *k, const char *s);
+void kb_key_add_hex64(kb_key *k, uint64_t v);
+/* Appends raw bytes with no separator. */
+void kb_key_raw(kb_key *k, const void *p, size_t n);
+
+/* The key one past every key starting with prefix (for iterator bounds). */
+void kb_key_prefix_end(const kb_key *prefix, kb_key *out);
+
+void kb_key_state(kb_key *k, const char *tenant, const char *type, const char *id);
+void kb_key_stream(kb_key *k, const char *tenant, const char *type, const char *id,
+                   uint64_t version);
+void kb_key_idempotency(kb_key *k, const char *tenant, const char *idem_key);
+void kb_key_event(kb_key *k, uint64_t seq);
+
+#define KB_META_HEAD "head"
+#define KB_META_SCHEMA "schema"
+#define KB_META_CLOCK "clock"
+#define KB_SCHEMA_VERSION 1
+
+#endif

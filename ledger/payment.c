@@ -1,0 +1,816 @@
+#include "payment.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "money.h"
+#include "validate.h"
+
+typedef Kasboek__V1__Payment Payment;
+typedef Kasboek__V1__Money Money;
+typedef Kasboek__V1__Event Event;
+
+/* --------------------------------------------------------------- helpers */
+
+static bool is_bank_debit(Kasboek__V1__PaymentMethod m) {
+    return m == KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_ACH_DEBIT ||
+           m == KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT;
+}
+
+static bool is_collected(const Payment *p) {
+    return p->status != KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING &&
+           p->status != KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED &&
+           p->status != KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_UNSPECIFIED;
+}
+
+int64_t kb_payment_refundable(const Payment *p) {
+    if (!is_collected(p) || !p->amount) return 0;
+    return p->amount->amount - p->amount_refunded - p->amount_refund_pending - p->amount_disputed;
+}
+
+/* A positive amount in a known currency (the payment's, when given). */
+static kb_code check_money(const Money *m, const char *field, const char *want_currency,
+                           bool allow_zero, kb_error *err) {
+    char f[KB_FIELD_LEN_MAX];
+    if (!m) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
+    snprintf(f, sizeof f, "%s.currency", field);
+    if (kb_currency_exponent(m->currency) < 0) {
+        return kb_error_set(err, KB_REASON_UNKNOWN_CURRENCY, f, "unknown currency '%.8s'",
+                            m->currency);
+    }
+    if (want_currency && strcmp(m->currency, want_currency) != 0) {
+        return kb_error_set(err, KB_REASON_CURRENCY_MISMATCH, f, "%s is in %s, payment is in %s",
+                            field, m->currency, want_currency);
+    }
+    snprintf(f, sizeof f, "%s.amount", field);
+    if (m->amount < 0 || (m->amount == 0 && !allow_zero)) {
+        return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "%s must be %s", field,
+                            allow_zero ? ">= 0" : "> 0");
+    }
+    return KB_CODE_OK;
+}
+
+/* An optional id: "" or a valid id. */
+static kb_code check_opt_id(const char *v, const char *field, kb_error *err) {
+    if (v[0] && !kb_id_valid(v)) {
+        return kb_error_set(err, KB_REASON_INVALID_ID, field,
+                            "%s must be 1-64 characters of [A-Za-z0-9_-]", field);
+    }
+    return KB_CODE_OK;
+}
+
+static kb_code check_associations(const Kasboek__V1__Associations *as, kb_error *err) {
+    if (!as) return KB_CODE_OK;
+    kb_code c = check_opt_id(as->contact_id, "associations.contact_id", err);
+    if (!c) c = check_opt_id(as->company_id, "associations.company_id", err);
+    if (!c) c = check_opt_id(as->deal_id, "associations.deal_id", err);
+    if (!c) c = check_opt_id(as->subscription_id, "associations.subscription_id", err);
+    return c;
+}
+
+/* Derived id for a refund/dispute the caller did not name: deterministic in
+ * (tenant, payment, ordinal), so decide stays pure. */
+static const char *derive_id(kb_decide_ctx *c, const char *prefix, size_t ordinal) {
+    unsigned char h[12];
+    char in[KB_ID_LEN_MAX * 2 + 48];
+    int n = snprintf(in, sizeof in, "%s/%s/%s/%zu", c->tenant, c->id, prefix, ordinal);
+    crypto_generichash(h, sizeof h, (const unsigned char *)in, (size_t)n, NULL, 0);
+    char hex[sizeof h * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    return kb_arena_printf(c->arena, "%s_%s", prefix, hex);
+}
+
+static Event *emit(kb_decide_ctx *c) {
+    Event *ev = kb_decide_emit(c);
+    if (!ev) kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "too many events");
+    return ev;
+}
+
+static void *new_copy(kb_arena *a, const void *tmpl, size_t n) {
+    void *p = kb_arena_alloc(a, n);
+    if (p) memcpy(p, tmpl, n);
+    return p;
+}
+
+/* A new message of type T from arena a, set to its INIT value. */
+#define NEW(a, T, INIT) ((T *)new_copy((a), &(T)INIT, sizeof(T)))
+
+/* ---------------------------------------------------------------- record */
+
+static const char *const source_types[] = {
+    "payment_link", "quote", "invoice", "form", "subscription", "plan", "import", "manual", NULL,
+};
+
+static kb_code check_source(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
+    if (!r->source_type[0]) {
+        if (r->source_id[0]) {
+            return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "source_type",
+                                "source_id needs a source_type");
+        }
+        return KB_CODE_OK;
+    }
+    for (size_t i = 0; source_types[i]; i++) {
+        if (strcmp(source_types[i], r->source_type) == 0) {
+            return check_opt_id(r->source_id, "source_id", err);
+        }
+    }
+    return kb_error_set(err, KB_REASON_INVALID_ENUM, "source_type",
+                        "source_type must be one of payment_link, quote, invoice, form, "
+                        "subscription, plan, import, manual");
+}
+
+static kb_code check_line_items(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
+    if (r->n_line_items == 0) return KB_CODE_OK;
+    int64_t sum = 0;
+    char f[KB_FIELD_LEN_MAX];
+    for (size_t i = 0; i < r->n_line_items; i++) {
+        const Kasboek__V1__LineItem *li = r->line_items[i];
+        snprintf(f, sizeof f, "line_items[%zu].name", i);
+        if (!li->name[0]) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, f, "name required");
+        snprintf(f, sizeof f, "line_items[%zu].quantity", i);
+        if (li->quantity <= 0) return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "quantity must be > 0");
+        snprintf(f, sizeof f, "line_items[%zu].unit_price", i);
+        kb_code c = check_money(li->unit_price, f, r->amount->currency, true, err);
+        if (c) return c;
+        int64_t line;
+        if (!kb_mul_checked(li->quantity, li->unit_price->amount, &line) ||
+            !kb_add_checked(sum, line, &sum)) {
+            return kb_error_set(err, KB_REASON_AMOUNT_OVERFLOW, f, "line item total overflows");
+        }
+    }
+    if (sum != r->amount->amount) {
+        return kb_error_set(err, KB_REASON_LINE_ITEMS_TOTAL_MISMATCH, "line_items",
+                            "line items sum to %lld, amount is %lld", (long long)sum,
+                            (long long)r->amount->amount);
+    }
+    return KB_CODE_OK;
+}
+
+static kb_code check_metadata(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
+    if (r->n_metadata > KB_META_ENTRIES_MAX) {
+        return kb_error_set(err, KB_REASON_TOO_MANY_ITEMS, "metadata", "at most %d metadata entries",
+                            KB_META_ENTRIES_MAX);
+    }
+    char f[KB_FIELD_LEN_MAX];
+    for (size_t i = 0; i < r->n_metadata; i++) {
+        snprintf(f, sizeof f, "metadata[%zu].key", i);
+        if (!r->metadata[i]->key[0]) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, f, "empty key");
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(r->metadata[i]->key, r->metadata[j]->key) == 0) {
+                return kb_error_set(err, KB_REASON_DUPLICATE_KEY, f, "duplicate key");
+            }
+        }
+    }
+    return KB_CODE_OK;
+}
+
+static kb_code check_record(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
+    kb_code c = check_money(r->amount, "amount", NULL, false, err);
+    if (c) return c;
+    if (r->fee && (r->fee->amount || r->fee->currency[0])) {
+        c = check_money(r->fee, "fee", r->amount->currency, true, err);
+        if (c) return c;
+        if (r->fee->amount > r->amount->amount) {
+            return kb_error_set(err, KB_REASON_FEE_EXCEEDS_AMOUNT, "fee.amount", "fee exceeds amount");
+        }
+    }
+    if (r->method == KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_UNSPECIFIED) {
+        return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "method", "method is required");
+    }
+    if (r->receipt_email[0] && !kb_email_valid(r->receipt_email)) {
+        return kb_error_set(err, KB_REASON_INVALID_EMAIL, "receipt_email", "not an e-mail address");
+    }
+    c = check_associations(r->associations, err);
+    if (!c) c = check_source(r, err);
+    if (!c) c = check_metadata(r, err);
+    if (!c) c = check_line_items(r, err);
+    return c;
+}
+
+static kb_code decide_record(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                             kb_decide_ctx *c) {
+    const Kasboek__V1__RecordPaymentRequest *r = (const void *)msg;
+    assert(!state);
+    kb_code code = check_record(r, c->err);
+    if (code) return code;
+    Event *ev = emit(c);
+    Kasboek__V1__PaymentRecorded *e = NEW(c->arena, Kasboek__V1__PaymentRecorded,
+                                          KASBOEK__V1__PAYMENT_RECORDED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->amount = r->amount;
+    e->fee = r->fee && r->fee->amount ? r->fee : NULL;
+    e->method = r->method;
+    e->provider = r->provider ? r->provider : KASBOEK__V1__PROVIDER__PROVIDER_KASBOEK;
+    e->provider_transaction_id = r->provider_transaction_id;
+    e->source_type = r->source_type;
+    e->source_id = r->source_id;
+    e->associations = r->associations;
+    e->n_line_items = r->n_line_items;
+    e->line_items = r->line_items;
+    e->receipt_email = r->receipt_email;
+    e->n_metadata = r->n_metadata;
+    e->metadata = r->metadata;
+    e->description = r->description;
+    e->status = is_bank_debit(r->method) ? KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING
+                                         : KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED;
+    ev->payment_recorded = e;
+    return KB_CODE_OK;
+}
+
+/* ------------------------------------------------------- settle and fail */
+
+static bool is_processing(const Payment *p) {
+    return p->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING;
+}
+
+static kb_code decide_settle(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                             kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    if (!is_processing(p)) {
+        return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_PROCESSING, "payment_id",
+                            "only a processing payment can settle");
+    }
+    Event *ev = emit(c);
+    Kasboek__V1__PaymentSettled *e =
+        NEW(c->arena, Kasboek__V1__PaymentSettled, KASBOEK__V1__PAYMENT_SETTLED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED;
+    ev->payment_settled = e;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_fail(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                           kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    const Kasboek__V1__FailPaymentRequest *r = (const void *)msg;
+    if (!r->reason[0]) return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "reason", "reason is required");
+    if (!is_processing(p)) {
+        return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_PROCESSING, "payment_id",
+                            "only a processing payment can fail");
+    }
+    Event *ev = emit(c);
+    Kasboek__V1__PaymentFailed *e =
+        NEW(c->arena, Kasboek__V1__PaymentFailed, KASBOEK__V1__PAYMENT_FAILED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->reason = r->reason;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED;
+    ev->payment_failed = e;
+    return KB_CODE_OK;
+}
+
+/* --------------------------------------------------------------- refunds */
+
+static const Kasboek__V1__Refund *find_refund(const Payment *p, const char *id) {
+    for (size_t i = 0; i < p->n_refunds; i++) {
+        if (strcmp(p->refunds[i]->refund_id, id) == 0) return p->refunds[i];
+    }
+    return NULL;
+}
+
+static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRequest *r,
+                            kb_decide_ctx *c) {
+    if (!is_collected(p)) {
+        return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
+                            "only a succeeded payment can be refunded");
+    }
+    kb_code code = check_money(r->amount, "amount", p->amount->currency, false, c->err);
+    if (code) return code;
+    if (r->reason == KASBOEK__V1__REFUND_REASON__REFUND_REASON_UNSPECIFIED) {
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "reason", "reason is required");
+    }
+    int64_t avail = kb_payment_refundable(p);
+    if (r->amount->amount > avail) {
+        return kb_error_set(c->err, KB_REASON_REFUND_EXCEEDS_AVAILABLE, "amount.amount",
+                            "refund of %lld exceeds the %lld still refundable",
+                            (long long)r->amount->amount, (long long)avail);
+    }
+    if (p->n_refunds >= KB_REFUNDS_MAX) {
+        return kb_error_set(c->err, KB_REASON_TOO_MANY_REFUNDS, "payment_id",
+                            "a payment has at most %d refunds", KB_REFUNDS_MAX);
+    }
+    code = check_opt_id(r->refund_id, "refund_id", c->err);
+    if (!code && r->refund_id[0] && find_refund(p, r->refund_id)) {
+        code = kb_error_set(c->err, KB_REASON_REFUND_EXISTS, "refund_id", "refund exists");
+    }
+    return code;
+}
+
+static kb_code emit_refund_settled(kb_decide_ctx *c, const char *refund_id) {
+    Event *ev = emit(c);
+    Kasboek__V1__RefundSettled *e =
+        NEW(c->arena, Kasboek__V1__RefundSettled, KASBOEK__V1__REFUND_SETTLED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->refund_id = (char *)refund_id;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_SETTLED;
+    ev->refund_settled = e;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_refund(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                             kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    const Kasboek__V1__RefundPaymentRequest *r = (const void *)msg;
+    kb_code code = check_refund(p, r, c);
+    if (code) return code;
+    const char *rid = r->refund_id[0] ? r->refund_id : derive_id(c, "re", p->n_refunds + 1);
+    Event *ev = emit(c);
+    Kasboek__V1__RefundCreated *e =
+        NEW(c->arena, Kasboek__V1__RefundCreated, KASBOEK__V1__REFUND_CREATED__INIT);
+    if (!rid || !ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->refund_id = (char *)rid;
+    e->amount = r->amount;
+    e->reason = r->reason;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_CREATED;
+    ev->refund_created = e;
+    c->created_id = rid;
+    c->created_alias = "refund";
+    c->created_exists = KB_REASON_REFUND_EXISTS;
+    /* A card refund settles at once; a bank debit's waits (5-10 days). */
+    return is_bank_debit(p->method) ? KB_CODE_OK : emit_refund_settled(c, rid);
+}
+
+static const Kasboek__V1__Refund *pending_refund(const Payment *p, const char *id, kb_error *err) {
+    const Kasboek__V1__Refund *rf = find_refund(p, id);
+    if (!rf) {
+        kb_error_set(err, KB_REASON_REFUND_NOT_FOUND, "refund_id", "no refund %s", id);
+    } else if (rf->status != KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING) {
+        kb_error_set(err, KB_REASON_REFUND_NOT_PENDING, "refund_id", "refund is not pending");
+        rf = NULL;
+    }
+    return rf;
+}
+
+static kb_code decide_settle_refund(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                    kb_decide_ctx *c) {
+    const Kasboek__V1__SettleRefundRequest *r = (const void *)msg;
+    if (!pending_refund((const void *)state, r->refund_id, c->err)) return c->err->code;
+    return emit_refund_settled(c, r->refund_id);
+}
+
+static kb_code decide_fail_refund(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                  kb_decide_ctx *c) {
+    const Kasboek__V1__FailRefundRequest *r = (const void *)msg;
+    if (!pending_refund((const void *)state, r->refund_id, c->err)) return c->err->code;
+    Event *ev = emit(c);
+    Kasboek__V1__RefundFailed *e =
+        NEW(c->arena, Kasboek__V1__RefundFailed, KASBOEK__V1__REFUND_FAILED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->refund_id = r->refund_id;
+    e->reason = r->reason;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_FAILED;
+    ev->refund_failed = e;
+    return KB_CODE_OK;
+}
+
+/* -------------------------------------------------------------- disputes */
+
+static const Kasboek__V1__Dispute *find_dispute(const Payment *p, const char *id) {
+    for (size_t i = 0; i < p->n_disputes; i++) {
+        if (strcmp(p->disputes[i]->dispute_id, id) == 0) return p->disputes[i];
+    }
+    return NULL;
+}
+
+static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeRequest *r,
+                             kb_decide_ctx *c) {
+    if (!is_collected(p)) {
+        return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
+                            "only a collected payment can be disputed");
+    }
+    kb_code code = check_money(r->amount, "amount", p->amount->currency, false, c->err);
+    if (!code && r->fee && (r->fee->amount || r->fee->currency[0])) {
+        code = check_money(r->fee, "fee", p->amount->currency, true, c->err);
+    }
+    if (code) return code;
+    int64_t avail = kb_payment_refundable(p);
+    if (r->amount->amount > avail) {
+        return kb_error_set(c->err, KB_REASON_DISPUTE_EXCEEDS_AVAILABLE, "amount.amount",
+                            "dispute of %lld exceeds the %lld not refunded or disputed",
+                            (long long)r->amount->amount, (long long)avail);
+    }
+    if (p->n_disputes >= KB_DISPUTES_MAX) {
+        return kb_error_set(c->err, KB_REASON_TOO_MANY_DISPUTES, "payment_id",
+                            "a payment has at most %d disputes", KB_DISPUTES_MAX);
+    }
+    code = check_opt_id(r->dispute_id, "dispute_id", c->err);
+    if (!code && r->dispute_id[0] && find_dispute(p, r->dispute_id)) {
+        code = kb_error_set(c->err, KB_REASON_DISPUTE_EXISTS, "dispute_id", "dispute exists");
+    }
+    return code;
+}
+
+static kb_code decide_open_dispute(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                   kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    const Kasboek__V1__OpenDisputeRequest *r = (const void *)msg;
+    kb_code code = check_dispute(p, r, c);
+    if (code) return code;
+    const char *did = r->dispute_id[0] ? r->dispute_id : derive_id(c, "dp", p->n_disputes + 1);
+    Event *ev = emit(c);
+    Kasboek__V1__DisputeOpened *e =
+        NEW(c->arena, Kasboek__V1__DisputeOpened, KASBOEK__V1__DISPUTE_OPENED__INIT);
+    if (!did || !ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->dispute_id = (char *)did;
+    e->amount = r->amount;
+    e->fee = r->fee && r->fee->amount ? r->fee : NULL;
+    e->reason = r->reason;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED;
+    ev->dispute_opened = e;
+    c->created_id = did;
+    c->created_alias = "dispute";
+    c->created_exists = KB_REASON_DISPUTE_EXISTS;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_close_dispute(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                    kb_decide_ctx *c) {
+    const Kasboek__V1__CloseDisputeRequest *r = (const void *)msg;
+    const Kasboek__V1__Dispute *d = find_dispute((const void *)state, r->dispute_id);
+    if (r->outcome == KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_UNSPECIFIED) {
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "outcome", "outcome is required");
+    }
+    if (!d) return kb_error_set(c->err, KB_REASON_DISPUTE_NOT_FOUND, "dispute_id", "no dispute");
+    if (d->status != KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_OPEN) {
+        return kb_error_set(c->err, KB_REASON_DISPUTE_NOT_OPEN, "dispute_id", "dispute is closed");
+    }
+    Event *ev = emit(c);
+    Kasboek__V1__DisputeClosed *e =
+        NEW(c->arena, Kasboek__V1__DisputeClosed, KASBOEK__V1__DISPUTE_CLOSED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->dispute_id = r->dispute_id;
+    e->outcome = r->outcome;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_DISPUTE_CLOSED;
+    ev->dispute_closed = e;
+    return KB_CODE_OK;
+}
+
+/* ------------------------------------------------ associations, receipts */
+
+static kb_code decide_associate(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                kb_decide_ctx *c) {
+    const Kasboek__V1__AssociatePaymentRequest *r = (const void *)msg;
+    const Kasboek__V1__Associations *as = r->associations;
+    if (!as || !(as->contact_id[0] || as->company_id[0] || as->deal_id[0] ||
+                 as->subscription_id[0])) {
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "associations",
+                            "name at least one of contact, company, deal, subscription");
+    }
+    kb_code code = check_associations(as, c->err);
+    if (code) return code;
+    Event *ev = emit(c);
+    Kasboek__V1__PaymentAssociated *e =
+        NEW(c->arena, Kasboek__V1__PaymentAssociated, KASBOEK__V1__PAYMENT_ASSOCIATED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->associations = (Kasboek__V1__Associations *)as;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED;
+    ev->payment_associated = e;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_receipt(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                              kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    const Kasboek__V1__RequestReceiptRequest *r = (const void *)msg;
+    if (!r->email[0]) return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "email", "email is required");
+    if (!kb_email_valid(r->email)) {
+        return kb_error_set(c->err, KB_REASON_INVALID_EMAIL, "email", "not an e-mail address");
+    }
+    if (!is_collected(p)) {
+        return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
+                            "a receipt needs a collected payment");
+    }
+    Event *ev = emit(c);
+    Kasboek__V1__ReceiptRequested *e =
+        NEW(c->arena, Kasboek__V1__ReceiptRequested, KASBOEK__V1__RECEIPT_REQUESTED__INIT);
+    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->email = r->email;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED;
+    ev->receipt_requested = e;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_report_receipt(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                     kb_decide_ctx *c) {
+    const Payment *p = (const void *)state;
+    const Kasboek__V1__ReportReceiptRequest *r = (const void *)msg;
+    if (p->receipt_status != KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_REQUESTED) {
+        return kb_error_set(c->err, KB_REASON_RECEIPT_NOT_REQUESTED, "payment_id",
+                            "no receipt is waiting for delivery");
+    }
+    Event *ev = emit(c);
+    if (!ev) return c->err->code;
+    if (r->sent) {
+        Kasboek__V1__ReceiptSent *e =
+            NEW(c->arena, Kasboek__V1__ReceiptSent, KASBOEK__V1__RECEIPT_SENT__INIT);
+        if (!e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        e->payment_id = (char *)c->id;
+        ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_SENT;
+        ev->receipt_sent = e;
+        return KB_CODE_OK;
+    }
+    Kasboek__V1__ReceiptFailed *e =
+        NEW(c->arena, Kasboek__V1__ReceiptFailed, KASBOEK__V1__RECEIPT_FAILED__INIT);
+    if (!e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    e->payment_id = (char *)c->id;
+    e->error = r->error;
+    ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED;
+    ev->receipt_failed = e;
+    return KB_CODE_OK;
+}
+
+/* ---------------------------------------------------------------- evolve */
+
+/* Appends item to a protobuf repeated field (*arr, *n) in the arena. */
+static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
+    void **grown = kb_arena_alloc(a, (*n + 1) * sizeof *grown);
+    assert(grown); /* bounded by limits.h; the arena is sized for it */
+    if (*n) memcpy(grown, *arr, *n * sizeof *grown);
+    grown[(*n)++] = item;
+    *arr = grown;
+}
+
+static Kasboek__V1__Refund *refund_mut(Payment *p, const char *id) {
+    for (size_t i = 0; i < p->n_refunds; i++) {
+        if (strcmp(p->refunds[i]->refund_id, id) == 0) return p->refunds[i];
+    }
+    return NULL;
+}
+
+static Kasboek__V1__Dispute *dispute_mut(Payment *p, const char *id) {
+    for (size_t i = 0; i < p->n_disputes; i++) {
+        if (strcmp(p->disputes[i]->dispute_id, id) == 0) return p->disputes[i];
+    }
+    return NULL;
+}
+
+/* Recomputes the derived amounts and, once collected, the status. */
+static void derive(Payment *p) {
+    int64_t refunded = 0, pending = 0, disputed = 0;
+    for (size_t i = 0; i < p->n_refunds; i++) {
+        const Kasboek__V1__Refund *r = p->refunds[i];
+        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED) refunded += r->amount->amount;
+        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING) pending += r->amount->amount;
+    }
+    for (size_t i = 0; i < p->n_disputes; i++) {
+        const Kasboek__V1__Dispute *d = p->disputes[i];
+        if (d->status != KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_WON) disputed += d->amount->amount;
+    }
+    p->amount_refunded = refunded;
+    p->amount_refund_pending = pending;
+    p->amount_disputed = disputed;
+    if (!is_collected(p)) {
+        p->amount_refundable = 0;
+        return;
+    }
+    p->amount_refundable = kb_payment_refundable(p);
+    assert(p->amount_refundable >= 0); /* decide never lets parts exceed the whole */
+    if (pending > 0) {
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_REFUND_PENDING;
+    } else if (refunded >= p->amount->amount) {
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_REFUNDED;
+    } else if (refunded > 0) {
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PARTIALLY_REFUNDED;
+    } else {
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
+    }
+}
+
+static void evolve_recorded(Payment *p, const Kasboek__V1__PaymentRecorded *e, int64_t at) {
+    p->status = e->status;
+    p->provider = e->provider;
+    p->provider_transaction_id = e->provider_transaction_id;
+    p->method = e->method;
+    p->amount = e->amount;
+    p->fee = e->fee;
+    p->source_type = e->source_type;
+    p->source_id = e->source_id;
+    p->associations = e->associations;
+    p->n_line_items = e->n_line_items;
+    p->line_items = e->line_items;
+    p->receipt_email = e->receipt_email;
+    p->n_metadata = e->n_metadata;
+    p->metadata = e->metadata;
+    p->description = e->description;
+    p->created_at = at;
+    if (e->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED) p->settled_at = at;
+}
+
+static void evolve_refund(Payment *p, const Event *ev, kb_arena *a) {
+    switch (ev->body_case) {
+    case KASBOEK__V1__EVENT__BODY_REFUND_CREATED: {
+        const Kasboek__V1__RefundCreated *e = ev->refund_created;
+        Kasboek__V1__Refund *r = NEW(a, Kasboek__V1__Refund, KASBOEK__V1__REFUND__INIT);
+        assert(r);
+        r->refund_id = e->refund_id;
+        r->amount = e->amount;
+        r->reason = e->reason;
+        r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING;
+        r->created_at = r->updated_at = ev->occurred_at;
+        push(a, (void ***)&p->refunds, &p->n_refunds, r);
+        break;
+    }
+    case KASBOEK__V1__EVENT__BODY_REFUND_SETTLED: {
+        Kasboek__V1__Refund *r = refund_mut(p, ev->refund_settled->refund_id);
+        if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED;
+        if (r) r->updated_at = ev->occurred_at;
+        break;
+    }
+    case KASBOEK__V1__EVENT__BODY_REFUND_FAILED: {
+        Kasboek__V1__Refund *r = refund_mut(p, ev->refund_failed->refund_id);
+        if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_FAILED;
+        if (r) r->failure_reason = ev->refund_failed->reason;
+        if (r) r->updated_at = ev->occurred_at;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void evolve_dispute(Payment *p, const Event *ev, kb_arena *a) {
+    if (ev->body_case == KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED) {
+        const Kasboek__V1__DisputeOpened *e = ev->dispute_opened;
+        Kasboek__V1__Dispute *d = NEW(a, Kasboek__V1__Dispute, KASBOEK__V1__DISPUTE__INIT);
+        assert(d);
+        d->dispute_id = e->dispute_id;
+        d->amount = e->amount;
+        d->fee = e->fee;
+        d->reason = e->reason;
+        d->status = KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_OPEN;
+        d->opened_at = ev->occurred_at;
+        push(a, (void ***)&p->disputes, &p->n_disputes, d);
+    } else if (ev->body_case == KASBOEK__V1__EVENT__BODY_DISPUTE_CLOSED) {
+        Kasboek__V1__Dispute *d = dispute_mut(p, ev->dispute_closed->dispute_id);
+        if (!d) return;
+        d->status = ev->dispute_closed->outcome == KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_WON
+                        ? KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_WON
+                        : KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_LOST;
+        d->closed_at = ev->occurred_at;
+    }
+}
+
+static void evolve_associated(Payment *p, const Kasboek__V1__Associations *as, kb_arena *a) {
+    Kasboek__V1__Associations *cur =
+        NEW(a, Kasboek__V1__Associations, KASBOEK__V1__ASSOCIATIONS__INIT);
+    assert(cur);
+    if (p->associations) *cur = *p->associations;
+    if (as->contact_id[0]) cur->contact_id = as->contact_id;
+    if (as->company_id[0]) cur->company_id = as->company_id;
+    if (as->deal_id[0]) cur->deal_id = as->deal_id;
+    if (as->subscription_id[0]) cur->subscription_id = as->subscription_id;
+    p->associations = cur;
+}
+
+static void evolve_receipt(Payment *p, const Event *ev) {
+    switch (ev->body_case) {
+    case KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED:
+        p->receipt_email = ev->receipt_requested->email;
+        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_REQUESTED;
+        p->receipt_error = (char *)protobuf_c_empty_string;
+        break;
+    case KASBOEK__V1__EVENT__BODY_RECEIPT_SENT:
+        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_SENT;
+        break;
+    case KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED:
+        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_FAILED;
+        p->receipt_error = ev->receipt_failed->error;
+        break;
+    default:
+        break;
+    }
+}
+
+static void payment_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
+    Payment *p = (Payment *)state;
+    switch (ev->body_case) {
+    case KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED:
+        evolve_recorded(p, ev->payment_recorded, ev->occurred_at);
+        break;
+    case KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED:
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
+        p->settled_at = ev->occurred_at;
+        break;
+    case KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED:
+        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED;
+        p->failure_reason = ev->payment_failed->reason;
+        break;
+    case KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED:
+        evolve_associated(p, ev->payment_associated->associations, a);
+        break;
+    default:
+        evolve_refund(p, ev, a);
+        evolve_dispute(p, ev, a);
+        evolve_receipt(p, ev);
+        break;
+    }
+    p->updated_at = ev->occurred_at;
+    derive(p);
+}
+
+/* ------------------------------------------------------- state and index */
+
+static ProtobufCMessage *payment_create(kb_arena *a, const char *id) {
+    Payment *p = NEW(a, Payment, KASBOEK__V1__PAYMENT__INIT);
+    if (!p) return NULL;
+    p->payment_id = kb_arena_strdup(a, id);
+    return p->payment_id ? &p->base : NULL;
+}
+
+void kb_payment_key_created(kb_key *k, const char *tenant, int64_t created_at, const char *id) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "payment");
+    kb_key_add(k, "created");
+    kb_key_add_hex64(k, (uint64_t)created_at);
+    kb_key_add(k, id);
+}
+
+void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact,
+                            int64_t created_at, const char *id) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "payment");
+    kb_key_add(k, "contact");
+    kb_key_add(k, contact);
+    kb_key_add_hex64(k, (uint64_t)created_at);
+    kb_key_add(k, id);
+}
+
+static bool payment_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
+    const Payment *p = (const void *)state;
+    kb_key k;
+    kb_payment_key_created(&k, tenant, p->created_at, p->payment_id);
+    bool ok = kb_index_set_add(out, &k, "");
+    if (p->associations && p->associations->contact_id[0]) {
+        kb_payment_key_contact(&k, tenant, p->associations->contact_id, p->created_at,
+                               p->payment_id);
+        ok = ok && kb_index_set_add(out, &k, "");
+    }
+    for (size_t i = 0; ok && i < p->n_refunds; i++) {
+        kb_key_alias(&k, tenant, "refund", p->refunds[i]->refund_id);
+        ok = kb_index_set_add(out, &k, p->payment_id);
+    }
+    for (size_t i = 0; ok && i < p->n_disputes; i++) {
+        kb_key_alias(&k, tenant, "dispute", p->disputes[i]->dispute_id);
+        ok = kb_index_set_add(out, &k, p->payment_id);
+    }
+    return ok;
+}
+
+static void payment_result(ProtobufCMessage *state, Kasboek__V1__CommandResult *r) {
+    r->payment = (Payment *)state;
+}
+
+const kb_aggregate kb_payment_aggregate = {
+    .type = "payment",
+    .state_desc = &kasboek__v1__payment__descriptor,
+    .create = payment_create,
+    .evolve = payment_evolve,
+    .index = payment_index,
+};
+
+#define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                                   \
+    {.method = name, .desc = &descriptor_, .agg = &kb_payment_aggregate, .id_field = field,         \
+     .alias = alias_kind, .creates = false, .exists = KB_REASON_NONE, .not_found = nf,       \
+     .decide = fn, .result = payment_result}
+
+const kb_command kb_payment_commands[] = {
+    {.method = "RecordPayment", .desc = &kasboek__v1__record_payment_request__descriptor,
+     .agg = &kb_payment_aggregate, .id_field = "payment_id", .creates = true,
+     .exists = KB_REASON_PAYMENT_EXISTS, .not_found = KB_REASON_PAYMENT_NOT_FOUND,
+     .decide = decide_record, .result = payment_result},
+    PAYMENT_CMD("SettlePayment", kasboek__v1__settle_payment_request__descriptor, "payment_id",
+                NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_settle),
+    PAYMENT_CMD("FailPayment", kasboek__v1__fail_payment_request__descriptor, "payment_id", NULL,
+                KB_REASON_PAYMENT_NOT_FOUND, decide_fail),
+    PAYMENT_CMD("RefundPayment", kasboek__v1__refund_payment_request__descriptor, "payment_id",
+                NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_refund),
+    PAYMENT_CMD("SettleRefund", kasboek__v1__settle_refund_request__descriptor, "refund_id",
+                "refund", KB_REASON_REFUND_NOT_FOUND, decide_settle_refund),
+    PAYMENT_CMD("FailRefund", kasboek__v1__fail_refund_request__descriptor, "refund_id", "refund",
+                KB_REASON_REFUND_NOT_FOUND, decide_fail_refund),
+    PAYMENT_CMD("OpenDispute", kasboek__v1__open_dispute_request__descriptor, "payment_id", NULL,
+                KB_REASON_PAYMENT_NOT_FOUND, decide_open_dispute),
+    PAYMENT_CMD("CloseDispute", kasboek__v1__close_dispute_request__descriptor, "dispute_id",
+                "dispute", KB_REASON_DISPUTE_NOT_FOUND, decide_close_dispute),
+    PAYMENT_CMD("AssociatePayment", kasboek__v1__associate_payment_request__descriptor,
+                "payment_id", NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_associate),
+    PAYMENT_CMD("RequestReceipt", kasboek__v1__request_receipt_request__descriptor, "payment_id",
+                NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_receipt),
+    PAYMENT_CMD("ReportReceipt", kasboek__v1__report_receipt_request__descriptor, "payment_id",
+                NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_report_receipt),
+    {.method = NULL},
+};

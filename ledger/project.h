@@ -1,0 +1,33 @@
+/* Projections: the state row and index entries of one aggregate, as a fold
+ * of evolve() over its events. The live engine and kasboek-audit replay use
+ * these same calls, so a rebuild gives the same bytes. */
+#ifndef KB_PROJECT_H
+#define KB_PROJECT_H
+
+#include "aggregate.h"
+#include "store.h"
+
+/* Loads the state of tenant/type/id through batch b (may be NULL: latest).
+ * KB_ERR_NOT_FOUND when the stream has no events; KB_ERR_CORRUPT when the
+ * row does not decode. Memory from a. */
+kb_status kb_project_load(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_arena *a,
+                          const char *tenant, const kb_aggregate *agg, const char *id,
+                          ProtobufCMessage **out) KB_MUST_USE;
+
+/* The index entries of state (state NULL: none). */
+kb_status kb_project_index(const kb_aggregate *agg, const ProtobufCMessage *state,
+                           const char *tenant, kb_arena *a, kb_index_set *out) KB_MUST_USE;
+
+/* Writes state's row and the index changes from before to the entries of
+ * state into b. */
+kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb_aggregate *agg,
+                          const char *id, const ProtobufCMessage *state,
+                          const kb_index_set *before) KB_MUST_USE;
+
+/* Applies one stored event to the projections in b: load, evolve, save.
+ * The stream must name a known aggregate ("payment/<id>"). Used by
+ * replay. */
+kb_status kb_project_record(kb_store *s, kb_batch *b, kb_arena *a,
+                            const Kasboek__V1__EventRecord *rec) KB_MUST_USE;
+
+#endif

@@ -1,0 +1,68 @@
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *kb_status_str(kb_status s) {
+    switch (s) {
+    case KB_OK: return "ok";
+    case KB_ERR_IO: return "i/o error";
+    case KB_ERR_CORRUPT: return "corrupt record";
+    case KB_ERR_NOMEM: return "out of memory";
+    case KB_ERR_LIMIT: return "limit reached";
+    case KB_ERR_NOT_FOUND: return "not found";
+    case KB_ERR_STATE: return "invalid state";
+    case KB_ERR_ARG: return "invalid argument";
+    }
+    return "unknown status";
+}
+
+static const char *const code_names[] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+};
+
+const char *kb_code_str(kb_code c) {
+    if ((unsigned)c < sizeof code_names / sizeof code_names[0]) return code_names[c];
+    return "UNKNOWN";
+}
+
+static const char *const reason_names[] = {
+#define KB_REASON_NAME(name, code) #name,
+    KB_REASONS(KB_REASON_NAME)
+#undef KB_REASON_NAME
+};
+
+static const kb_code reason_codes[] = {
+#define KB_REASON_CODE(name, code) KB_CODE_##code,
+    KB_REASONS(KB_REASON_CODE)
+#undef KB_REASON_CODE
+};
+
+const char *kb_reason_str(kb_reason r) {
+    if (r == KB_REASON_NONE || (unsigned)r >= KB_REASON_COUNT_) return "";
+    return reason_names[r];
+}
+
+kb_code kb_reason_code(kb_reason r) {
+    if ((unsigned)r >= KB_REASON_COUNT_) return KB_CODE_INTERNAL;
+    return reason_codes[r];
+}
+
+void kb_error_clear(kb_error *e) {
+    memset(e, 0, sizeof *e);
+}
+
+kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field, const char *fmt, ...) {
+    e->code = kb_reason_code(reason);
+    e->reason = reason;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return e->code;
+}
