@@ -231,7 +231,7 @@ static void idem_key(kb_key *k, const cmd_run *r) {
     }
 }
 
-static kb_status reply_bytes(kb_reply *reply, const ProtobufCMessage *m) {
+kb_status kb_reply_set(kb_reply *reply, const ProtobufCMessage *m) {
     size_t n = protobuf_c_message_get_packed_size(m);
     reply->payload = malloc(n ? n : 1);
     if (!reply->payload) return KB_ERR_NOMEM;
@@ -263,7 +263,7 @@ static kb_status idem_lookup(kb_engine *e, cmd_run *r, kb_reply *reply, bool *do
     if (same) {
         res->replayed = true;
         *done = true;
-        return reply_bytes(reply, &res->base);
+        return kb_reply_set(reply, &res->base);
     }
     if (!r->natural_key) {
         kb_error_set(&reply->err, KB_REASON_IDEMPOTENCY_KEY_REUSED, "idempotency_key",
@@ -340,7 +340,7 @@ static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
     res.last_seq = r->dc.n_events ? e->head.seq : 0;
     res.created_id = (char *)(r->dc.created_id ? r->dc.created_id : "");
     r->cmd->result(r->state, &res);
-    st = reply_bytes(reply, &res.base);
+    st = kb_reply_set(reply, &res.base);
     if (st != KB_OK || !r->idem_key) return st;
     kb_key k;
     idem_key(&k, r);

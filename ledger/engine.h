@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "log.h"
 #include "status.h"
 #include "store.h"
@@ -42,6 +44,8 @@ typedef struct kb_reply {
 } kb_reply;
 
 void kb_reply_fini(kb_reply *r);
+/* Packs m into a new malloc'd reply payload. */
+kb_status kb_reply_set(kb_reply *r, const ProtobufCMessage *m) KB_MUST_USE;
 
 kb_status kb_engine_open(kb_store *store, kb_engine **out) KB_MUST_USE;
 void kb_engine_close(kb_engine *e);

@@ -31,8 +31,8 @@ kb_status kb_money_parse(const char *text, const char *currency, int64_t *out) K
 /* Formats minor units as a decimal with exactly the currency's exponent of
  * decimals ("12.50", "-0.05", "1000", "0.125"); no currency code, no
  * grouping. Writes a NUL-terminated string into buf (at most n bytes).
- * Returns the length, or -1 if the currency is unknown or buf too small.
- * INT64_MIN formats correctly. */
+ * Returns the length, or -1 if the currency is unknown or buf too small
+ * (buf then holds "" if n > 0). INT64_MIN formats correctly. */
 int kb_money_format(int64_t minor, const char *currency, char *buf, size_t n);
 
 bool kb_add_checked(int64_t a, int64_t b, int64_t *out) KB_MUST_USE;

@@ -90,9 +90,10 @@ static bool luhn_window_ending_here(const uint8_t *recent, int avail) {
 }
 
 /* One pass over s. A run is digits where a single ' ' or '-' between two
- * digits continues it; anything else ends it. At every digit, each window
- * of 13..19 run digits ending there is checked, which covers every window
- * of every run, at a cost bounded by 19 steps a byte. */
+ * digits continues it; anything else ends it (a separator not followed by a
+ * digit ends it at the next byte). At every digit, each window of 13..19
+ * run digits ending there is checked, which covers every window of every
+ * run, at a cost bounded by 19 steps a byte. */
 bool kb_contains_card_number(const char *s, size_t len) {
     if (!s) return false;
     uint8_t recent[KB_CARD_DIGITS_MAX] = {0};
@@ -107,8 +108,7 @@ bool kb_contains_card_number(const char *s, size_t len) {
                 return true;
             continue;
         }
-        bool separator = (c == ' ' || c == '-') && i > 0 && is_digit(s[i - 1]) &&
-                         i + 1 < len && is_digit(s[i + 1]);
+        bool separator = (c == ' ' || c == '-') && i > 0 && is_digit(s[i - 1]);
         if (!separator) avail = 0;
     }
     return false;

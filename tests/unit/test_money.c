@@ -328,6 +328,13 @@ static void test_split_by_amount(void **state) {
     assert_true(p[0] == SENTINEL);
     assert_int_equal(kb_money_split_by_amount(1000, 100, NULL, 0, &n), KB_ERR_LIMIT);
     assert_int_equal(n, 10);
+    int64_t p10[10];
+    p10[0] = SENTINEL;
+    assert_int_equal(kb_money_split_by_amount(1000, 100, p10, 9, &n), KB_ERR_LIMIT); /* one short */
+    assert_true(p10[0] == SENTINEL);
+    assert_int_equal(kb_money_split_by_amount(1000, 100, p10, 10, &n), KB_OK);     /* exact fit */
+    assert_int_equal(n, 10);
+    assert_true(p10[0] == 100 && p10[9] == 100);
     /* More parts than uint32_t counts: n_out untouched. */
     n = 77;
     assert_int_equal(kb_money_split_by_amount(INT64_MAX, 1, NULL, 0, &n), KB_ERR_LIMIT);

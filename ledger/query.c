@@ -1,0 +1,348 @@
+#include "query.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "inspect.h"
+#include "keys.h"
+#include "money.h"
+#include "payment.h"
+#include "project.h"
+#include "validate.h"
+
+typedef struct qctx {
+    kb_store *s;
+    kb_snapshot *snap;
+    kb_arena arena;
+    const kb_request *rq;
+    kb_reply *reply;
+} qctx;
+
+typedef kb_status (*query_fn)(qctx *q, const ProtobufCMessage *msg);
+
+/* ------------------------------------------------------------ GetPayment */
+
+static kb_status timeline(qctx *q, const char *id, Kasboek__V1__GetPaymentReply *out) {
+    kb_key prefix, end;
+    kb_key_state(&prefix, q->rq->tenant, "payment", id);
+    kb_key_raw(&prefix, "/", 1);
+    kb_key_prefix_end(&prefix, &end);
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_STREAMS, end.bytes, end.len);
+    if (!it) return KB_ERR_NOMEM;
+    size_t cap = 16;
+    out->timeline = kb_arena_alloc(&q->arena, cap * sizeof *out->timeline);
+    kb_status st = out->timeline ? KB_OK : KB_ERR_NOMEM;
+    for (kb_iter_seek(it, prefix.bytes, prefix.len); st == KB_OK && kb_iter_valid(it) &&
+                                                     out->n_timeline < KB_PAGE_SIZE_MAX;
+         kb_iter_next(it)) {
+        size_t vl;
+        const char *v = kb_iter_value(it, &vl);
+        if (vl != 8) {
+            st = KB_ERR_CORRUPT;
+            break;
+        }
+        if (out->n_timeline == cap) {
+            Kasboek__V1__EventRecord **g = kb_arena_alloc(&q->arena, 2 * cap * sizeof *g);
+            if (!g) return KB_ERR_NOMEM;
+            memcpy(g, out->timeline, cap * sizeof *g);
+            out->timeline = g;
+            cap *= 2;
+        }
+        st = kb_log_read(q->s, q->snap, kb_be64_get((const unsigned char *)v), &q->arena,
+                         &out->timeline[out->n_timeline]);
+        if (st == KB_OK) out->n_timeline++;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+static kb_status get_payment(qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__GetPaymentRequest *r = (const void *)msg;
+    if (!kb_id_valid(r->payment_id)) {
+        kb_error_set(&q->reply->err, r->payment_id[0] ? KB_REASON_INVALID_ID : KB_REASON_FIELD_REQUIRED,
+                     "payment_id", "payment_id must be 1-64 characters of [A-Za-z0-9_-]");
+        return KB_OK;
+    }
+    ProtobufCMessage *state;
+    kb_status st = kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
+                                   &kb_payment_aggregate, r->payment_id, &state);
+    if (st == KB_ERR_NOT_FOUND) {
+        kb_error_set(&q->reply->err, KB_REASON_PAYMENT_NOT_FOUND, "payment_id", "no payment %s",
+                     r->payment_id);
+        return KB_OK;
+    }
+    if (st != KB_OK) return st;
+    Kasboek__V1__GetPaymentReply out = KASBOEK__V1__GET_PAYMENT_REPLY__INIT;
+    out.payment = (Kasboek__V1__Payment *)state;
+    st = timeline(q, r->payment_id, &out);
+    return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
+}
+
+/* ---------------------------------------------------------- ListPayments */
+
+typedef struct list_scan {
+    kb_key prefix;   /* index entries of the chosen index */
+    kb_key upper;    /* exclusive */
+    kb_key lower;    /* inclusive */
+    uint32_t limit;
+} list_scan;
+
+static bool cursor_valid(const char *c) {
+    if (strlen(c) < 18 || c[16] != '/') return false;
+    for (int i = 0; i < 16; i++) {
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f'))) return false;
+    }
+    return kb_id_valid(c + 17);
+}
+
+static kb_code list_check(const Kasboek__V1__ListPaymentsRequest *r, kb_error *err) {
+    bool amounts = r->min_case || r->max_case;
+    if (amounts && !r->currency[0]) {
+        return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "currency",
+                            "an amount filter needs a currency");
+    }
+    if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
+        return kb_error_set(err, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
+    }
+    if (r->customer_id[0] && !kb_id_valid(r->customer_id)) {
+        return kb_error_set(err, KB_REASON_INVALID_ID, "customer_id", "invalid customer_id");
+    }
+    if (r->from < 0 || r->to < 0 || (r->to && r->from >= r->to)) {
+        return kb_error_set(err, KB_REASON_INVALID_RANGE, "from", "need 0 <= from < to");
+    }
+    if (r->min_case && r->max_case && r->min_amount > r->max_amount) {
+        return kb_error_set(err, KB_REASON_INVALID_RANGE, "min_amount", "min_amount > max_amount");
+    }
+    if (r->limit > KB_PAGE_SIZE_MAX) {
+        return kb_error_set(err, KB_REASON_INVALID_RANGE, "limit", "limit is at most %d",
+                            KB_PAGE_SIZE_MAX);
+    }
+    if (r->cursor[0] && !cursor_valid(r->cursor)) {
+        return kb_error_set(err, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of this list");
+    }
+    return KB_CODE_OK;
+}
+
+static int key_cmp(const char *a, size_t al, const char *b, size_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+/* prefix + 16 hex digits of v, no separator. */
+static void key_at(const kb_key *prefix, uint64_t v, kb_key *out) {
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)v);
+    *out = *prefix;
+    kb_key_raw(out, hex, 16);
+}
+
+static void lower_upper(kb_key *upper, const kb_key *candidate) {
+    if (key_cmp(candidate->bytes, candidate->len, upper->bytes, upper->len) < 0) *upper = *candidate;
+}
+
+/* Entries are prefix + hex16(created_at) + "/" + id: a key is below
+ * prefix + hex16(t) exactly when created_at < t. */
+static void list_bounds(const kb_request *rq, const Kasboek__V1__ListPaymentsRequest *r,
+                        list_scan *ls) {
+    kb_key *p = &ls->prefix;
+    kb_key_init(p);
+    kb_key_add(p, rq->tenant);
+    kb_key_add(p, "payment");
+    if (r->customer_id[0]) {
+        kb_key_add(p, "contact");
+        kb_key_add(p, r->customer_id);
+    } else {
+        kb_key_add(p, "created");
+    }
+    kb_key_raw(p, "/", 1);
+    kb_key_prefix_end(p, &ls->upper);
+    kb_key b;
+    if (r->to) {
+        key_at(p, (uint64_t)r->to, &b);
+        lower_upper(&ls->upper, &b);
+    }
+    if (r->cursor[0]) {
+        b = *p;
+        kb_key_raw(&b, r->cursor, strlen(r->cursor));
+        lower_upper(&ls->upper, &b);
+    }
+    key_at(p, (uint64_t)r->from, &ls->lower);
+    ls->limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT;
+}
+
+static bool list_match(const Kasboek__V1__ListPaymentsRequest *r, const Kasboek__V1__Payment *p) {
+    if (r->status && p->status != r->status) return false;
+    if (r->method && p->method != r->method) return false;
+    if (r->currency[0] && (!p->amount || strcmp(p->amount->currency, r->currency))) return false;
+    int64_t amt = p->amount ? p->amount->amount : 0;
+    if (r->min_case && amt < r->min_amount) return false;
+    if (r->max_case && amt > r->max_amount) return false;
+    const Kasboek__V1__Associations *as = p->associations;
+    if (r->company_id[0] && (!as || strcmp(as->company_id, r->company_id))) return false;
+    if (r->source_type[0] && strcmp(p->source_type, r->source_type)) return false;
+    if (r->source_id[0] && strcmp(p->source_id, r->source_id)) return false;
+    return true;
+}
+
+static bool in_range(const list_scan *ls, const char *k, size_t kl) {
+    return key_cmp(k, kl, ls->lower.bytes, ls->lower.len) >= 0;
+}
+
+static kb_status list_row(qctx *q, const char *k, size_t kl, const list_scan *ls,
+                          Kasboek__V1__Payment **out) {
+    /* prefix + hex16(created_at) + "/" + id */
+    size_t at = ls->prefix.len + 17;
+    if (kl <= at || kl - at > KB_ID_LEN_MAX || k[at - 1] != '/') return KB_ERR_CORRUPT;
+    char *id = kb_arena_strndup(&q->arena, k + at, kl - at);
+    if (!id) return KB_ERR_NOMEM;
+    ProtobufCMessage *st;
+    kb_status s = kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
+                                  &kb_payment_aggregate, id, &st);
+    if (s == KB_OK) *out = (Kasboek__V1__Payment *)st;
+    return s == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : s;
+}
+
+static kb_status list_scan_rows(qctx *q, const Kasboek__V1__ListPaymentsRequest *r,
+                                const list_scan *ls, Kasboek__V1__ListPaymentsReply *out) {
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, ls->upper.bytes, ls->upper.len);
+    out->payments = kb_arena_alloc(&q->arena, ls->limit * sizeof *out->payments);
+    if (!it || !out->payments) {
+        kb_iter_close(it);
+        return KB_ERR_NOMEM;
+    }
+    kb_status st = KB_OK;
+    size_t scanned = 0, kl = 0;
+    const char *k = NULL;
+    const char *last = NULL; /* cursor of the last row examined */
+    for (kb_iter_seek_last(it); kb_iter_valid(it); kb_iter_prev(it)) {
+        k = kb_iter_key(it, &kl);
+        if (!in_range(ls, k, kl)) break;
+        if (out->n_payments == ls->limit || scanned == KB_LIST_SCAN_MAX) {
+            out->next_cursor = (char *)last; /* more rows remain */
+            break;
+        }
+        scanned++;
+        Kasboek__V1__Payment *p;
+        st = list_row(q, k, kl, ls, &p);
+        if (st != KB_OK) break;
+        if (list_match(r, p)) out->payments[out->n_payments++] = p;
+        last = kb_arena_strndup(&q->arena, k + ls->prefix.len, kl - ls->prefix.len);
+        if (!last) st = KB_ERR_NOMEM;
+        if (st != KB_OK) break;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+static kb_status list_payments(qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__ListPaymentsRequest *r = (const void *)msg;
+    if (list_check(r, &q->reply->err) != KB_CODE_OK) return KB_OK;
+    list_scan ls;
+    list_bounds(q->rq, r, &ls);
+    Kasboek__V1__ListPaymentsReply out = KASBOEK__V1__LIST_PAYMENTS_REPLY__INIT;
+    kb_status st = list_scan_rows(q, r, &ls, &out);
+    return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
+}
+
+/* ------------------------------------------------------------ ReadEvents */
+
+static kb_status read_events(qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__ReadEventsRequest *r = (const void *)msg;
+    if (r->limit > KB_PAGE_SIZE_MAX) {
+        kb_error_set(&q->reply->err, KB_REASON_INVALID_RANGE, "limit", "limit is at most %d",
+                     KB_PAGE_SIZE_MAX);
+        return KB_OK;
+    }
+    uint32_t limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT * 2;
+    Kasboek__V1__ReadEventsReply out = KASBOEK__V1__READ_EVENTS_REPLY__INIT;
+    kb_head head;
+    kb_status st = kb_log_head_read(q->s, NULL, q->snap, &head);
+    if (st != KB_OK) return st;
+    out.head_seq = head.seq;
+    out.events = kb_arena_alloc(&q->arena, limit * sizeof *out.events);
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_EVENTS, NULL, 0);
+    if (!it || !out.events) {
+        kb_iter_close(it);
+        return KB_ERR_NOMEM;
+    }
+    uint64_t seq = r->from_seq ? r->from_seq : 1;
+    kb_key k;
+    kb_key_event(&k, seq);
+    size_t scanned = 0;
+    for (kb_iter_seek(it, k.bytes, k.len); kb_iter_valid(it) && out.n_events < limit &&
+                                           scanned < KB_LIST_SCAN_MAX;
+         kb_iter_next(it), scanned++) {
+        size_t kl, vl;
+        const char *key = kb_iter_key(it, &kl);
+        const char *val = kb_iter_value(it, &vl);
+        if (kl != 8) {
+            st = KB_ERR_CORRUPT;
+            break;
+        }
+        seq = kb_be64_get((const unsigned char *)key);
+        Kasboek__V1__EventRecord *rec;
+        st = kb_log_decode(val, vl, seq, NULL, &q->arena, &rec);
+        if (st != KB_OK) break;
+        if (strcmp(rec->tenant, q->rq->tenant) == 0) out.events[out.n_events++] = rec;
+        seq++;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    out.next_seq = seq;
+    return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
+}
+
+/* -------------------------------------------------------------- dispatch */
+
+static const struct {
+    const char *method;
+    const ProtobufCMessageDescriptor *desc;
+    query_fn fn;
+} queries[] = {
+    {"GetPayment", &kasboek__v1__get_payment_request__descriptor, get_payment},
+    {"ListPayments", &kasboek__v1__list_payments_request__descriptor, list_payments},
+    {"ReadEvents", &kasboek__v1__read_events_request__descriptor, read_events},
+};
+
+static int query_index(const char *method) {
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        if (strcmp(queries[i].method, method) == 0) return (int)i;
+    }
+    return -1;
+}
+
+bool kb_query_known(const char *method) {
+    return method && query_index(method) >= 0;
+}
+
+kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) {
+    memset(reply, 0, sizeof *reply);
+    int i = query_index(rq->method);
+    if (i < 0) {
+        kb_error_set(&reply->err, KB_REASON_UNKNOWN_METHOD, "method", "unknown method");
+        return KB_OK;
+    }
+    if (!rq->tenant || !kb_id_valid(rq->tenant)) {
+        kb_error_set(&reply->err, KB_REASON_INVALID_TENANT, "tenant", "invalid tenant");
+        return KB_OK;
+    }
+    qctx q = {.s = s, .rq = rq, .reply = reply};
+    kb_arena_init(&q.arena, 64u * 1024u * 1024u);
+    ProtobufCMessage *msg =
+        protobuf_c_message_unpack(queries[i].desc, &q.arena.pb, rq->payload_len, rq->payload);
+    kb_status st = KB_OK;
+    if (!msg) {
+        kb_error_set(&reply->err, KB_REASON_MALFORMED_PAYLOAD, "payload", "payload is not a valid %s",
+                     queries[i].desc->short_name);
+    } else if (kb_inspect_message(msg, &reply->err)) {
+        q.snap = kb_store_snapshot(s);
+        st = queries[i].fn(&q, msg);
+        kb_store_snapshot_release(s, q.snap);
+    }
+    kb_arena_fini(&q.arena);
+    return st;
+}

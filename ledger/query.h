@@ -1,0 +1,18 @@
+/* The read side: queries answered from one RocksDB snapshot each, off the
+ * writer thread. Safe to call from many threads at once. */
+#ifndef KB_QUERY_H
+#define KB_QUERY_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+#include "store.h"
+
+/* True when method is a query this module answers. */
+bool kb_query_known(const char *method);
+
+/* Answers rq (rq->now and idempotency fields are ignored). Returns KB_OK
+ * when answered (see reply->err), or a system error. */
+kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) KB_MUST_USE;
+
+#endif

@@ -1,0 +1,111 @@
+/* kasboekd: the kasboek ledger server. */
+#include <errno.h>
+#include <pthread.h>
+#include <nng/nng.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "config.h"
+#include "engine.h"
+#include "rpc.h"
+#include "store.h"
+#include "writer.h"
+
+#define KBD_DEFAULT_CLOCK_START_US INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
+
+static int mkdirs(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static kbd_clock *open_clock(const kbd_config *cfg, kb_store *store) {
+    int64_t stored = 0;
+    if (kb_engine_clock_read(store, &stored) != KB_OK) return NULL;
+    int64_t start = cfg->manual_clock_start_us ? cfg->manual_clock_start_us : KBD_DEFAULT_CLOCK_START_US;
+    if (stored > start) start = stored; /* the manual clock never goes back */
+    return kbd_clock_new(cfg->manual_clock, start);
+}
+
+static int wait_for_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_clock *clock) {
+    kbd_writer *w = kbd_writer_start(engine, store, clock, cfg);
+    if (!w) return 1;
+    kbd_rpc *rpc = kbd_rpc_start(cfg, store, w, clock);
+    if (!rpc) {
+        kbd_writer_stop(w);
+        return 1;
+    }
+    kb_head head = kb_engine_head(engine);
+    if (!cfg->quiet) {
+        fprintf(stderr, "kasboekd: ready; data %s, head seq %llu, %s clock, listening on", cfg->data_dir,
+                (unsigned long long)head.seq, cfg->manual_clock ? "manual" : "system");
+        for (int i = 0; i < cfg->n_listen; i++) fprintf(stderr, " %s", cfg->listen[i]);
+        fprintf(stderr, "\n");
+    }
+    int sig = wait_for_signal();
+    if (!cfg->quiet) fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
+    kbd_rpc_stop_listening(rpc);
+    kbd_rpc_drain(rpc, 5000);
+    kbd_rpc_close(rpc);
+    kbd_writer_stats st = kbd_writer_get_stats(w);
+    kbd_writer_stop(w);
+    if (!cfg->quiet) {
+        fprintf(stderr, "kasboekd: stopped after %llu commands in %llu commits\n",
+                (unsigned long long)st.commands, (unsigned long long)st.batches);
+    }
+    return st.failed_commits ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    kbd_config cfg;
+    kbd_config_defaults(&cfg);
+    int p = kbd_config_parse(&cfg, argc, argv);
+    if (p != 0) return p > 0 ? 0 : 2;
+    if (sodium_init() < 0) return 1;
+    /* Block the stop signals in every thread; main takes them by sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (mkdirs(cfg.data_dir) != 0) {
+        fprintf(stderr, "kasboekd: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    char err[512] = "";
+    kb_store *store;
+    if (kb_store_open(cfg.data_dir, KB_OPEN_CREATE, NULL, &store, err, sizeof err) != KB_OK) {
+        fprintf(stderr, "kasboekd: cannot open %s: %s\n", cfg.data_dir, err);
+        return 1;
+    }
+    kb_engine *engine = NULL;
+    kbd_clock *clock = open_clock(&cfg, store);
+    int rc = 1;
+    if (clock && kb_engine_open(store, &engine) == KB_OK) rc = serve(&cfg, store, engine, clock);
+    kb_engine_close(engine);
+    kbd_clock_free(clock);
+    kb_store_close(store);
+    return rc;
+}
