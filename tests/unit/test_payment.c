@@ -1,0 +1,483 @@
+/* Payment aggregate: decide() and evolve() called directly (pure), and the
+ * engine pipeline on a temporary store (idempotency, versions, aliases). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregate.h"
+#include "engine.h"
+#include "payment.h"
+#include "project.h"
+
+typedef Kasboek__V1__Payment Payment;
+
+#define NOW INT64_C(1767225600000000) /* 2026-01-01 */
+
+/* ------------------------------------------------------------ pure core */
+
+typedef struct fold {
+    kb_arena arena;
+    ProtobufCMessage *state;
+    kb_error err;
+    kb_decide_ctx dc;
+} fold;
+
+static Kasboek__V1__Money *money(fold *f, int64_t amount, const char *cur) {
+    Kasboek__V1__Money *m = kb_arena_alloc(&f->arena, sizeof *m);
+    kasboek__v1__money__init(m);
+    m->amount = amount;
+    m->currency = (char *)cur;
+    return m;
+}
+
+/* Runs decide for method on the folded state; on success folds the events
+ * in. Returns the code. */
+static kb_code run(fold *f, const char *method, ProtobufCMessage *cmd) {
+    const kb_command *c = kb_command_find(method);
+    assert_non_null(c);
+    kb_error_clear(&f->err);
+    f->dc = (kb_decide_ctx){.tenant = "t1", .id = "p1", .now = NOW, .occurred_at = NOW,
+                            .arena = &f->arena, .err = &f->err};
+    kb_code code = c->decide(f->state, cmd, &f->dc);
+    assert_int_equal(code, f->err.code);
+    if (code != KB_CODE_OK) {
+        assert_int_equal(f->dc.n_events, 0);
+        return code;
+    }
+    assert_true(f->dc.n_events > 0);
+    if (!f->state) f->state = kb_payment_aggregate.create(&f->arena, "p1");
+    for (size_t i = 0; i < f->dc.n_events; i++) {
+        f->dc.events[i]->occurred_at = NOW;
+        kb_payment_aggregate.evolve(f->state, f->dc.events[i], &f->arena);
+    }
+    return code;
+}
+
+static void record(fold *f, int64_t amount, Kasboek__V1__PaymentMethod method) {
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "p1";
+    r.amount = money(f, amount, "EUR");
+    r.method = method;
+    assert_int_equal(run(f, "RecordPayment", &r.base), KB_CODE_OK);
+}
+
+static kb_code refund(fold *f, int64_t amount, const char *cur) {
+    Kasboek__V1__RefundPaymentRequest r = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    r.payment_id = "p1";
+    r.amount = money(f, amount, cur);
+    r.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_REQUESTED_BY_CUSTOMER;
+    return run(f, "RefundPayment", &r.base);
+}
+
+static void check_parts(const Payment *p) {
+    if (p->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING ||
+        p->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED) {
+        return;
+    }
+    /* the parts always sum to the whole */
+    assert_int_equal(p->amount_refunded + p->amount_refund_pending + p->amount_disputed +
+                         p->amount_refundable,
+                     p->amount->amount);
+}
+
+static int fold_setup(void **st) {
+    fold *f = calloc(1, sizeof *f);
+    kb_arena_init(&f->arena, 1u << 24);
+    *st = f;
+    return 0;
+}
+
+static int fold_teardown(void **st) {
+    fold *f = *st;
+    kb_arena_fini(&f->arena);
+    free(f);
+    return 0;
+}
+
+static void test_card_payment_succeeds_and_refunds(void **st) {
+    fold *f = *st;
+    record(f, 1250, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD);
+    Payment *p = (Payment *)f->state;
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED);
+    assert_int_equal(p->amount_refundable, 1250);
+    assert_int_equal(refund(f, 500, "EUR"), KB_CODE_OK);
+    assert_int_equal(f->dc.n_events, 2); /* created + settled at once */
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PARTIALLY_REFUNDED);
+    assert_int_equal(p->amount_refunded, 500);
+    check_parts(p);
+    assert_int_equal(refund(f, 751, "EUR"), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_REFUND_EXCEEDS_AVAILABLE);
+    assert_string_equal(f->err.field, "amount.amount");
+    assert_int_equal(refund(f, 100, "USD"), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_CURRENCY_MISMATCH);
+    assert_int_equal(refund(f, 0, "EUR"), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_INVALID_AMOUNT);
+    assert_int_equal(refund(f, 750, "EUR"), KB_CODE_OK);
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_REFUNDED);
+    assert_int_equal(p->amount_refundable, 0);
+    check_parts(p);
+}
+
+static void test_bank_debit_lifecycle(void **st) {
+    fold *f = *st;
+    record(f, 10000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT);
+    Payment *p = (Payment *)f->state;
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING);
+    assert_int_equal(refund(f, 100, "EUR"), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_PAYMENT_NOT_SUCCEEDED);
+    Kasboek__V1__SettlePaymentRequest s = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
+    s.payment_id = "p1";
+    assert_int_equal(run(f, "SettlePayment", &s.base), KB_CODE_OK);
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED);
+    assert_int_equal(run(f, "SettlePayment", &s.base), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_PAYMENT_NOT_PROCESSING);
+    assert_int_equal(refund(f, 4000, "EUR"), KB_CODE_OK);
+    assert_int_equal(f->dc.n_events, 1); /* a bank debit refund waits */
+    const char *rid = f->dc.created_id;
+    assert_non_null(rid);
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_REFUND_PENDING);
+    assert_int_equal(p->amount_refund_pending, 4000);
+    assert_int_equal(p->amount_refundable, 6000);
+    check_parts(p);
+    Kasboek__V1__FailRefundRequest fr = KASBOEK__V1__FAIL_REFUND_REQUEST__INIT;
+    fr.refund_id = (char *)rid;
+    assert_int_equal(run(f, "FailRefund", &fr.base), KB_CODE_OK);
+    assert_int_equal(p->amount_refundable, 10000); /* refundable again */
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED);
+    assert_int_equal(run(f, "FailRefund", &fr.base), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_REFUND_NOT_PENDING);
+    check_parts(p);
+}
+
+static void test_failed_debit_cannot_refund(void **st) {
+    fold *f = *st;
+    record(f, 500, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_ACH_DEBIT);
+    Kasboek__V1__FailPaymentRequest r = KASBOEK__V1__FAIL_PAYMENT_REQUEST__INIT;
+    r.payment_id = "p1";
+    assert_int_equal(run(f, "FailPayment", &r.base), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_FIELD_REQUIRED); /* reason required */
+    r.reason = "insufficient funds";
+    assert_int_equal(run(f, "FailPayment", &r.base), KB_CODE_OK);
+    Payment *p = (Payment *)f->state;
+    assert_int_equal(p->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED);
+    assert_string_equal(p->failure_reason, "insufficient funds");
+    assert_int_equal(refund(f, 100, "EUR"), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_PAYMENT_NOT_SUCCEEDED);
+}
+
+static kb_code dispute(fold *f, int64_t amount, int64_t fee) {
+    Kasboek__V1__OpenDisputeRequest r = KASBOEK__V1__OPEN_DISPUTE_REQUEST__INIT;
+    r.payment_id = "p1";
+    r.amount = money(f, amount, "EUR");
+    if (fee) r.fee = money(f, fee, "EUR");
+    return run(f, "OpenDispute", &r.base);
+}
+
+static kb_code close_dispute(fold *f, const char *id, Kasboek__V1__DisputeOutcome o) {
+    Kasboek__V1__CloseDisputeRequest r = KASBOEK__V1__CLOSE_DISPUTE_REQUEST__INIT;
+    r.dispute_id = (char *)id;
+    r.outcome = o;
+    return run(f, "CloseDispute", &r.base);
+}
+
+static void test_disputes(void **st) {
+    fold *f = *st;
+    record(f, 2000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD);
+    Payment *p = (Payment *)f->state;
+    assert_int_equal(dispute(f, 2001, 0), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_DISPUTE_EXCEEDS_AVAILABLE);
+    assert_int_equal(dispute(f, 1500, 1500), KB_CODE_OK);
+    const char *d1 = f->dc.created_id;
+    assert_int_equal(p->amount_disputed, 1500);
+    assert_int_equal(p->amount_refundable, 500);
+    assert_int_equal(refund(f, 501, "EUR"), KB_CODE_FAILED_PRECONDITION);
+    check_parts(p);
+    assert_int_equal(close_dispute(f, d1, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_WON), KB_CODE_OK);
+    assert_int_equal(p->amount_disputed, 0);
+    assert_int_equal(p->amount_refundable, 2000);
+    assert_int_equal(close_dispute(f, d1, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST),
+                     KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(f->err.reason, KB_REASON_DISPUTE_NOT_OPEN);
+    assert_int_equal(dispute(f, 800, 0), KB_CODE_OK);
+    const char *d2 = f->dc.created_id;
+    assert_string_not_equal(d1, d2);
+    assert_int_equal(close_dispute(f, d2, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST), KB_CODE_OK);
+    assert_int_equal(p->amount_disputed, 800);
+    assert_int_equal(p->amount_refundable, 1200);
+    check_parts(p);
+}
+
+static void test_associate_replaces_one_kind(void **st) {
+    fold *f = *st;
+    Kasboek__V1__Associations as = KASBOEK__V1__ASSOCIATIONS__INIT;
+    as.contact_id = "c1";
+    as.deal_id = "d1";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "p1";
+    r.amount = money(f, 100, "EUR");
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_IDEAL;
+    r.associations = &as;
+    assert_int_equal(run(f, "RecordPayment", &r.base), KB_CODE_OK);
+    Kasboek__V1__Associations as2 = KASBOEK__V1__ASSOCIATIONS__INIT;
+    as2.contact_id = "c2";
+    Kasboek__V1__AssociatePaymentRequest a = KASBOEK__V1__ASSOCIATE_PAYMENT_REQUEST__INIT;
+    a.payment_id = "p1";
+    a.associations = &as2;
+    assert_int_equal(run(f, "AssociatePayment", &a.base), KB_CODE_OK);
+    Payment *p = (Payment *)f->state;
+    assert_string_equal(p->associations->contact_id, "c2");
+    assert_string_equal(p->associations->deal_id, "d1");
+    Kasboek__V1__Associations empty = KASBOEK__V1__ASSOCIATIONS__INIT;
+    a.associations = &empty;
+    assert_int_equal(run(f, "AssociatePayment", &a.base), KB_CODE_INVALID_ARGUMENT);
+    as2.contact_id = "bad id";
+    a.associations = &as2;
+    assert_int_equal(run(f, "AssociatePayment", &a.base), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_INVALID_ID);
+    assert_string_equal(f->err.field, "associations.contact_id");
+}
+
+static void test_line_items_must_sum(void **st) {
+    fold *f = *st;
+    Kasboek__V1__LineItem li = KASBOEK__V1__LINE_ITEM__INIT, *lis[] = {&li};
+    li.name = "seat";
+    li.quantity = 3;
+    li.unit_price = money(f, 333, "EUR");
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "p1";
+    r.amount = money(f, 1000, "EUR");
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD;
+    r.n_line_items = 1;
+    r.line_items = lis;
+    assert_int_equal(run(f, "RecordPayment", &r.base), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_LINE_ITEMS_TOTAL_MISMATCH);
+    li.quantity = INT64_MAX / 2;
+    assert_int_equal(run(f, "RecordPayment", &r.base), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(f->err.reason, KB_REASON_AMOUNT_OVERFLOW);
+    li.quantity = 3;
+    r.amount->amount = 999;
+    assert_int_equal(run(f, "RecordPayment", &r.base), KB_CODE_OK);
+}
+
+/* --------------------------------------------------------------- engine */
+
+typedef struct env {
+    char dir[64];
+    kb_store *store;
+    kb_engine *engine;
+    kb_reply reply;
+    uint8_t buf[4096];
+} env;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int env_setup(void **st) {
+    env *e = calloc(1, sizeof *e);
+    snprintf(e->dir, sizeof e->dir, "/tmp/kb-test-payment-XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    assert_int_equal(kb_store_open(e->dir, KB_OPEN_CREATE, NULL, &e->store, NULL, 0), KB_OK);
+    assert_int_equal(kb_engine_open(e->store, &e->engine), KB_OK);
+    *st = e;
+    return 0;
+}
+
+static int env_teardown(void **st) {
+    env *e = *st;
+    kb_reply_fini(&e->reply);
+    kb_engine_close(e->engine);
+    kb_store_close(e->store);
+    nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(e);
+    return 0;
+}
+
+/* Executes one command in its own committed batch. */
+static kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
+                    int expected) {
+    kb_reply_fini(&e->reply);
+    size_t n = protobuf_c_message_pack(m, e->buf);
+    kb_request rq = {.tenant = "t1", .actor = "test", .method = method,
+                     .idempotency_key = idem ? idem : "", .payload = e->buf, .payload_len = n,
+                     .now = NOW, .has_expected_version = expected >= 0,
+                     .expected_version = expected >= 0 ? (uint64_t)expected : 0};
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    return e->reply.err.code;
+}
+
+static Kasboek__V1__CommandResult *result(env *e) {
+    return kasboek__v1__command_result__unpack(NULL, e->reply.payload_len, e->reply.payload);
+}
+
+static void rec(env *e, const char *id, int64_t amount, Kasboek__V1__PaymentMethod m,
+                const char *idem, kb_code want) {
+    Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT;
+    mo.amount = amount;
+    mo.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.amount = &mo;
+    r.method = m;
+    assert_int_equal(exec(e, "RecordPayment", &r.base, idem, -1), want);
+}
+
+static void test_engine_idempotency(void **st) {
+    env *e = *st;
+    rec(e, "p1", 1000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1", KB_CODE_OK);
+    kb_head h1 = kb_engine_head(e->engine);
+    assert_int_equal(h1.seq, 1);
+    rec(e, "p1", 1000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1", KB_CODE_OK);
+    Kasboek__V1__CommandResult *r = result(e);
+    assert_true(r->replayed);
+    assert_int_equal(r->last_seq, 1);
+    kasboek__v1__command_result__free_unpacked(r, NULL);
+    assert_int_equal(kb_engine_head(e->engine).seq, 1);
+    rec(e, "p1", 999, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1",
+        KB_CODE_ALREADY_EXISTS);
+    assert_int_equal(e->reply.err.reason, KB_REASON_IDEMPOTENCY_KEY_REUSED);
+    /* no key: the payment id is the natural key */
+    rec(e, "p2", 500, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_OK);
+    rec(e, "p2", 500, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_OK);
+    r = result(e);
+    assert_true(r->replayed);
+    kasboek__v1__command_result__free_unpacked(r, NULL);
+    rec(e, "p2", 501, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL,
+        KB_CODE_ALREADY_EXISTS);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PAYMENT_EXISTS);
+    assert_int_equal(kb_engine_head(e->engine).seq, 2);
+    uint64_t count, bad;
+    char why[128];
+    assert_int_equal(kb_log_verify(e->store, &count, &bad, why, sizeof why), KB_OK);
+    assert_int_equal(count, 2);
+}
+
+static void test_engine_versions_and_aliases(void **st) {
+    env *e = *st;
+    rec(e, "p1", 3000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT, NULL, KB_CODE_OK);
+    Kasboek__V1__SettlePaymentRequest s = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
+    s.payment_id = "p1";
+    assert_int_equal(exec(e, "SettlePayment", &s.base, NULL, 0), KB_CODE_ABORTED);
+    assert_int_equal(e->reply.err.reason, KB_REASON_VERSION_CONFLICT);
+    assert_int_equal(exec(e, "SettlePayment", &s.base, NULL, 1), KB_CODE_OK);
+    Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT;
+    mo.amount = 1000;
+    mo.currency = "EUR";
+    Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    rf.payment_id = "p1";
+    rf.refund_id = "r1";
+    rf.amount = &mo;
+    rf.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_DUPLICATE;
+    assert_int_equal(exec(e, "RefundPayment", &rf.base, "k-r1", -1), KB_CODE_OK);
+    /* the refund id is taken tenant-wide, also from another payment */
+    rec(e, "p2", 3000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_OK);
+    rf.payment_id = "p2";
+    assert_int_equal(exec(e, "RefundPayment", &rf.base, "k-r1b", -1), KB_CODE_ALREADY_EXISTS);
+    assert_int_equal(e->reply.err.reason, KB_REASON_REFUND_EXISTS);
+    Kasboek__V1__SettleRefundRequest sr = KASBOEK__V1__SETTLE_REFUND_REQUEST__INIT;
+    sr.refund_id = "nope";
+    assert_int_equal(exec(e, "SettleRefund", &sr.base, NULL, -1), KB_CODE_NOT_FOUND);
+    assert_int_equal(e->reply.err.reason, KB_REASON_REFUND_NOT_FOUND);
+    sr.refund_id = "r1"; /* routed to p1 through the alias index */
+    assert_int_equal(exec(e, "SettleRefund", &sr.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__CommandResult *r = result(e);
+    assert_string_equal(r->payment->payment_id, "p1");
+    assert_int_equal(r->payment->amount_refunded, 1000);
+    assert_int_equal(r->payment->version, 4);
+    assert_int_equal(r->payment->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PARTIALLY_REFUNDED);
+    kasboek__v1__command_result__free_unpacked(r, NULL);
+}
+
+static void test_engine_rejects_write_nothing(void **st) {
+    env *e = *st;
+    rec(e, "p1", 100, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_OK);
+    kb_head before = kb_engine_head(e->engine);
+    rec(e, "bad/id", 100, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL,
+        KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_INVALID_ID);
+    rec(e, "p3", -5, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_INVALID_ARGUMENT);
+    rec(e, "p4", 5, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_UNSPECIFIED, NULL,
+        KB_CODE_INVALID_ARGUMENT);
+    kb_request rq = {.tenant = "t1", .actor = "test", .method = "RecordPayment",
+                     .idempotency_key = "", .payload = (const uint8_t *)"\xff\xff\xff",
+                     .payload_len = 3, .now = NOW};
+    kb_reply_fini(&e->reply);
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
+    assert_int_equal(e->reply.err.reason, KB_REASON_MALFORMED_PAYLOAD);
+    rq.method = "NoSuchMethod";
+    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
+    assert_int_equal(e->reply.err.reason, KB_REASON_UNKNOWN_METHOD);
+    assert_int_equal(kb_engine_batch_bytes(e->engine), 12); /* an empty batch's header */
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    kb_head after = kb_engine_head(e->engine);
+    assert_int_equal(after.seq, before.seq);
+    assert_memory_equal(after.hash, before.hash, KB_HASH_BYTES);
+}
+
+/* Rebuilding the projections from the log gives the live state bytes. */
+static void test_engine_replay_equals_live(void **st) {
+    env *e = *st;
+    test_engine_versions_and_aliases(st);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/kb-test-replay-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    kb_store *scratch;
+    assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
+    kb_batch *b;
+    assert_int_equal(kb_batch_alloc(scratch, &b), KB_OK);
+    kb_arena a;
+    kb_arena_init(&a, 1u << 24);
+    uint64_t head = kb_engine_head(e->engine).seq;
+    for (uint64_t seq = 1; seq <= head; seq++) {
+        Kasboek__V1__EventRecord *rec_;
+        assert_int_equal(kb_log_read(e->store, NULL, seq, &a, &rec_), KB_OK);
+        assert_int_equal(kb_project_record(scratch, b, &a, rec_), KB_OK);
+    }
+    assert_int_equal(kb_store_write(scratch, b, false), KB_OK);
+    const char *ids[] = {"p1", "p2"};
+    for (int i = 0; i < 2; i++) {
+        kb_key k;
+        kb_key_state(&k, "t1", "payment", ids[i]);
+        kb_value live, rebuilt;
+        assert_int_equal(kb_store_get(e->store, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &live), KB_OK);
+        assert_int_equal(kb_store_get(scratch, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &rebuilt), KB_OK);
+        assert_int_equal(live.len, rebuilt.len);
+        assert_memory_equal(live.data, rebuilt.data, live.len);
+        kb_value_free(&live);
+        kb_value_free(&rebuilt);
+    }
+    kb_arena_fini(&a);
+    kb_batch_free(b);
+    kb_store_close(scratch);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void) {
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_card_payment_succeeds_and_refunds, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_bank_debit_lifecycle, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_debit_cannot_refund, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_disputes, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_associate_replaces_one_kind, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_line_items_must_sum, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_idempotency, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_versions_and_aliases, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_rejects_write_nothing, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
