@@ -68,6 +68,20 @@ bool kb_utf8_valid(const char *s, size_t len) {
     return true;
 }
 
+static bool is_upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool is_alnum(char c) {
+    return is_upper(c) || (c >= 'a' && c <= 'z') || is_digit(c);
+}
+
+/* A digit run at s[i] that follows a word-initial pair of capitals is the
+ * body of an IBAN ("DE89 3704 0044 0532 0130 00"), not a card number. */
+static bool iban_body_at(const char *s, size_t i) {
+    return i >= 2 && is_upper(s[i - 1]) && is_upper(s[i - 2]) && (i == 2 || !is_alnum(s[i - 3]));
+}
+
 /* The Luhn term of a digit at distance k from the check digit (k = 0 is the
  * check digit itself); odd distances count twice, minus 9 past 9. */
 static int luhn_term(int digit, int k) {
@@ -78,13 +92,14 @@ static int luhn_term(int digit, int k) {
 
 /* recent[0..avail-1] are the latest digits of a run, recent[0] the newest.
  * True when some window of 13..19 of them ending at the newest digit passes
- * the Luhn check. */
+ * the Luhn check and starts with a non-zero digit (no issuer number starts
+ * with 0; this keeps runs of zeros, which pass Luhn, from matching). */
 static bool luhn_window_ending_here(const uint8_t *recent, int avail) {
     assert(avail >= 0 && avail <= KB_CARD_DIGITS_MAX);
     int sum = 0;
     for (int k = 0; k < avail; k++) {
         sum += luhn_term(recent[k], k);
-        if (k + 1 >= KB_CARD_DIGITS_MIN && sum % 10 == 0) return true;
+        if (k + 1 >= KB_CARD_DIGITS_MIN && sum % 10 == 0 && recent[k] != 0) return true;
     }
     return false;
 }
@@ -93,13 +108,21 @@ static bool luhn_window_ending_here(const uint8_t *recent, int avail) {
  * digits continues it; anything else ends it (a separator not followed by a
  * digit ends it at the next byte). At every digit, each window of 13..19
  * run digits ending there is checked, which covers every window of every
- * run, at a cost bounded by 19 steps a byte. */
+ * run, at a cost bounded by 19 steps a byte. A run that is an IBAN's body
+ * (after a word-initial country code such as "DE") is passed over. */
 bool kb_contains_card_number(const char *s, size_t len) {
     if (!s) return false;
     uint8_t recent[KB_CARD_DIGITS_MAX] = {0};
     int avail = 0; /* digits of the current run in recent[], at most 19 */
+    bool in_run = false;
+    bool coded = false; /* the current run is an IBAN's body */
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
+        if (is_digit(c) && !in_run) {
+            in_run = true;
+            coded = iban_body_at(s, i);
+        }
+        if (is_digit(c) && coded) continue;
         if (is_digit(c)) {
             memmove(recent + 1, recent, KB_CARD_DIGITS_MAX - 1);
             recent[0] = (uint8_t)(c - '0');
@@ -109,7 +132,10 @@ bool kb_contains_card_number(const char *s, size_t len) {
             continue;
         }
         bool separator = (c == ' ' || c == '-') && i > 0 && is_digit(s[i - 1]);
-        if (!separator) avail = 0;
+        if (!separator) {
+            avail = 0;
+            in_run = false;
+        }
     }
     return false;
 }

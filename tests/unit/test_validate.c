@@ -199,6 +199,10 @@ static void test_card_not_detected(void **state) {
         "+1-555-123-4567",
         "(020) 555 0123",
         "NL91ABNA0417164300",   /* IBAN */
+        "DE89 3704 0044 0532 0130 00", /* IBAN with spaces: digits glued to letters */
+        "ref DE89370400440532013000 paid",
+        "00000000000000000",    /* zeros pass Luhn but start no card number */
+        "order 0000-0000-0000-0000",
         "NL91 ABNA 0417 1643 00",
         "invoice 2026-01-31 amount 1250.00 EUR",
         "order #123456789012",
