@@ -67,9 +67,9 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     if (!cfg->quiet) fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
     kbd_rpc_stop_listening(rpc);
     kbd_rpc_drain(rpc, 5000);
-    kbd_rpc_close(rpc);
     kbd_writer_stats st = kbd_writer_get_stats(w);
-    kbd_writer_stop(w);
+    kbd_writer_stop(w); /* completes anything still queued */
+    kbd_rpc_close(rpc);
     if (!cfg->quiet) {
         fprintf(stderr, "kasboekd: stopped after %llu commands in %llu commits\n",
                 (unsigned long long)st.commands, (unsigned long long)st.batches);

@@ -43,6 +43,7 @@ struct kbd_rpc {
     kbd_writer *writer;
     kbd_clock *clock;
     atomic_int busy;   /* contexts between a received request and its reply */
+    atomic_bool stopping; /* new requests are answered SHUTTING_DOWN */
 };
 
 static void ctx_cb(void *arg);
@@ -248,6 +249,10 @@ static void on_recv(kbd_ctx *c) {
         ctx_error(c, 0, KB_REASON_MALFORMED_REQUEST, "", "not a kasboek.v1.Request");
         return;
     }
+    if (atomic_load(&c->rpc->stopping)) {
+        ctx_error(c, c->req->request_id, KB_REASON_SHUTTING_DOWN, "", "kasboekd is stopping");
+        return;
+    }
     dispatch(c);
 }
 
@@ -343,6 +348,7 @@ kbd_rpc *kbd_rpc_start(const kbd_config *cfg, kb_store *store, kbd_writer *write
 }
 
 void kbd_rpc_stop_listening(kbd_rpc *r) {
+    atomic_store(&r->stopping, true);
     for (int i = 0; i < r->n_listeners; i++) nng_listener_close(r->listeners[i]);
     r->n_listeners = 0;
 }

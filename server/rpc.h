@@ -15,12 +15,13 @@ typedef struct kbd_rpc kbd_rpc;
  * NULL on failure (reason printed). */
 kbd_rpc *kbd_rpc_start(const kbd_config *cfg, kb_store *store, kbd_writer *writer,
                        kbd_clock *clock);
-/* Stops listening for new connections. */
+/* Stops listening for new connections; requests that still arrive on open
+ * connections are answered UNAVAILABLE SHUTTING_DOWN. */
 void kbd_rpc_stop_listening(kbd_rpc *r);
 /* Waits until no request is being handled (or timeout_ms passed). */
 void kbd_rpc_drain(kbd_rpc *r, int timeout_ms);
-/* Closes the socket and frees everything. The writer must still run until
- * this returns only if requests are in flight; call after drain. */
+/* Closes the socket and frees everything. Stop the writer first: a job it
+ * still holds points into a context freed here. */
 void kbd_rpc_close(kbd_rpc *r);
 
 #endif
