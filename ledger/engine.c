@@ -165,7 +165,7 @@ static kb_code check_time(cmd_run *r, kb_error *err) {
 static kb_status route(kb_engine *e, cmd_run *r, kb_error *err) {
     const kb_command *c = r->cmd;
     const char *v = kb_pb_string(r->msg, c->id_field);
-    assert(v);
+    KB_VERIFY(v);
     if (!v[0]) {
         kb_error_set(err, KB_REASON_FIELD_REQUIRED, c->id_field, "%s is required", c->id_field);
         return KB_OK;
@@ -294,7 +294,7 @@ static kb_status check_alias_free(kb_engine *e, cmd_run *r, kb_error *err, bool 
 static const char *event_type(const Kasboek__V1__Event *ev) {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field(&kasboek__v1__event__descriptor, ev->body_case);
-    assert(f && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    KB_VERIFY(f && f->type == PROTOBUF_C_TYPE_MESSAGE);
     return ((const ProtobufCMessageDescriptor *)f->descriptor)->short_name;
 }
 

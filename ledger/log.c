@@ -84,8 +84,7 @@ kb_status kb_log_append(kb_batch *b, kb_arena *arena, kb_head *head, const char 
     size_t n = kasboek__v1__event_record__get_packed_size(&rec);
     uint8_t *buf = kb_arena_alloc(arena, n);
     if (!buf) return KB_ERR_NOMEM;
-    size_t packed = kasboek__v1__event_record__pack(&rec, buf);
-    assert(packed == n);
+    if (kasboek__v1__event_record__pack(&rec, buf) != n) return KB_ERR_CORRUPT;
     kb_key k;
     kb_key_event(&k, rec.seq);
     kb_batch_put(b, KB_CF_EVENTS, k.bytes, k.len, buf, n);
@@ -105,6 +104,12 @@ kb_status kb_log_decode(const char *val, size_t len, uint64_t seq, const unsigne
     if (!rec) return KB_ERR_CORRUPT;
     if (rec->seq != seq || rec->prev_hash.len != KB_HASH_BYTES ||
         rec->hash.len != KB_HASH_BYTES || rec->version == 0) {
+        return KB_ERR_CORRUPT;
+    }
+    /* Bounds stay checked in release builds: the chain has no secret, so a
+     * record that hashes right may still have been written by hand. */
+    if (strlen(rec->tenant) > KB_ID_LEN_MAX || strlen(rec->stream) > KB_STREAM_LEN_MAX ||
+        strlen(rec->type) > KB_METHOD_LEN_MAX || rec->payload.len > KB_EVENT_BYTES_MAX) {
         return KB_ERR_CORRUPT;
     }
     if (prev && memcmp(prev, rec->prev_hash.data, KB_HASH_BYTES) != 0) return KB_ERR_CORRUPT;
@@ -164,7 +169,8 @@ static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head
     kb_iter_close(it);
     kb_arena_fini(&arena);
     if (st == KB_OK && (expect - 1 != head->seq || memcmp(prev, head->hash, KB_HASH_BYTES))) {
-        *bad_seq = expect - 1 < head->seq ? expect : head->seq;
+        uint64_t last = expect - 1; /* the last event stored */
+        *bad_seq = last < head->seq ? expect : last > head->seq ? head->seq + 1 : head->seq;
         snprintf(why, why_n, "head (seq %llu) does not match the last event (seq %llu)",
                  (unsigned long long)head->seq, (unsigned long long)(expect - 1));
         st = KB_ERR_CORRUPT;

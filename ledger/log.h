@@ -6,8 +6,9 @@
  *   where L(x) = len(x) as u32 BE || x. The first event's prev_hash is 32
  *   zero bytes. The head (last seq and its hash) is in meta/"head".
  *
- * Every record is checked right after it is read (kb_log_check) and right
- * before it is written (kb_log_append builds and checks it). */
+ * Every record is checked right after it is read (kb_log_decode: seq, hash,
+ * chain, field bounds) and built in one place before it is written
+ * (kb_log_append). */
 #ifndef KB_LOG_H
 #define KB_LOG_H
 

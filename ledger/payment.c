@@ -536,7 +536,7 @@ static kb_code decide_report_receipt(const ProtobufCMessage *state, const Protob
 /* Appends item to a protobuf repeated field (*arr, *n) in the arena. */
 static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
     void **grown = kb_arena_alloc(a, (*n + 1) * sizeof *grown);
-    assert(grown); /* bounded by limits.h; the arena is sized for it */
+    KB_VERIFY(grown); /* bounded by limits.h; the arena is sized for it */
     if (*n) memcpy(grown, *arr, *n * sizeof *grown);
     grown[(*n)++] = item;
     *arr = grown;
@@ -576,7 +576,7 @@ static void derive(Payment *p) {
         return;
     }
     p->amount_refundable = kb_payment_refundable(p);
-    assert(p->amount_refundable >= 0); /* decide never lets parts exceed the whole */
+    KB_VERIFY(p->amount_refundable >= 0); /* decide never lets parts exceed the whole */
     if (pending > 0) {
         p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_REFUND_PENDING;
     } else if (refunded >= p->amount->amount) {
@@ -613,7 +613,7 @@ static void evolve_refund(Payment *p, const Event *ev, kb_arena *a) {
     case KASBOEK__V1__EVENT__BODY_REFUND_CREATED: {
         const Kasboek__V1__RefundCreated *e = ev->refund_created;
         Kasboek__V1__Refund *r = NEW(a, Kasboek__V1__Refund, KASBOEK__V1__REFUND__INIT);
-        assert(r);
+        KB_VERIFY(r);
         r->refund_id = e->refund_id;
         r->amount = e->amount;
         r->reason = e->reason;
@@ -644,7 +644,7 @@ static void evolve_dispute(Payment *p, const Event *ev, kb_arena *a) {
     if (ev->body_case == KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED) {
         const Kasboek__V1__DisputeOpened *e = ev->dispute_opened;
         Kasboek__V1__Dispute *d = NEW(a, Kasboek__V1__Dispute, KASBOEK__V1__DISPUTE__INIT);
-        assert(d);
+        KB_VERIFY(d);
         d->dispute_id = e->dispute_id;
         d->amount = e->amount;
         d->fee = e->fee;
@@ -665,7 +665,7 @@ static void evolve_dispute(Payment *p, const Event *ev, kb_arena *a) {
 static void evolve_associated(Payment *p, const Kasboek__V1__Associations *as, kb_arena *a) {
     Kasboek__V1__Associations *cur =
         NEW(a, Kasboek__V1__Associations, KASBOEK__V1__ASSOCIATIONS__INIT);
-    assert(cur);
+    KB_VERIFY(cur);
     if (p->associations) *cur = *p->associations;
     if (as->contact_id[0]) cur->contact_id = as->contact_id;
     if (as->company_id[0]) cur->company_id = as->company_id;

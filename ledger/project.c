@@ -77,8 +77,7 @@ kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb
     size_t n = protobuf_c_message_get_packed_size(state);
     uint8_t *buf = kb_arena_alloc(a, n ? n : 1);
     if (!buf) return KB_ERR_NOMEM;
-    size_t packed = protobuf_c_message_pack(state, buf);
-    assert(packed == n);
+    if (protobuf_c_message_pack(state, buf) != n) return KB_ERR_CORRUPT;
     kb_key k;
     kb_key_state(&k, tenant, agg->type, id);
     kb_batch_put(b, KB_CF_STATE, k.bytes, k.len, buf, n);

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *kb_status_str(kb_status s) {
@@ -65,4 +66,9 @@ kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field, const cha
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
     return e->code;
+}
+
+void kb_panic(const char *file, int line, const char *what) {
+    fprintf(stderr, "kasboek: invariant broken at %s:%d: %s\n", file, line, what);
+    abort();
 }

@@ -14,6 +14,12 @@
 
 #define KB_MUST_USE __attribute__((warn_unused_result))
 
+/* A check that stays on in release builds, for conditions that must never
+ * happen (a broken invariant, an exhausted arena bounded by kb_limits.h):
+ * prints where and aborts rather than go on with a wrong ledger. */
+#define KB_VERIFY(cond) ((cond) ? (void)0 : kb_panic(__FILE__, __LINE__, #cond))
+_Noreturn void kb_panic(const char *file, int line, const char *what);
+
 typedef enum kb_status {
     KB_OK = 0,
     KB_ERR_IO,        /* RocksDB or the file system failed */

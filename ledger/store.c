@@ -99,12 +99,12 @@ kb_status kb_store_open(const char *dir, kb_open_mode mode, const kb_store_optio
         size_t n = 0;
         char *rerr = NULL;
         char **names = rocksdb_list_column_families(s->opts, dir, &n, &rerr);
+        if (names) rocksdb_list_column_families_destroy(names, n); /* also on error */
         if (rerr || !names) {
             set_err(err, err_n, "no kasboek store", rerr);
             store_free(s);
             return KB_ERR_NOT_FOUND;
         }
-        rocksdb_list_column_families_destroy(names, n);
     }
     const char *names[KB_CF_COUNT_ + 1] = {"default"};
     const rocksdb_options_t *fopts[KB_CF_COUNT_ + 1] = {s->opts};
