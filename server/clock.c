@@ -10,12 +10,12 @@ struct kbd_clock {
     int64_t last_us;
 };
 
-kbd_clock *kbd_clock_new(bool manual, int64_t manual_start_us) {
+kbd_clock *kbd_clock_new(bool manual, int64_t start_us) {
     kbd_clock *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     pthread_mutex_init(&c->mu, NULL);
     c->manual = manual;
-    c->last_us = manual ? manual_start_us : 0;
+    c->last_us = start_us;
     return c;
 }
 

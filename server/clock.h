@@ -8,9 +8,9 @@
 
 typedef struct kbd_clock kbd_clock;
 
-/* manual_start_us: the manual clock's first reading (ignored when not
- * manual). */
-kbd_clock *kbd_clock_new(bool manual, int64_t manual_start_us);
+/* start_us: the first reading of a manual clock; for the system clock, a
+ * floor its readings never go below (the newest event's time). */
+kbd_clock *kbd_clock_new(bool manual, int64_t start_us);
 void kbd_clock_free(kbd_clock *c);
 bool kbd_clock_manual(const kbd_clock *c);
 

@@ -11,7 +11,10 @@
 
 #include "clock.h"
 #include "config.h"
+#include "arena.h"
 #include "engine.h"
+#include "kasboek.pb-c.h"
+#include "log.h"
 #include "rpc.h"
 #include "store.h"
 #include "writer.h"
@@ -30,12 +33,32 @@ static int mkdirs(const char *dir) {
     return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* recorded_at of the newest event, 0 for an empty log. */
+static int64_t head_recorded_at(kb_store *store) {
+    kb_head head;
+    if (kb_log_head_read(store, NULL, NULL, &head) != KB_OK || head.seq == 0) return 0;
+    kb_arena a;
+    kb_arena_init(&a, KB_EVENT_BYTES_MAX * 4);
+    int64_t at = 0;
+    Kasboek__V1__EventRecord *rec;
+    if (kb_log_read(store, NULL, head.seq, &a, &rec) == KB_OK) {
+        Kasboek__V1__Event *ev = kasboek__v1__event__unpack(&a.pb, rec->payload.len, rec->payload.data);
+        if (ev) at = ev->recorded_at;
+    }
+    kb_arena_fini(&a);
+    return at;
+}
+
+/* Readings never go back, across restarts too: the clock starts no earlier
+ * than the stored manual clock and the newest event's recorded_at. */
 static kbd_clock *open_clock(const kbd_config *cfg, kb_store *store) {
     int64_t stored = 0;
     if (kb_engine_clock_read(store, &stored) != KB_OK) return NULL;
+    int64_t floor = head_recorded_at(store);
+    if (stored > floor) floor = stored;
     int64_t start = cfg->manual_clock_start_us ? cfg->manual_clock_start_us : KBD_DEFAULT_CLOCK_START_US;
-    if (stored > start) start = stored; /* the manual clock never goes back */
-    return kbd_clock_new(cfg->manual_clock, start);
+    if (!cfg->manual_clock) start = 0;
+    return kbd_clock_new(cfg->manual_clock, start > floor ? start : floor);
 }
 
 static int wait_for_signal(void) {
