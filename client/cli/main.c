@@ -1,0 +1,155 @@
+/* kasboek: the admin command-line client of kasboekd. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define AT "at= "
+
+static const cli_cmd commands[] = {
+    {"payments", "record", 1,
+     "amount= currency= method= fee= customer= company= deal= subscription= source= provider= "
+     "provider-id= email= meta=* description= " AT,
+     "amount currency method", true, cli_cmd_record,
+     "payments record ID --amount 12.50 --currency EUR --method METHOD [options]"},
+    {"payments", "settle", 1, AT, "", true, cli_cmd_settle, "payments settle ID"},
+    {"payments", "fail", 1, "reason= " AT, "reason", true, cli_cmd_fail,
+     "payments fail ID --reason TEXT"},
+    {"payments", "refund", 1, "amount= reason= refund-id= currency= " AT, "amount reason", true,
+     cli_cmd_refund, "payments refund ID --amount 5.00 --reason REASON [--refund-id R]"},
+    {"payments", "dispute", 1, "amount= fee= dispute-id= reason= currency= " AT, "amount", true,
+     cli_cmd_dispute, "payments dispute ID --amount X [--fee Y] [--dispute-id D]"},
+    {"payments", "associate", 1, "customer= company= deal= subscription= " AT, "", true,
+     cli_cmd_associate,
+     "payments associate ID [--customer C] [--company C] [--deal D] "
+     "[--subscription S]"},
+    {"payments", "receipt", 1, "email= " AT, "email", true, cli_cmd_receipt,
+     "payments receipt ID --email E"},
+    {"payments", "get", 1, "", "", false, cli_cmd_get, "payments get ID"},
+    {"payments", "list", 0,
+     "status= method= min-amount= max-amount= currency= customer= company= source= from= to= "
+     "limit= cursor=",
+     "", false, cli_cmd_list, "payments list [filters] [--limit N] [--cursor C]"},
+    {"refunds", "settle", 1, AT, "", true, cli_cmd_refund_settle, "refunds settle REFUND_ID"},
+    {"refunds", "fail", 1, "reason= " AT, "", true, cli_cmd_refund_fail,
+     "refunds fail REFUND_ID [--reason TEXT]"},
+    {"disputes", "close", 1, "outcome= " AT, "outcome", true, cli_cmd_dispute_close,
+     "disputes close DISPUTE_ID --outcome won|lost"},
+    {"receipts", "report", 1, "sent failed= " AT, "", true, cli_cmd_receipt_report,
+     "receipts report PAYMENT_ID --sent | --failed ERROR"},
+    {"events", "tail", 0, "from= follow", "", false, cli_cmd_events_tail,
+     "events tail [--from SEQ] [--follow]"},
+    {"clock", "set", 1, "", "", true, cli_cmd_clock_set, "clock set TIME"},
+    {"clock", "tick", 0, "", "", true, cli_cmd_clock_tick, "clock tick"},
+    {"status", NULL, 0, "", "", false, cli_cmd_status, "status"},
+    {"checkpoint", NULL, 1, "", "", false, cli_cmd_checkpoint, "checkpoint DIR"},
+};
+
+static const char usage_text[] =
+    "usage: kasboek [GLOBAL OPTIONS] RESOURCE VERB [ARGS] [OPTIONS]\n"
+    "\n"
+    "Global options (anywhere on the line):\n"
+    "  --server URL            default $KASBOEK_SERVER, else " KB_CLIENT_DEFAULT_URL
+    "\n"
+    "  --tenant T              default \"" KB_CLIENT_DEFAULT_TENANT
+    "\"\n"
+    "  --api-key K             default $KASBOEK_API_KEY\n"
+    "  -o, --output table|json default table\n"
+    "  --idempotency-key K     for commands; default: a fresh random key per run\n"
+    "                          (shown only with -o json, as \"idempotency_key\")\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "Payments:\n"
+    "  payments record ID --amount 12.50 --currency EUR\n"
+    "          --method card|ach_debit|sepa_debit|ideal|bank_transfer|paypal|other\n"
+    "          [--customer CONTACT] [--company C] [--deal D] [--subscription S]\n"
+    "          [--fee 0.35] [--source TYPE:ID] [--provider kasboek|stripe|mollie|manual]\n"
+    "          [--provider-id X] [--email E] [--meta k=v]... [--description TEXT]\n"
+    "          [--at 2026-01-31T10:00:00Z]\n"
+    "  payments settle ID\n"
+    "  payments fail ID --reason TEXT\n"
+    "  payments refund ID --amount 5.00\n"
+    "          --reason duplicate|fraudulent|requested_by_customer|other\n"
+    "          [--refund-id R] [--currency C]\n"
+    "  payments dispute ID --amount X [--fee Y] [--dispute-id D] [--reason TEXT]\n"
+    "          [--currency C]\n"
+    "  payments associate ID [--customer C] [--company C] [--deal D] [--subscription S]\n"
+    "  payments receipt ID --email E\n"
+    "  payments get ID\n"
+    "  payments list [--status S] [--method M] [--currency C] [--min-amount A]\n"
+    "          [--max-amount A] [--customer C] [--company C] [--source TYPE:ID]\n"
+    "          [--from T] [--to T] [--limit N] [--cursor C]\n"
+    "  refunds settle REFUND_ID\n"
+    "  refunds fail REFUND_ID [--reason TEXT]\n"
+    "  disputes close DISPUTE_ID --outcome won|lost\n"
+    "  receipts report PAYMENT_ID --sent | --failed ERROR\n"
+    "\n"
+    "Log and admin:\n"
+    "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"
+    "          --follow keeps polling every 200 ms until SIGINT/SIGTERM (exit 0)\n"
+    "  clock set TIME          manual clock only: move it forward and run Tick\n"
+    "  clock tick              run Tick at the current time\n"
+    "  status                  head seq, head hash, clock\n"
+    "  checkpoint DIR          RocksDB checkpoint into DIR, a path on the server's\n"
+    "                          machine that must not exist yet\n"
+    "\n"
+    "Payment, refund, dispute and receipt commands also take --at TIME (occurred_at;\n"
+    "default: the server's clock).\n"
+    "\n"
+    "Amounts are decimal major units (12.50), parsed exactly in the currency:\n"
+    "  record: in --currency (required); --fee in the same currency.\n"
+    "  refund, dispute: in --currency if given, else in the payment's own currency\n"
+    "          (the CLI reads the payment first with GetPayment).\n"
+    "  list:   --min-amount/--max-amount need --currency (which also filters).\n"
+    "Times: RFC 3339 (2026-01-31T10:00:00Z, 2026-01-31T11:00:00+01:00) or a date\n"
+    "(2026-01-31, midnight UTC). --from is inclusive, --to exclusive.\n"
+    "\n"
+    "Output: table (aligned columns, money as \"12.50 EUR\") or json (the reply\n"
+    "message; money as integer minor units {\"amount\": 1250, \"currency\": \"EUR\"},\n"
+    "times as microseconds since the epoch, enums in lower case; events tail prints\n"
+    "one JSON object per line).\n"
+    "\n"
+    "Exit status: 0 ok, 1 the server returned an error (stderr: CODE REASON: message;\n"
+    "with -o json also {\"error\": {...}} on stdout), 2 usage error (nothing sent),\n"
+    "3 transport error (no connection, timeout).\n";
+
+void cli_usage(FILE *out) {
+    fputs(usage_text, out);
+}
+
+/* Commands get the given key or a fresh random one, so nng's automatic
+ * resend of a request can never apply a command twice. */
+static int prepare_idempotency(cli *c) {
+    if (!c->cmd->mutating) {
+        c->idempotency_key = NULL;
+        return CLI_EXIT_OK;
+    }
+    if (c->idempotency_key) {
+        if (c->idempotency_key[0] == '\0') return cli_usage_error(c, "empty --idempotency-key");
+        return CLI_EXIT_OK;
+    }
+    if (sodium_init() < 0) return cli_usage_error(c, "libsodium failed to initialize");
+    unsigned char raw[CLI_IDEM_KEY_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    memcpy(c->idem_buf, "cli-", 4);
+    sodium_bin2hex(c->idem_buf + 4, sizeof c->idem_buf - 4, raw, sizeof raw);
+    c->idempotency_key = c->idem_buf;
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    cli c;
+    memset(&c, 0, sizeof c);
+    c.output = CLI_OUT_TABLE;
+    int ex = cli_parse(&c, argc, argv, commands, sizeof commands / sizeof commands[0]);
+    if (ex == CLI_EXIT_OK && c.help) {
+        cli_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (ex == CLI_EXIT_OK) ex = prepare_idempotency(&c);
+    if (ex == CLI_EXIT_OK) ex = c.cmd->run(&c);
+    kb_client_close(c.client);
+    if (fflush(stdout) != 0 && ex == CLI_EXIT_OK) ex = CLI_EXIT_TRANSPORT;
+    return ex;
+}
