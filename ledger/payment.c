@@ -286,9 +286,12 @@ static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRe
     }
     int64_t avail = kb_payment_refundable(p);
     if (r->amount->amount > avail) {
+        char want[32], have[32];
+        kb_money_format(r->amount->amount, p->amount->currency, want, sizeof want);
+        kb_money_format(avail, p->amount->currency, have, sizeof have);
         return kb_error_set(c->err, KB_REASON_REFUND_EXCEEDS_AVAILABLE, "amount.amount",
-                            "refund of %lld exceeds the %lld still refundable",
-                            (long long)r->amount->amount, (long long)avail);
+                            "refund of %s %s exceeds the %s %s still refundable", want,
+                            p->amount->currency, have, p->amount->currency);
     }
     if (p->n_refunds >= KB_REFUNDS_MAX) {
         return kb_error_set(c->err, KB_REASON_TOO_MANY_REFUNDS, "payment_id",
@@ -393,9 +396,12 @@ static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeReq
     if (code) return code;
     int64_t avail = kb_payment_refundable(p);
     if (r->amount->amount > avail) {
+        char want[32], have[32];
+        kb_money_format(r->amount->amount, p->amount->currency, want, sizeof want);
+        kb_money_format(avail, p->amount->currency, have, sizeof have);
         return kb_error_set(c->err, KB_REASON_DISPUTE_EXCEEDS_AVAILABLE, "amount.amount",
-                            "dispute of %lld exceeds the %lld not refunded or disputed",
-                            (long long)r->amount->amount, (long long)avail);
+                            "dispute of %s %s exceeds the %s %s not refunded or disputed", want,
+                            p->amount->currency, have, p->amount->currency);
     }
     if (p->n_disputes >= KB_DISPUTES_MAX) {
         return kb_error_set(c->err, KB_REASON_TOO_MANY_DISPUTES, "payment_id",
