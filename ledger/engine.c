@@ -381,7 +381,7 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
     return KB_OK;
 }
 
-kb_status kb_engine_execute(kb_engine *e, const kb_request *rq, kb_reply *reply) {
+static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply) {
     memset(reply, 0, sizeof *reply);
     if (e->sticky || !e->in_batch) return KB_ERR_STATE;
     kb_arena_reset(&e->arena);
@@ -420,4 +420,95 @@ Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c) {
     kasboek__v1__event__init(ev);
     c->events[c->n_events++] = ev;
     return ev;
+}
+
+/* ---------------------------------------------------------- SubmitBatch */
+
+#define KB_METHOD_PREFIX "kasboek.v1.Ledger/"
+
+bool kb_engine_is_command(const char *method) {
+    return method && (kb_command_find(method) || strcmp(method, "SubmitBatch") == 0);
+}
+
+static const char *short_method(const char *m) {
+    size_t n = strlen(KB_METHOD_PREFIX);
+    return strncmp(m, KB_METHOD_PREFIX, n) == 0 ? m + n : m;
+}
+
+/* Runs every command of the batch; results[i] gets command i's outcome.
+ * The replies' payloads are kept in replies[] until the reply is packed. */
+static void run_batch(kb_engine *e, const kb_request *rq,
+                           const Kasboek__V1__SubmitBatchRequest *b, kb_reply *replies,
+                           Kasboek__V1__BatchResult *results) {
+    for (size_t i = 0; i < b->n_commands; i++) {
+        const Kasboek__V1__BatchCommand *c = b->commands[i];
+        kb_request sub = *rq;
+        sub.method = short_method(c->method);
+        sub.idempotency_key = c->idempotency_key;
+        sub.has_expected_version = c->expected_case == KASBOEK__V1__BATCH_COMMAND__EXPECTED_EXPECTED_VERSION;
+        sub.expected_version = c->expected_version;
+        sub.payload = c->payload.data;
+        sub.payload_len = c->payload.len;
+        kb_reply *r = &replies[i];
+        kb_status st = KB_OK;
+        if (!kb_command_find(sub.method)) {
+            memset(r, 0, sizeof *r);
+            kb_error_set(&r->err, KB_REASON_UNKNOWN_METHOD, "method", "not a command: %.60s",
+                         sub.method);
+        } else {
+            st = execute_one(e, &sub, r);
+        }
+        if (st != KB_OK) { /* that command was rolled back; the others stand */
+            kb_reply_fini(r);
+            kb_error_set(&r->err, KB_REASON_INTERNAL_ERROR, "", "%s", kb_status_str(st));
+        }
+        kasboek__v1__batch_result__init(&results[i]);
+        results[i].code = (Kasboek__V1__Code)r->err.code;
+        results[i].reason = (char *)kb_reason_str(r->err.reason);
+        results[i].field = r->err.field;
+        results[i].message = r->err.message;
+        results[i].payload.data = r->payload;
+        results[i].payload.len = r->payload_len;
+    }
+}
+
+static kb_status execute_batch(kb_engine *e, const kb_request *rq, kb_reply *reply) {
+    memset(reply, 0, sizeof *reply);
+    Kasboek__V1__SubmitBatchRequest *b =
+        kasboek__v1__submit_batch_request__unpack(NULL, rq->payload_len, rq->payload);
+    if (!b) {
+        kb_error_set(&reply->err, KB_REASON_MALFORMED_PAYLOAD, "payload",
+                     "payload is not a valid SubmitBatchRequest");
+        return KB_OK;
+    }
+    size_t n = b->n_commands;
+    if (n == 0 || n > KB_SUBMIT_BATCH_COMMANDS_MAX) {
+        kb_error_set(&reply->err, n ? KB_REASON_TOO_MANY_ITEMS : KB_REASON_FIELD_REQUIRED,
+                     "commands", "a batch holds 1 to %d commands", KB_SUBMIT_BATCH_COMMANDS_MAX);
+        kasboek__v1__submit_batch_request__free_unpacked(b, NULL);
+        return KB_OK;
+    }
+    kb_reply *replies = calloc(n, sizeof *replies);
+    Kasboek__V1__BatchResult *results = calloc(n, sizeof *results);
+    Kasboek__V1__BatchResult **ptrs = calloc(n, sizeof *ptrs);
+    kb_status st = replies && results && ptrs ? KB_OK : KB_ERR_NOMEM;
+    if (st == KB_OK) {
+        run_batch(e, rq, b, replies, results);
+        Kasboek__V1__SubmitBatchReply out = KASBOEK__V1__SUBMIT_BATCH_REPLY__INIT;
+        for (size_t i = 0; i < n; i++) ptrs[i] = &results[i];
+        out.n_results = n;
+        out.results = ptrs;
+        st = kb_reply_set(reply, &out.base);
+    }
+    for (size_t i = 0; replies && i < n; i++) kb_reply_fini(&replies[i]);
+    free(replies);
+    free(results);
+    free(ptrs);
+    kasboek__v1__submit_batch_request__free_unpacked(b, NULL);
+    return st;
+}
+
+kb_status kb_engine_execute(kb_engine *e, const kb_request *rq, kb_reply *reply) {
+    if (rq->method && strcmp(rq->method, "SubmitBatch") == 0) return execute_batch(e, rq, reply);
+    return execute_one(e, rq, reply);
 }

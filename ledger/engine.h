@@ -55,6 +55,12 @@ kb_status kb_engine_batch_begin(kb_engine *e) KB_MUST_USE;
  * handled (accepted, replayed or rejected: see reply->err); a system error
  * otherwise (the batch must then be aborted). */
 kb_status kb_engine_execute(kb_engine *e, const kb_request *rq, kb_reply *reply) KB_MUST_USE;
+/* True for every method kb_engine_execute takes: each aggregate command,
+ * and "SubmitBatch" (a SubmitBatchRequest of up to
+ * KB_SUBMIT_BATCH_COMMANDS_MAX commands, each run as if it came alone, in
+ * order; the reply is a SubmitBatchReply with one result per command). */
+bool kb_engine_is_command(const char *method);
+
 /* Records the manual clock reading in the batch (meta/clock). */
 void kb_engine_set_clock(kb_engine *e, int64_t now);
 /* Writes the batch with sync. On failure the engine turns sticky. */

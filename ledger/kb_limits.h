@@ -30,6 +30,7 @@
 #define KB_LIST_SCAN_MAX 100000       /* index entries one list call reads */
 
 #define KB_BATCH_COMMANDS_MAX_DEFAULT 512
+#define KB_SUBMIT_BATCH_COMMANDS_MAX 1000 /* commands in one SubmitBatch */
 #define KB_BATCH_BYTES_MAX_DEFAULT (8u * 1024u * 1024u)
 
 #define KB_HASH_BYTES 32              /* BLAKE2b-256 */

@@ -226,7 +226,7 @@ static void dispatch(kbd_ctx *c) {
         answer_query(c, m);
     } else if (is_admin(m)) {
         if (admin_job(c, m)) to_writer(c, m);
-    } else if (kb_command_find(m)) {
+    } else if (kb_engine_is_command(m)) {
         c->job.kind = KBD_JOB_COMMAND;
         to_writer(c, m);
     } else {

@@ -465,6 +465,65 @@ static void test_engine_replay_equals_live(void **st) {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+static void batch_cmd(Kasboek__V1__BatchCommand *c, const char *method, const ProtobufCMessage *m,
+                      uint8_t *buf, const char *key) {
+    kasboek__v1__batch_command__init(c);
+    c->method = (char *)method;
+    c->idempotency_key = (char *)key;
+    c->payload.data = buf;
+    c->payload.len = protobuf_c_message_pack(m, buf);
+}
+
+/* Each command of a batch is atomic on its own and sees the earlier ones. */
+static void test_engine_submit_batch(void **st) {
+    env *e = *st;
+    Kasboek__V1__Money m1 = KASBOEK__V1__MONEY__INIT, m2 = KASBOEK__V1__MONEY__INIT;
+    m1.amount = 1000;
+    m1.currency = "EUR";
+    m2.amount = 900;
+    m2.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "b1";
+    r.amount = &m1;
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD;
+    Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    rf.payment_id = "b1";
+    rf.amount = &m2;
+    rf.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_OTHER;
+    static uint8_t bufs[5][512];
+    Kasboek__V1__BatchCommand c[5], *cp[5];
+    batch_cmd(&c[0], "kasboek.v1.Ledger/RecordPayment", &r.base, bufs[0], "k-b1");
+    batch_cmd(&c[1], "RefundPayment", &rf.base, bufs[1], "k-b1-r1"); /* sees b1 */
+    batch_cmd(&c[2], "RefundPayment", &rf.base, bufs[2], "k-b1-r2"); /* 900 > 100 left */
+    batch_cmd(&c[3], "SubmitBatch", &r.base, bufs[3], "");            /* no nesting */
+    batch_cmd(&c[4], "RecordPayment", &r.base, bufs[4], "k-b1");      /* replayed */
+    for (int i = 0; i < 5; i++) cp[i] = &c[i];
+    Kasboek__V1__SubmitBatchRequest b = KASBOEK__V1__SUBMIT_BATCH_REQUEST__INIT;
+    b.n_commands = 5;
+    b.commands = cp;
+    assert_int_equal(exec(e, "SubmitBatch", &b.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__SubmitBatchReply *out =
+        kasboek__v1__submit_batch_reply__unpack(NULL, e->reply.payload_len, e->reply.payload);
+    assert_non_null(out);
+    assert_int_equal(out->n_results, 5);
+    assert_int_equal(out->results[0]->code, KB_CODE_OK);
+    assert_int_equal(out->results[1]->code, KB_CODE_OK);
+    assert_int_equal(out->results[2]->code, KB_CODE_FAILED_PRECONDITION);
+    assert_string_equal(out->results[2]->reason, "REFUND_EXCEEDS_AVAILABLE");
+    assert_int_equal(out->results[2]->payload.len, 0);
+    assert_int_equal(out->results[3]->code, KB_CODE_UNIMPLEMENTED);
+    assert_int_equal(out->results[4]->code, KB_CODE_OK);
+    Kasboek__V1__CommandResult *cr = kasboek__v1__command_result__unpack(
+        NULL, out->results[4]->payload.len, out->results[4]->payload.data);
+    assert_true(cr->replayed);
+    kasboek__v1__command_result__free_unpacked(cr, NULL);
+    kasboek__v1__submit_batch_reply__free_unpacked(out, NULL);
+    assert_int_equal(kb_engine_head(e->engine).seq, 3); /* recorded, refund created+settled */
+    b.n_commands = 0;
+    assert_int_equal(exec(e, "SubmitBatch", &b.base, NULL, -1), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_FIELD_REQUIRED);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -478,6 +537,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_versions_and_aliases, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_rejects_write_nothing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
