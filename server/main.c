@@ -76,7 +76,7 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     if (!w) return 1;
     kbd_rpc *rpc = kbd_rpc_start(cfg, store, w, clock);
     if (!rpc) {
-        kbd_writer_stop(w);
+        (void)kbd_writer_stop(w);
         return 1;
     }
     kb_head head = kb_engine_head(engine);
@@ -88,10 +88,9 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     }
     int sig = wait_for_signal();
     if (!cfg->quiet) fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
-    kbd_rpc_stop_listening(rpc);
-    kbd_rpc_drain(rpc, 5000);
-    kbd_writer_stats st = kbd_writer_get_stats(w);
-    kbd_writer_stop(w); /* completes anything still queued */
+    kbd_rpc_quiesce(rpc);
+    if (!kbd_rpc_drain(rpc, 10000)) fprintf(stderr, "kasboekd: some replies were not sent in 10 s\n");
+    kbd_writer_stats st = kbd_writer_stop(w); /* nothing is queued any more */
     kbd_rpc_close(rpc);
     if (!cfg->quiet) {
         fprintf(stderr, "kasboekd: stopped after %llu commands in %llu commits\n",

@@ -29,6 +29,7 @@ typedef struct kbd_ctx {
     Kasboek__V1__Request *req;   /* decoded envelope, owned */
     char actor[40];
     char dir[512];   /* checkpoint target */
+    bool accepted;   /* its command went to the writer; reply not yet sent */
     kbd_job job;
 } kbd_ctx;
 
@@ -44,6 +45,7 @@ struct kbd_rpc {
     kbd_clock *clock;
     atomic_int busy;   /* contexts between a received request and its reply */
     atomic_bool stopping; /* new requests are answered SHUTTING_DOWN */
+    atomic_int accepted;  /* commands taken by the writer whose reply is not sent */
 };
 
 static void ctx_cb(void *arg);
@@ -200,7 +202,11 @@ static void to_writer(kbd_ctx *c, const char *method) {
     c->job.owner = c;
     c->job.done = job_done;
     c->state = CTX_WAIT;
+    c->accepted = true;
+    atomic_fetch_add(&c->rpc->accepted, 1);
     if (!kbd_writer_submit(c->rpc->writer, &c->job)) {
+        c->accepted = false;
+        atomic_fetch_sub(&c->rpc->accepted, 1);
         ctx_error(c, c->req->request_id, KB_REASON_SHUTTING_DOWN, "", "kasboekd is stopping");
     }
 }
@@ -270,6 +276,10 @@ static void ctx_cb(void *arg) {
         return;
     case CTX_SEND:
         if (rv != 0) nng_msg_free(nng_aio_get_msg(c->aio));
+        if (c->accepted) {
+            c->accepted = false;
+            atomic_fetch_sub(&c->rpc->accepted, 1);
+        }
         if (c->req) kasboek__v1__request__free_unpacked(c->req, NULL);
         c->req = NULL;
         c->state = CTX_RECV;
@@ -347,25 +357,38 @@ kbd_rpc *kbd_rpc_start(const kbd_config *cfg, kb_store *store, kbd_writer *write
     return r;
 }
 
-void kbd_rpc_stop_listening(kbd_rpc *r) {
+void kbd_rpc_quiesce(kbd_rpc *r) {
     atomic_store(&r->stopping, true);
+}
+
+/* Closing a listener also closes every connection it accepted. */
+static void close_listeners(kbd_rpc *r) {
     for (int i = 0; i < r->n_listeners; i++) nng_listener_close(r->listeners[i]);
     r->n_listeners = 0;
 }
 
-void kbd_rpc_drain(kbd_rpc *r, int timeout_ms) {
+bool kbd_rpc_drain(kbd_rpc *r, int timeout_ms) {
     int64_t until = kbd_monotonic_ms() + timeout_ms;
-    while (atomic_load(&r->busy) > 0 && kbd_monotonic_ms() < until) nng_msleep(5);
+    while (atomic_load(&r->accepted) > 0 && kbd_monotonic_ms() < until) nng_msleep(2);
+    bool done = atomic_load(&r->accepted) == 0;
+    nng_msleep(50); /* let the pipes hand the last replies to the kernel */
+    return done;
 }
 
 void kbd_rpc_close(kbd_rpc *r) {
     if (!r) return;
-    kbd_rpc_stop_listening(r);
-    nng_close(r->sock);
+    atomic_store(&r->stopping, true);
+    close_listeners(r);
+    /* Contexts first: nng_close waits until none is left. */
+    for (uint32_t i = 0; r->ctxs && i < r->n_ctxs; i++) {
+        kbd_ctx *c = &r->ctxs[i];
+        if (c->aio) nng_ctx_close(c->ctx);
+    }
     for (uint32_t i = 0; r->ctxs && i < r->n_ctxs; i++) {
         kbd_ctx *c = &r->ctxs[i];
         if (c->aio) nng_aio_stop(c->aio);
     }
+    nng_close(r->sock);
     for (uint32_t i = 0; r->ctxs && i < r->n_ctxs; i++) {
         kbd_ctx *c = &r->ctxs[i];
         if (c->aio) nng_aio_free(c->aio);

@@ -15,11 +15,13 @@ typedef struct kbd_rpc kbd_rpc;
  * NULL on failure (reason printed). */
 kbd_rpc *kbd_rpc_start(const kbd_config *cfg, kb_store *store, kbd_writer *writer,
                        kbd_clock *clock);
-/* Stops listening for new connections; requests that still arrive on open
- * connections are answered UNAVAILABLE SHUTTING_DOWN. */
-void kbd_rpc_stop_listening(kbd_rpc *r);
-/* Waits until no request is being handled (or timeout_ms passed). */
-void kbd_rpc_drain(kbd_rpc *r, int timeout_ms);
+/* From now on every new request is answered UNAVAILABLE SHUTTING_DOWN;
+ * connections stay open so the replies of accepted commands still reach
+ * their clients (closing a listener would close its connections too). */
+void kbd_rpc_quiesce(kbd_rpc *r);
+/* Waits until every command the writer took has had its reply sent (or
+ * timeout_ms passed: false). Call after kbd_rpc_quiesce. */
+bool kbd_rpc_drain(kbd_rpc *r, int timeout_ms);
 /* Closes the socket and frees everything. Stop the writer first: a job it
  * still holds points into a context freed here. */
 void kbd_rpc_close(kbd_rpc *r);

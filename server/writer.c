@@ -196,15 +196,17 @@ bool kbd_writer_submit(kbd_writer *w, kbd_job *job) {
     return ok;
 }
 
-void kbd_writer_stop(kbd_writer *w) {
+kbd_writer_stats kbd_writer_stop(kbd_writer *w) {
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    kbd_writer_stats st = w->stats;
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
+    return st;
 }
 
 kbd_writer_stats kbd_writer_get_stats(kbd_writer *w) {

@@ -44,8 +44,9 @@ typedef struct kbd_writer_stats {
 kbd_writer *kbd_writer_start(kb_engine *e, kb_store *s, kbd_clock *clock, const kbd_config *cfg);
 /* Queues job; false when the writer is stopping (job not taken). */
 bool kbd_writer_submit(kbd_writer *w, kbd_job *job);
-/* Completes every queued job, then joins the thread and frees w. */
-void kbd_writer_stop(kbd_writer *w);
+/* Completes every queued job, then joins the thread and frees w. Returns
+ * the final counts. */
+kbd_writer_stats kbd_writer_stop(kbd_writer *w);
 kbd_writer_stats kbd_writer_get_stats(kbd_writer *w);
 
 #endif
