@@ -63,6 +63,7 @@ typedef struct kb_decide_ctx {
     const char *created_id;     /* id of a refund/dispute the command made */
     const char *created_alias;  /* its alias kind; the engine checks it is free */
     kb_reason created_exists;   /* reason when it is taken */
+    const char *created_field;  /* the request field that names it */
 } kb_decide_ctx;
 
 /* A new zeroed Event in the context's output (metadata is stamped by the

@@ -131,9 +131,17 @@ static kb_code check_envelope(const kb_request *rq, kb_error *err) {
         return kb_error_set(err, KB_REASON_INVALID_TENANT, "tenant",
                             "tenant must be 1-64 characters of [A-Za-z0-9_-]");
     }
+    if (kb_contains_card_number(rq->tenant, strlen(rq->tenant))) {
+        return kb_error_set(err, KB_REASON_CARD_NUMBER_NOT_ALLOWED, "tenant",
+                            "looks like a card number; never send one");
+    }
     if (rq->idempotency_key[0] && !kb_idempotency_key_valid(rq->idempotency_key)) {
         return kb_error_set(err, KB_REASON_INVALID_IDEMPOTENCY_KEY, "idempotency_key",
                             "idempotency key must be 1-128 printable ASCII characters");
+    }
+    if (kb_contains_card_number(rq->idempotency_key, strlen(rq->idempotency_key))) {
+        return kb_error_set(err, KB_REASON_CARD_NUMBER_NOT_ALLOWED, "idempotency_key",
+                            "looks like a card number; never send one");
     }
     return KB_CODE_OK;
 }
@@ -286,7 +294,7 @@ static kb_status check_alias_free(kb_engine *e, cmd_run *r, kb_error *err, bool 
     if (st != KB_OK) return st;
     kb_value_free(&v);
     *free_out = false;
-    kb_error_set(err, r->dc.created_exists, r->cmd->id_field, "%s %s already exists",
+    kb_error_set(err, r->dc.created_exists, r->dc.created_field, "%s %s already exists",
                  r->dc.created_alias, r->dc.created_id);
     return KB_OK;
 }

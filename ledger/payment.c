@@ -336,6 +336,7 @@ static kb_code decide_refund(const ProtobufCMessage *state, const ProtobufCMessa
     c->created_id = rid;
     c->created_alias = "refund";
     c->created_exists = KB_REASON_REFUND_EXISTS;
+    c->created_field = "refund_id";
     /* A card refund settles at once; a bank debit's waits (5-10 days). */
     return is_bank_debit(p->method) ? KB_CODE_OK : emit_refund_settled(c, rid);
 }
@@ -435,6 +436,7 @@ static kb_code decide_open_dispute(const ProtobufCMessage *state, const Protobuf
     c->created_id = did;
     c->created_alias = "dispute";
     c->created_exists = KB_REASON_DISPUTE_EXISTS;
+    c->created_field = "dispute_id";
     return KB_CODE_OK;
 }
 

@@ -76,10 +76,42 @@ static bool is_alnum(char c) {
     return is_upper(c) || (c >= 'a' && c <= 'z') || is_digit(c);
 }
 
-/* A digit run at s[i] that follows a word-initial pair of capitals is the
- * body of an IBAN ("DE89 3704 0044 0532 0130 00"), not a card number. */
-static bool iban_body_at(const char *s, size_t i) {
-    return i >= 2 && is_upper(s[i - 1]) && is_upper(s[i - 2]) && (i == 2 || !is_alnum(s[i - 3]));
+/* Collects the alphanumerics of an IBAN candidate starting at s[p] (single
+ * spaces between groups allowed) into out; returns how many. */
+static size_t iban_chars(const char *s, size_t len, size_t p, char out[35]) {
+    size_t n = 0;
+    for (size_t i = p; i < len && n < 35; i++) {
+        if (is_upper(s[i]) || is_digit(s[i])) {
+            out[n++] = s[i];
+        } else if (!(s[i] == ' ' && i + 1 < len && i > p && is_alnum(s[i - 1]) &&
+                     (is_upper(s[i + 1]) || is_digit(s[i + 1])))) {
+            break;
+        }
+    }
+    return n;
+}
+
+/* The ISO 13616 check: move the first four characters to the end, letters
+ * become 10..35, and the number mod 97 is 1. */
+static bool iban_checksum_ok(const char *c, size_t n) {
+    unsigned r = 0;
+    for (size_t k = 0; k < n; k++) {
+        char ch = c[(k + 4) % n];
+        unsigned v = is_digit(ch) ? (unsigned)(ch - '0') : (unsigned)(ch - 'A' + 10);
+        r = v >= 10 ? (r * 100 + v) % 97 : (r * 10 + v) % 97;
+    }
+    return r == 1;
+}
+
+/* A digit run at s[i] right after a word-initial pair of capitals that,
+ * with what follows, forms a valid IBAN ("DE89 3704 0044 0532 0130 00")
+ * is a bank account, not a card number. */
+static bool iban_body_at(const char *s, size_t len, size_t i) {
+    if (i < 2 || !is_upper(s[i - 1]) || !is_upper(s[i - 2])) return false;
+    if (i > 2 && is_alnum(s[i - 3])) return false;
+    char c[35];
+    size_t n = iban_chars(s, len, i - 2, c);
+    return n >= 15 && n <= 34 && is_digit(c[2]) && is_digit(c[3]) && iban_checksum_ok(c, n);
 }
 
 /* The Luhn term of a digit at distance k from the check digit (k = 0 is the
@@ -108,8 +140,8 @@ static bool luhn_window_ending_here(const uint8_t *recent, int avail) {
  * digits continues it; anything else ends it (a separator not followed by a
  * digit ends it at the next byte). At every digit, each window of 13..19
  * run digits ending there is checked, which covers every window of every
- * run, at a cost bounded by 19 steps a byte. A run that is an IBAN's body
- * (after a word-initial country code such as "DE") is passed over. */
+ * run, at a cost bounded by 19 steps a byte. A run that is the body of a
+ * valid IBAN (country code, check digits passing mod 97) is passed over. */
 bool kb_contains_card_number(const char *s, size_t len) {
     if (!s) return false;
     uint8_t recent[KB_CARD_DIGITS_MAX] = {0};
@@ -120,7 +152,7 @@ bool kb_contains_card_number(const char *s, size_t len) {
         char c = s[i];
         if (is_digit(c) && !in_run) {
             in_run = true;
-            coded = iban_body_at(s, i);
+            coded = iban_body_at(s, len, i);
         }
         if (is_digit(c) && coded) continue;
         if (is_digit(c)) {

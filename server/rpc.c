@@ -240,19 +240,32 @@ static void dispatch(kbd_ctx *c) {
     }
 }
 
+/* request_id of an envelope we will not decode (too large or malformed):
+ * field 1, a varint, which encoders write first; 0 if it is not there. */
+static uint64_t peek_request_id(const uint8_t *b, size_t len) {
+    if (len < 2 || b[0] != 0x08) return 0;
+    uint64_t v = 0;
+    for (size_t i = 1; i < len && i <= 10; i++) {
+        v |= (uint64_t)(b[i] & 0x7f) << (7 * (i - 1));
+        if (!(b[i] & 0x80)) return v;
+    }
+    return 0;
+}
+
 static void on_recv(kbd_ctx *c) {
     nng_msg *msg = nng_aio_get_msg(c->aio);
     size_t len = nng_msg_len(msg);
+    uint64_t peeked = peek_request_id(nng_msg_body(msg), len);
     atomic_fetch_add(&c->rpc->busy, 1);
     if (len > c->rpc->cfg->message_bytes_max) {
         nng_msg_free(msg);
-        ctx_error(c, 0, KB_REASON_MESSAGE_TOO_LARGE, "", "request exceeds --max-message-bytes");
+        ctx_error(c, peeked, KB_REASON_MESSAGE_TOO_LARGE, "", "request exceeds --max-message-bytes");
         return;
     }
     c->req = kasboek__v1__request__unpack(NULL, len, nng_msg_body(msg));
     nng_msg_free(msg);
     if (!c->req) {
-        ctx_error(c, 0, KB_REASON_MALFORMED_REQUEST, "", "not a kasboek.v1.Request");
+        ctx_error(c, peeked, KB_REASON_MALFORMED_REQUEST, "", "not a kasboek.v1.Request");
         return;
     }
     if (atomic_load(&c->rpc->stopping)) {

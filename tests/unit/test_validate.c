@@ -175,6 +175,10 @@ static void test_card_detected(void **state) {
     /* A window inside a longer run: 20 digits around a PAN. */
     assert_true(card("9941111111111111111199"));
     assert_true(card("00 4111 1111 1111 1111 00"));
+    /* Capitals before the digits do not make an IBAN unless mod 97 says so. */
+    assert_true(card("CC4111111111111111"));
+    assert_true(card("ref CC 4111 1111 1111 1111"));
+    assert_true(card("DE00 4111 1111 1111 1111"));
     /* len is honoured. */
     assert_true(kb_contains_card_number("4111111111111111 and more", 16));
 }

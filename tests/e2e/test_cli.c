@@ -1,0 +1,306 @@
+/* The `kasboek` CLI contract through the real binary against a real
+ * kasboekd (manual clock, starting 2026-01-01): exit statuses, table and
+ * JSON output, error output, usage errors that never reach the server. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FEB_1_US       INT64_C(1769904000000000) /* 2026-02-01T00:00:00Z */
+#define JSON_DEPTH_MAX 64
+
+static kbe_server server;
+
+static int group_setup(void **state) {
+    static const char *const flags[] = {"--manual-clock", NULL};
+    kbe_server_start(&server, flags);
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    int code = kbe_server_stop(&server);
+    if (code != 0) kbe_server_dump_log(&server);
+    kbe_server_fini(&server);
+    return code == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------- a small JSON checker */
+
+typedef struct jp {
+    const char *s;
+    size_t i, n;
+    int depth;
+} jp;
+
+static bool j_value(jp *p);
+
+static void j_ws(jp *p) {
+    while (p->i < p->n && strchr(" \t\r\n", p->s[p->i])) p->i++;
+}
+
+static bool j_eat(jp *p, char c) {
+    j_ws(p);
+    if (p->i >= p->n || p->s[p->i] != c) return false;
+    p->i++;
+    return true;
+}
+
+static bool j_string(jp *p) {
+    if (!j_eat(p, '"')) return false;
+    while (p->i < p->n && p->s[p->i] != '"') {
+        unsigned char c = (unsigned char)p->s[p->i++];
+        if (c < 0x20) return false;
+        if (c == '\\' && p->i < p->n && p->s[p->i++] == 'u') p->i += 4;
+    }
+    return p->i++ < p->n;
+}
+
+static bool j_number(jp *p) {
+    size_t start = p->i;
+    if (p->i < p->n && p->s[p->i] == '-') p->i++;
+    while (p->i < p->n && strchr("0123456789.eE+-", p->s[p->i])) p->i++;
+    return p->i > start && p->s[p->i - 1] >= '0' && p->s[p->i - 1] <= '9';
+}
+
+static bool j_word(jp *p, const char *w) {
+    size_t n = strlen(w);
+    if (p->n - p->i < n || strncmp(p->s + p->i, w, n) != 0) return false;
+    p->i += n;
+    return true;
+}
+
+/* Members or elements until close; object members are "key": value. */
+static bool j_items(jp *p, char close, bool object) {
+    if (j_eat(p, close)) return true;
+    do {
+        if (object && (!j_string(p) || !j_eat(p, ':'))) return false;
+        if (!j_value(p)) return false;
+    } while (j_eat(p, ','));
+    return j_eat(p, close);
+}
+
+static bool j_value(jp *p) {
+    j_ws(p);
+    if (p->i >= p->n || ++p->depth > JSON_DEPTH_MAX) return false;
+    char c = p->s[p->i];
+    bool ok;
+    if (c == '{' || c == '[') {
+        p->i++;
+        ok = j_items(p, c == '{' ? '}' : ']', c == '{');
+    } else if (c == '"') {
+        ok = j_string(p);
+    } else if (c == 't' || c == 'f' || c == 'n') {
+        ok = j_word(p, "true") || j_word(p, "false") || j_word(p, "null");
+    } else {
+        ok = j_number(p);
+    }
+    p->depth--;
+    return ok;
+}
+
+/* s[0..n) is exactly one JSON object (whitespace around allowed). */
+static bool json_object(const char *s, size_t n) {
+    jp p = {.s = s, .n = n};
+    j_ws(&p);
+    if (p.i >= n || s[p.i] != '{' || !j_value(&p)) return false;
+    j_ws(&p);
+    return p.i == n;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static void expect_exit(const kbe_proc *p, int status, const char *what) {
+    if (p->status != status) {
+        kbe_proc_dump(what, p);
+        fail_msg("%s: exit status %d, expected %d", what, p->status, status);
+    }
+}
+
+static void expect_out(const kbe_proc *p, const char *needle) {
+    if (!strstr(p->out, needle)) {
+        kbe_proc_dump("output check", p);
+        fail_msg("stdout lacks \"%s\"", needle);
+    }
+}
+
+static void head_now(kbe_head *h) {
+    kb_client *c = kbe_connect(&server, NULL);
+    kbe_head_get(c, h);
+    kb_client_close(c);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/* The checker itself, so the JSON checks below cannot pass vacuously. */
+static void test_json_checker(void **state) {
+    static const char *const good[] = {"{}", " {\"a\": [1, -2.5e3, \"x\\\"y\", true, null]} "};
+    static const char *const bad[] = {
+        "", "{", "{\"a\" 1}", "{} {}", "[1]", "{\"a\": tru}", "{\"a\": 1,}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_true(json_object(good[i], strlen(good[i])));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (json_object(bad[i], strlen(bad[i]))) fail_msg("accepted: %s", bad[i]);
+    }
+}
+
+static void test_record_exits_0(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "payments", "record", "p1", "--amount", "12.50", "--currency", "EUR",
+            "--method", "card", NULL);
+    expect_exit(&p, 0, "payments record");
+    expect_out(&p, "succeeded");
+    expect_out(&p, "12.50 EUR");
+    kbe_proc_fini(&p);
+}
+
+static void test_get_json(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "-o", "json", "payments", "get", "p1", NULL);
+    expect_exit(&p, 0, "payments get");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"amount\": 1250");
+    expect_out(&p, "\"currency\": \"EUR\"");
+    expect_out(&p, "\"status\": \"succeeded\"");
+    expect_out(&p, "\"timeline\": [");
+    kbe_proc_fini(&p);
+}
+
+static void test_partial_refund(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "payments", "refund", "p1", "--amount", "5.00", "--reason",
+            "requested_by_customer", NULL);
+    expect_exit(&p, 0, "payments refund");
+    expect_out(&p, "partially_refunded");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "payments", "get", "p1", "-o", "json", NULL);
+    expect_exit(&p, 0, "payments get");
+    expect_out(&p, "\"status\": \"partially_refunded\"");
+    expect_out(&p, "\"amount_refunded\": 500");
+    expect_out(&p, "\"amount_refundable\": 750");
+    kbe_proc_fini(&p);
+}
+
+static void test_refund_too_large_fails(void **state) {
+    kbe_head h1, h2;
+    head_now(&h1);
+    kbe_proc p;
+    kbe_cli(&server, &p, "payments", "refund", "p1", "--amount", "100.00", "--reason", "other",
+            NULL);
+    expect_exit(&p, 1, "refund of 100.00");
+    const char *want = "FAILED_PRECONDITION REFUND_EXCEEDS_AVAILABLE";
+    if (strncmp(p.err, want, strlen(want)) != 0) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "-o", "json", "payments", "refund", "p1", "--amount", "100.00", "--reason",
+            "other", NULL);
+    expect_exit(&p, 1, "refund of 100.00 -o json");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"error\": {");
+    expect_out(&p, "\"code\": \"FAILED_PRECONDITION\"");
+    expect_out(&p, "\"reason\": \"REFUND_EXCEEDS_AVAILABLE\"");
+    expect_out(&p, "\"field\": \"amount.amount\"");
+    kbe_proc_fini(&p);
+    head_now(&h2);
+    kbe_head_assert_equal(&h1, &h2, "refused refund");
+}
+
+static void test_list_table(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "payments", "list", NULL);
+    expect_exit(&p, 0, "payments list");
+    expect_out(&p, "12.50 EUR");
+    expect_out(&p, "p1");
+    expect_out(&p, "partially_refunded");
+    kbe_proc_fini(&p);
+}
+
+/* One JSON object per line, one line per event, seqs 1..head. */
+static void test_events_tail_json(void **state) {
+    kbe_head h;
+    head_now(&h);
+    assert_true(h.seq >= 3);
+    kbe_proc p;
+    kbe_cli(&server, &p, "events", "tail", "-o", "json", NULL);
+    expect_exit(&p, 0, "events tail");
+    const char *line = p.out;
+    uint64_t n = 0;
+    for (const char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        char want[32];
+        snprintf(want, sizeof want, "{\"seq\":%llu,", (unsigned long long)(n + 1));
+        if (!json_object(line, (size_t)(nl - line))) fail_msg("not one JSON object: %.200s", line);
+        assert_true(strncmp(line, want, strlen(want)) == 0);
+        n++;
+    }
+    assert_string_equal(line, ""); /* the output ends with a newline */
+    assert_int_equal(n, h.seq);
+    kbe_proc_fini(&p);
+}
+
+static void test_usage_error_exits_2(void **state) {
+    kbe_head h1, h2;
+    head_now(&h1);
+    kbe_proc p;
+    kbe_cli(&server, &p, "payments", "record", "p2", "--amount", "12.5.0", "--currency", "EUR",
+            "--method", "card", NULL);
+    expect_exit(&p, 2, "bad amount");
+    assert_non_null(strstr(p.err, "12.5.0"));
+    assert_string_equal(p.out, "");
+    kbe_proc_fini(&p);
+    head_now(&h2);
+    kbe_head_assert_equal(&h1, &h2, "usage error");
+    /* No server at all: still a usage error (2), not a transport error (3). */
+    kbe_cli_raw(&p, "--server", "ipc:///nonexistent/kasboek.sock", "payments", "record", "p2",
+                "--amount", "12.5.0", "--currency", "EUR", "--method", "card", NULL);
+    expect_exit(&p, 2, "bad amount, no server");
+    kbe_proc_fini(&p);
+}
+
+static void test_no_server_exits_3(void **state) {
+    kbe_proc p;
+    kbe_cli_raw(&p, "--server", "ipc:///nonexistent/kasboek.sock", "payments", "get", "p1", NULL);
+    expect_exit(&p, 3, "no server");
+    kbe_proc_fini(&p);
+}
+
+static void test_clock_set_moves_time_forward_only(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "clock", "set", "2026-02-01T00:00:00Z", NULL);
+    expect_exit(&p, 0, "clock set");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "status", NULL);
+    expect_exit(&p, 0, "status");
+    expect_out(&p, "2026-02-01T00:00:00Z (manual)");
+    kbe_proc_fini(&p);
+    kbe_head h;
+    head_now(&h);
+    assert_int_equal(h.now, FEB_1_US);
+    kbe_cli(&server, &p, "clock", "set", "2026-01-15", NULL);
+    expect_exit(&p, 1, "clock set backwards");
+    const char *want = "FAILED_PRECONDITION CLOCK_BACKWARDS";
+    if (strncmp(p.err, want, strlen(want)) != 0) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    head_now(&h);
+    assert_int_equal(h.now, FEB_1_US);
+    kbe_cli(&server, &p, "-o", "json", "payments", "record", "p3", "--amount", "1", "--currency",
+            "JPY", "--method", "ideal", NULL);
+    expect_exit(&p, 0, "record at the new time");
+    expect_out(&p, "\"created_at\": 1769904000000000");
+    kbe_proc_fini(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_checker),
+        cmocka_unit_test(test_record_exits_0),
+        cmocka_unit_test(test_get_json),
+        cmocka_unit_test(test_partial_refund),
+        cmocka_unit_test(test_refund_too_large_fails),
+        cmocka_unit_test(test_list_table),
+        cmocka_unit_test(test_events_tail_json),
+        cmocka_unit_test(test_usage_error_exits_2),
+        cmocka_unit_test(test_no_server_exits_3),
+        cmocka_unit_test(test_clock_set_moves_time_forward_only),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
