@@ -391,6 +391,11 @@ static void b_get_unknown(const row_ctx *x, bytes *out) {
     pack(&q.base, out);
 }
 
+static void b_batch_empty(const row_ctx *x, bytes *out) {
+    Kasboek__V1__SubmitBatchRequest q = KASBOEK__V1__SUBMIT_BATCH_REQUEST__INIT;
+    pack(&q.base, out);
+}
+
 /* --------------------------------------------------- whole envelopes */
 
 static void e_no_prefix(const row_ctx *x, bytes *out) {
@@ -584,6 +589,11 @@ static const bad_row rows[] = {
      .code = INVALID, .reason = "FIELD_REQUIRED", .field = "currency"},
     {"ReadEvents limit 5000", "ReadEvents", b_read_events_limit, .code = INVALID,
      .reason = "INVALID_RANGE", .field = "limit"},
+    /* SubmitBatch */
+    {"SubmitBatch without commands", "SubmitBatch", b_batch_empty, .code = INVALID,
+     .reason = "FIELD_REQUIRED", .field = "commands"},
+    {"SubmitBatch with a garbage payload", "SubmitBatch", b_garbage, .code = INVALID,
+     .reason = "MALFORMED_PAYLOAD", .field = "payload"},
 };
 
 #define N_ROWS (sizeof rows / sizeof rows[0])

@@ -785,6 +785,121 @@ static void test_tenants_are_isolated(void **state) {
     kb_client_close(cc);
 }
 
+/* ----------------------------------------------------------- SubmitBatch */
+
+#define SB_MAX 8
+
+typedef struct sb {
+    Kasboek__V1__BatchCommand cmd[SB_MAX];
+    Kasboek__V1__BatchCommand *ptr[SB_MAX];
+    size_t n;
+} sb;
+
+/* Appends method with m packed as its payload (freed by sb_fini). */
+static void sb_add(sb *b, const char *method, const ProtobufCMessage *m) {
+    assert_true(b->n < SB_MAX);
+    Kasboek__V1__BatchCommand *c = &b->cmd[b->n];
+    kasboek__v1__batch_command__init(c);
+    c->method = (char *)method;
+    c->payload.len = protobuf_c_message_get_packed_size(m);
+    c->payload.data = malloc(c->payload.len + 1);
+    assert_non_null(c->payload.data);
+    protobuf_c_message_pack(m, c->payload.data);
+    b->ptr[b->n++] = c;
+}
+
+static void sb_fini(sb *b) {
+    for (size_t i = 0; i < b->n; i++) free(b->cmd[i].payload.data);
+}
+
+static void sb_record(sb *b, const char *method, const char *id, int64_t amount,
+                      Kasboek__V1__PaymentMethod pm) {
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    Kasboek__V1__Money m = kbe_money(amount, "EUR");
+    r.payment_id = (char *)id;
+    r.amount = &m;
+    r.method = pm;
+    sb_add(b, method, &r.base);
+}
+
+static void sb_refund(sb *b, const char *id, int64_t amount) {
+    Kasboek__V1__RefundPaymentRequest q = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    Kasboek__V1__Money m = kbe_money(amount, "EUR");
+    q.payment_id = (char *)id;
+    q.amount = &m;
+    q.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_OTHER;
+    sb_add(b, "RefundPayment", &q.base);
+}
+
+static Kasboek__V1__SubmitBatchReply *sb_submit(kb_client *c, sb *b) {
+    Kasboek__V1__SubmitBatchRequest q = KASBOEK__V1__SUBMIT_BATCH_REQUEST__INIT;
+    kb_client_result res;
+    q.n_commands = b->n;
+    q.commands = b->ptr;
+    assert_int_equal(kb_client_call(c, "SubmitBatch", &q.base, NULL, &res), 0);
+    if (res.code != 0) kbe_fail_result("SubmitBatch", &res);
+    Kasboek__V1__SubmitBatchReply *r =
+        kasboek__v1__submit_batch_reply__unpack(NULL, res.payload_len, res.payload);
+    assert_non_null(r);
+    kb_client_result_fini(&res);
+    return r;
+}
+
+/* results[i] must be OK; its CommandResult (caller frees). */
+static kbe_result *sb_ok(const Kasboek__V1__SubmitBatchReply *r, size_t i) {
+    const Kasboek__V1__BatchResult *br = r->results[i];
+    if (br->code != 0) fail_msg("batch command %zu: %s %s", i, br->reason, br->message);
+    kbe_result *cr = kasboek__v1__command_result__unpack(NULL, br->payload.len, br->payload.data);
+    assert_non_null(cr);
+    kbe_check_payment(cr->payment);
+    return cr;
+}
+
+static void sb_fails(const Kasboek__V1__SubmitBatchReply *r, size_t i, int code,
+                     const char *reason) {
+    assert_int_equal(r->results[i]->code, code);
+    assert_string_equal(r->results[i]->reason, reason);
+    assert_int_equal(r->results[i]->payload.len, 0);
+}
+
+/* Each command of a batch is accepted or refused on its own, in order (a
+ * later one sees the earlier ones), and only the accepted ones append. */
+static void test_submit_batch(void **state) {
+    kb_client *c = kbe_connect(&server, "t-batch");
+    sb b = {.n = 0};
+    sb_record(&b, "RecordPayment", "sb-1", 1000, KBE_M(CARD));
+    sb_refund(&b, "sb-1", 300);
+    sb_record(&b, "RecordPayment", "sb-1", 999, KBE_M(CARD)); /* PAYMENT_EXISTS */
+    sb_refund(&b, "sb-1", 800);                               /* 700 left */
+    sb_record(&b, "kasboek.v1.Ledger/RecordPayment", "sb-2", 500, KBE_M(SEPA_DEBIT));
+    sb_record(&b, "GetPayment", "sb-3", 1, KBE_M(CARD)); /* not a command */
+    kbe_head h1, h2;
+    kbe_head_get(c, &h1);
+    Kasboek__V1__SubmitBatchReply *r = sb_submit(c, &b);
+    assert_int_equal(r->n_results, 6);
+    kbe_result *r0 = sb_ok(r, 0), *r1 = sb_ok(r, 1), *r4 = sb_ok(r, 4);
+    assert_int_equal(r0->first_seq, h1.seq + 1);
+    assert_int_equal(r1->payment->amount_refunded, 300);
+    assert_int_equal(r1->payment->amount_refundable, 700);
+    sb_fails(r, 2, KBE_ALREADY_EXISTS, "PAYMENT_EXISTS");
+    sb_fails(r, 3, KBE_FAILED_PRECONDITION, "REFUND_EXCEEDS_AVAILABLE");
+    assert_int_equal(r4->payment->status, KBE_ST(PROCESSING));
+    assert_int_equal(r4->first_seq, r1->last_seq + 1);
+    sb_fails(r, 5, KBE_UNIMPLEMENTED, "UNKNOWN_METHOD");
+    kbe_head_get(c, &h2);
+    assert_int_equal(h2.seq, h1.seq + 4);
+    Kasboek__V1__GetPaymentReply *g = kbe_get(c, "sb-1");
+    assert_int_equal(g->payment->n_refunds, 1);
+    assert_int_equal(g->payment->amount->amount, 1000);
+    kbe_get_free(g);
+    kbe_result_free(r0);
+    kbe_result_free(r1);
+    kbe_result_free(r4);
+    kasboek__v1__submit_batch_reply__free_unpacked(r, NULL);
+    sb_fini(&b);
+    kb_client_close(c);
+}
+
 /* ------------------------------------------ money model (sum invariant) */
 
 #define MODEL_PAYMENTS 6
@@ -947,6 +1062,7 @@ int main(void) {
         cmocka_unit_test(test_idempotent_refund),
         cmocka_unit_test(test_expected_version),
         cmocka_unit_test(test_tenants_are_isolated),
+        cmocka_unit_test(test_submit_batch),
         cmocka_unit_test(test_money_sums_follow_a_model),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
