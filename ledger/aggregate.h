@@ -61,10 +61,21 @@ typedef struct kb_decide_ctx {
     Kasboek__V1__Event *events[KB_EVENTS_PER_COMMAND_MAX];
     size_t n_events;
     const char *created_id;     /* id of a refund/dispute the command made */
-    const char *created_alias;  /* its alias kind; the engine checks it is free */
-    kb_reason created_exists;   /* reason when it is taken */
-    const char *created_field;  /* the request field that names it */
+    /* Tenant-wide unique names the command takes (alias index entries the
+     * new state will hold); the engine refuses the command when one is
+     * taken by another aggregate. */
+    struct kb_claim {
+        const char *kind;    /* alias kind: "refund", "provider_txn" */
+        const char *id;      /* alias id (an id-safe string) */
+        const char *field;   /* the request field that names it */
+        kb_reason taken;     /* reason when it is taken */
+    } claims[2];
+    size_t n_claims;
 } kb_decide_ctx;
+
+/* Adds a claim; false when the bound is reached. */
+bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const char *field,
+                     kb_reason taken);
 
 /* A new zeroed Event in the context's output (metadata is stamped by the
  * engine). NULL when KB_EVENTS_PER_COMMAND_MAX is reached or no memory. */

@@ -29,6 +29,7 @@ typedef struct cmd_run {
     ProtobufCMessage *msg;
     const char *id;
     const char *idem_key;          /* caller's, or the natural one, or NULL */
+    const char *event_key;         /* recorded in the events */
     bool natural_key;
     unsigned char fp[KB_HASH_BYTES];
     ProtobufCMessage *state;       /* NULL when the stream is new */
@@ -283,19 +284,25 @@ static kb_status idem_lookup(kb_engine *e, cmd_run *r, kb_reply *reply, bool *do
 
 /* ----------------------------------------------------------------- apply */
 
-static kb_status check_alias_free(kb_engine *e, cmd_run *r, kb_error *err, bool *free_out) {
+/* Every claim must be free, or already belong to this aggregate. */
+static kb_status check_claims(kb_engine *e, cmd_run *r, kb_error *err, bool *free_out) {
     *free_out = true;
-    if (!r->dc.created_alias) return KB_OK;
-    kb_key k;
-    kb_key_alias(&k, r->rq->tenant, r->dc.created_alias, r->dc.created_id);
-    kb_value v;
-    kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_INDEX, k.bytes, k.len, &v);
-    if (st == KB_ERR_NOT_FOUND) return KB_OK;
-    if (st != KB_OK) return st;
-    kb_value_free(&v);
-    *free_out = false;
-    kb_error_set(err, r->dc.created_exists, r->dc.created_field, "%s %s already exists",
-                 r->dc.created_alias, r->dc.created_id);
+    for (size_t i = 0; i < r->dc.n_claims; i++) {
+        const struct kb_claim *cl = &r->dc.claims[i];
+        kb_key k;
+        kb_key_alias(&k, r->rq->tenant, cl->kind, cl->id);
+        kb_value v;
+        kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_INDEX, k.bytes, k.len, &v);
+        if (st == KB_ERR_NOT_FOUND) continue;
+        if (st != KB_OK) return st;
+        bool mine = v.len == strlen(r->id) && memcmp(v.data, r->id, v.len) == 0;
+        kb_value_free(&v);
+        if (mine) continue;
+        *free_out = false;
+        kb_error_set(err, cl->taken, cl->field, "%s is already used by another %s", cl->field,
+                     r->cmd->agg->type);
+        return KB_OK;
+    }
     return KB_OK;
 }
 
@@ -318,7 +325,7 @@ static kb_status append_events(kb_engine *e, cmd_run *r) {
         ev->occurred_at = r->dc.occurred_at;
         ev->recorded_at = r->rq->now;
         ev->actor = (char *)r->rq->actor;
-        ev->idempotency_key = (char *)(r->idem_key && !r->natural_key ? r->idem_key : "");
+        ev->idempotency_key = (char *)(r->event_key ? r->event_key : "");
         size_t n = kasboek__v1__event__get_packed_size(ev);
         uint8_t *buf = kb_arena_alloc(&e->arena, n ? n : 1);
         if (!buf) return KB_ERR_NOMEM;
@@ -386,6 +393,11 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
         r->idem_key = r->id;
         r->natural_key = true;
     }
+    /* What events record as their command's key: the caller's, or the
+     * natural one spelled "<Method>/<id>". */
+    r->event_key = r->natural_key ? kb_arena_printf(&e->arena, "%s/%s", r->cmd->method, r->id)
+                                  : r->idem_key;
+    if (r->natural_key && !r->event_key) return KB_ERR_NOMEM;
     return KB_OK;
 }
 
@@ -405,9 +417,9 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
                            .occurred_at = r.dc.occurred_at, .arena = &e->arena, .err = err};
     if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
     assert(err->code == KB_CODE_OK);
-    bool alias_free;
-    st = check_alias_free(e, &r, err, &alias_free);
-    if (st != KB_OK || !alias_free) return st;
+    bool claims_free;
+    st = check_claims(e, &r, err, &claims_free);
+    if (st != KB_OK || !claims_free) return st;
     kb_head head = e->head;
     kb_batch_savepoint(e->batch);
     st = apply(e, &r, reply);
@@ -419,6 +431,13 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     }
     e->batch_cmds++;
     return KB_OK;
+}
+
+bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const char *field,
+                     kb_reason taken) {
+    if (c->n_claims == sizeof c->claims / sizeof c->claims[0]) return false;
+    c->claims[c->n_claims++] = (struct kb_claim){kind, id, field, taken};
+    return true;
 }
 
 Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c) {

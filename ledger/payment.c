@@ -82,6 +82,24 @@ static const char *derive_id(kb_decide_ctx *c, const char *prefix, size_t ordina
     return kb_arena_printf(c->arena, "%s_%s", prefix, hex);
 }
 
+/* Alias id of a provider's transaction: a payment per (provider,
+ * transaction id) and tenant, so a provider's retry cannot record the same
+ * money twice under another payment id. Hashed: transaction ids are free
+ * text, alias ids must be key-safe. */
+static const char *provider_txn_alias(kb_arena *a, int provider, const char *txid) {
+    unsigned char h[16];
+    crypto_generichash_state st;
+    char p[16];
+    int n = snprintf(p, sizeof p, "%d:", provider ? provider : 1);
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)p, (size_t)n);
+    crypto_generichash_update(&st, (const unsigned char *)txid, strlen(txid));
+    crypto_generichash_final(&st, h, sizeof h);
+    char *hex = kb_arena_alloc(a, sizeof h * 2 + 1);
+    if (hex) sodium_bin2hex(hex, sizeof h * 2 + 1, h, sizeof h);
+    return hex;
+}
+
 static Event *emit(kb_decide_ctx *c) {
     Event *ev = kb_decide_emit(c);
     if (!ev) kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "too many events");
@@ -218,6 +236,11 @@ static kb_code decide_record(const ProtobufCMessage *state, const ProtobufCMessa
                                          : KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
     ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED;
     ev->payment_recorded = e;
+    if (!e->provider_transaction_id[0]) return KB_CODE_OK;
+    const char *alias = provider_txn_alias(c->arena, e->provider, e->provider_transaction_id);
+    if (!alias) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    KB_VERIFY(kb_decide_claim(c, "provider_txn", alias, "provider_transaction_id",
+                              KB_REASON_PROVIDER_TRANSACTION_EXISTS));
     return KB_CODE_OK;
 }
 
@@ -334,9 +357,7 @@ static kb_code decide_refund(const ProtobufCMessage *state, const ProtobufCMessa
     ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_CREATED;
     ev->refund_created = e;
     c->created_id = rid;
-    c->created_alias = "refund";
-    c->created_exists = KB_REASON_REFUND_EXISTS;
-    c->created_field = "refund_id";
+    KB_VERIFY(kb_decide_claim(c, "refund", rid, "refund_id", KB_REASON_REFUND_EXISTS));
     /* A card refund settles at once; a bank debit's waits (5-10 days). */
     return is_bank_debit(p->method) ? KB_CODE_OK : emit_refund_settled(c, rid);
 }
@@ -434,9 +455,7 @@ static kb_code decide_open_dispute(const ProtobufCMessage *state, const Protobuf
     ev->body_case = KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED;
     ev->dispute_opened = e;
     c->created_id = did;
-    c->created_alias = "dispute";
-    c->created_exists = KB_REASON_DISPUTE_EXISTS;
-    c->created_field = "dispute_id";
+    KB_VERIFY(kb_decide_claim(c, "dispute", did, "dispute_id", KB_REASON_DISPUTE_EXISTS));
     return KB_CODE_OK;
 }
 
@@ -766,6 +785,11 @@ static bool payment_index(const ProtobufCMessage *state, const char *tenant, kb_
         kb_payment_key_contact(&k, tenant, p->associations->contact_id, p->created_at,
                                p->payment_id);
         ok = ok && kb_index_set_add(out, &k, "");
+    }
+    if (ok && p->provider_transaction_id[0]) {
+        const char *alias = provider_txn_alias(out->arena, p->provider, p->provider_transaction_id);
+        kb_key_alias(&k, tenant, "provider_txn", alias ? alias : "");
+        ok = alias && kb_index_set_add(out, &k, p->payment_id);
     }
     for (size_t i = 0; ok && i < p->n_refunds; i++) {
         kb_key_alias(&k, tenant, "refund", p->refunds[i]->refund_id);

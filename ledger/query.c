@@ -342,6 +342,12 @@ kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) {
         q.snap = kb_store_snapshot(s);
         st = queries[i].fn(&q, msg);
         kb_store_snapshot_release(s, q.snap);
+        if (st == KB_ERR_CORRUPT) { /* a stored record fails its checks */
+            kb_reply_fini(reply);
+            kb_error_set(&reply->err, KB_REASON_RECORD_CORRUPT, "",
+                         "a stored record fails its checks; run kasboek-audit verify");
+            st = KB_OK;
+        }
     }
     kb_arena_fini(&q.arena);
     return st;

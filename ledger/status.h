@@ -88,6 +88,7 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
     X(PAYMENT_EXISTS, ALREADY_EXISTS)                   \
     X(REFUND_EXISTS, ALREADY_EXISTS)                    \
     X(DISPUTE_EXISTS, ALREADY_EXISTS)                   \
+    X(PROVIDER_TRANSACTION_EXISTS, ALREADY_EXISTS)      \
     X(PAYMENT_NOT_FOUND, NOT_FOUND)                     \
     X(REFUND_NOT_FOUND, NOT_FOUND)                      \
     X(DISPUTE_NOT_FOUND, NOT_FOUND)                     \
@@ -109,6 +110,7 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
     X(OVERLOADED, RESOURCE_EXHAUSTED)                   \
     X(SHUTTING_DOWN, UNAVAILABLE)                       \
     X(STORAGE_FAILED, UNAVAILABLE)                      \
+    X(RECORD_CORRUPT, DATA_LOSS)                        \
     X(INTERNAL_ERROR, INTERNAL)
 
 typedef enum kb_reason {

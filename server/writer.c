@@ -58,7 +58,9 @@ static void run_job(kbd_writer *w, kbd_job *j) {
         kb_status st = kb_engine_execute(w->engine, &j->rq, &j->reply);
         if (st != KB_OK) {
             fprintf(stderr, "kasboekd: command %s failed: %s\n", j->rq.method, kb_status_str(st));
-            kb_error_set(&j->reply.err, KB_REASON_INTERNAL_ERROR, "", "%s", kb_status_str(st));
+            kb_error_set(&j->reply.err,
+                         st == KB_ERR_CORRUPT ? KB_REASON_RECORD_CORRUPT : KB_REASON_INTERNAL_ERROR,
+                         "", "%s", kb_status_str(st));
         }
         break;
     }

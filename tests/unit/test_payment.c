@@ -524,6 +524,37 @@ static void test_engine_submit_batch(void **st) {
     assert_int_equal(e->reply.err.reason, KB_REASON_FIELD_REQUIRED);
 }
 
+/* A provider's transaction is recorded once per tenant: a webhook retry
+ * under another payment id is refused; other providers are separate. */
+static void test_engine_provider_transaction_unique(void **st) {
+    env *e = *st;
+    Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT;
+    mo.amount = 700;
+    mo.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "m1";
+    r.amount = &mo;
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_IDEAL;
+    r.provider = KASBOEK__V1__PROVIDER__PROVIDER_MOLLIE;
+    r.provider_transaction_id = "tr_WDqYK6vllg";
+    assert_int_equal(exec(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_OK);
+    r.payment_id = "m2";
+    assert_int_equal(exec(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_ALREADY_EXISTS);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PROVIDER_TRANSACTION_EXISTS);
+    assert_string_equal(e->reply.err.field, "provider_transaction_id");
+    r.provider = KASBOEK__V1__PROVIDER__PROVIDER_STRIPE;
+    assert_int_equal(exec(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(kb_engine_head(e->engine).seq, 2);
+    /* the event records the natural key of a keyless command */
+    kb_arena a;
+    kb_arena_init(&a, 1u << 20);
+    Kasboek__V1__EventRecord *rec;
+    assert_int_equal(kb_log_read(e->store, NULL, 2, &a, &rec), KB_OK);
+    Kasboek__V1__Event *ev = kasboek__v1__event__unpack(&a.pb, rec->payload.len, rec->payload.data);
+    assert_string_equal(ev->idempotency_key, "RecordPayment/m2");
+    kb_arena_fini(&a);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -538,6 +569,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_rejects_write_nothing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
