@@ -25,7 +25,7 @@ typedef struct kb_index_set {
     struct kb_index_entry {
         kb_key key;
         const char *value; /* NUL-terminated, may be "" */
-    } *entries;
+    } * entries;
 } kb_index_set;
 
 /* Adds an entry (key copied, value must live in the arena or be static).
@@ -37,7 +37,7 @@ bool kb_index_set_add(kb_index_set *s, const kb_key *key, const char *value);
 void kb_key_alias(kb_key *k, const char *tenant, const char *kind, const char *alias_id);
 
 typedef struct kb_aggregate {
-    const char *type;                            /* "payment": stream type */
+    const char *type; /* "payment": stream type */
     const ProtobufCMessageDescriptor *state_desc;
     /* A fresh state for id, before its first event. */
     ProtobufCMessage *(*create)(kb_arena *a, const char *id);
@@ -52,23 +52,23 @@ typedef struct kb_aggregate {
 /* What decide() gets and gives. */
 typedef struct kb_decide_ctx {
     const char *tenant;
-    const char *id;        /* the aggregate id */
-    int64_t now;           /* server clock, microseconds */
-    int64_t occurred_at;   /* command's occurred_at, defaulted to now */
+    const char *id;      /* the aggregate id */
+    int64_t now;         /* server clock, microseconds */
+    int64_t occurred_at; /* command's occurred_at, defaulted to now */
     kb_arena *arena;
     kb_error *err;
     /* outputs */
     Kasboek__V1__Event *events[KB_EVENTS_PER_COMMAND_MAX];
     size_t n_events;
-    const char *created_id;     /* id of a refund/dispute the command made */
+    const char *created_id; /* id of a refund/dispute the command made */
     /* Tenant-wide unique names the command takes (alias index entries the
      * new state will hold); the engine refuses the command when one is
      * taken by another aggregate. */
     struct kb_claim {
-        const char *kind;    /* alias kind: "refund", "provider_txn" */
-        const char *id;      /* alias id (an id-safe string) */
-        const char *field;   /* the request field that names it */
-        kb_reason taken;     /* reason when it is taken */
+        const char *kind;  /* alias kind: "refund", "provider_txn" */
+        const char *id;    /* alias id (an id-safe string) */
+        const char *field; /* the request field that names it */
+        kb_reason taken;   /* reason when it is taken */
     } claims[2];
     size_t n_claims;
 } kb_decide_ctx;
@@ -82,18 +82,17 @@ bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const c
 Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c);
 
 typedef struct kb_command {
-    const char *method;                         /* "RefundPayment" */
-    const ProtobufCMessageDescriptor *desc;     /* its request message */
+    const char *method;                     /* "RefundPayment" */
+    const ProtobufCMessageDescriptor *desc; /* its request message */
     const kb_aggregate *agg;
-    const char *id_field;   /* string field naming the aggregate (or alias) */
-    const char *alias;      /* NULL, or the alias kind id_field names */
-    bool creates;           /* the stream must not exist yet */
-    kb_reason exists;       /* when creates and it exists */
-    kb_reason not_found;    /* when !creates and it (or the alias) is absent */
+    const char *id_field; /* string field naming the aggregate (or alias) */
+    const char *alias;    /* NULL, or the alias kind id_field names */
+    bool creates;         /* the stream must not exist yet */
+    kb_reason exists;     /* when creates and it exists */
+    kb_reason not_found;  /* when !creates and it (or the alias) is absent */
     /* Pure: validates cmd against state (NULL when the stream is new) and
      * emits events, or sets c->err and returns its code. */
-    kb_code (*decide)(const ProtobufCMessage *state, const ProtobufCMessage *cmd,
-                      kb_decide_ctx *c);
+    kb_code (*decide)(const ProtobufCMessage *state, const ProtobufCMessage *cmd, kb_decide_ctx *c);
     /* Puts the resource into the reply. */
     void (*result)(ProtobufCMessage *state, Kasboek__V1__CommandResult *r);
 } kb_command;

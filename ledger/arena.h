@@ -15,10 +15,10 @@
 typedef struct kb_arena_chunk kb_arena_chunk;
 
 typedef struct kb_arena {
-    kb_arena_chunk *head;      /* current chunk, chained to older ones */
-    size_t used_bytes;         /* total handed out since reset */
-    size_t bytes_max;          /* cap on used_bytes */
-    ProtobufCAllocator pb;     /* protobuf-c allocator backed by this arena */
+    kb_arena_chunk *head;  /* current chunk, chained to older ones */
+    size_t used_bytes;     /* total handed out since reset */
+    size_t bytes_max;      /* cap on used_bytes */
+    ProtobufCAllocator pb; /* protobuf-c allocator backed by this arena */
 } kb_arena;
 
 void kb_arena_init(kb_arena *a, size_t bytes_max);

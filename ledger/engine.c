@@ -14,11 +14,11 @@
 struct kb_engine {
     kb_store *store;
     kb_batch *batch;
-    kb_arena arena;        /* per command */
-    kb_head head;          /* includes the open batch */
+    kb_arena arena; /* per command */
+    kb_head head;   /* includes the open batch */
     kb_head head_at_begin;
     bool in_batch;
-    bool sticky;           /* a commit failed: refuse everything */
+    bool sticky; /* a commit failed: refuse everything */
     int batch_cmds;
 };
 
@@ -28,11 +28,11 @@ typedef struct cmd_run {
     const kb_command *cmd;
     ProtobufCMessage *msg;
     const char *id;
-    const char *idem_key;          /* caller's, or the natural one, or NULL */
-    const char *event_key;         /* recorded in the events */
+    const char *idem_key;  /* caller's, or the natural one, or NULL */
+    const char *event_key; /* recorded in the events */
     bool natural_key;
     unsigned char fp[KB_HASH_BYTES];
-    ProtobufCMessage *state;       /* NULL when the stream is new */
+    ProtobufCMessage *state; /* NULL when the stream is new */
     uint64_t version;
     kb_decide_ctx dc;
 } cmd_run;
@@ -113,7 +113,8 @@ void kb_engine_set_clock(kb_engine *e, int64_t now) {
 
 kb_status kb_engine_clock_read(kb_store *s, int64_t *now) {
     kb_value v;
-    kb_status st = kb_store_get(s, NULL, NULL, KB_CF_META, KB_META_CLOCK, strlen(KB_META_CLOCK), &v);
+    kb_status st =
+        kb_store_get(s, NULL, NULL, KB_CF_META, KB_META_CLOCK, strlen(KB_META_CLOCK), &v);
     if (st == KB_ERR_NOT_FOUND) {
         *now = 0;
         return KB_OK;
@@ -331,8 +332,8 @@ static kb_status append_events(kb_engine *e, cmd_run *r) {
         if (!buf) return KB_ERR_NOMEM;
         kasboek__v1__event__pack(ev, buf);
         r->version++;
-        kb_status st = kb_log_append(e->batch, &e->arena, &e->head, r->rq->tenant, agg->type,
-                                     r->id, r->version, event_type(ev), buf, n);
+        kb_status st = kb_log_append(e->batch, &e->arena, &e->head, r->rq->tenant, agg->type, r->id,
+                                     r->version, event_type(ev), buf, n);
         if (st != KB_OK) return st;
         agg->evolve(r->state, ev, &e->arena);
         kb_pb_set_uint64(r->state, "version", r->version);
@@ -346,8 +347,8 @@ static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
     kb_index_set before;
     kb_status st = kb_project_index(agg, r->state, r->rq->tenant, &e->arena, &before);
     if (st == KB_OK) st = append_events(e, r);
-    if (st == KB_OK) st = kb_project_save(e->batch, &e->arena, r->rq->tenant, agg, r->id,
-                                          r->state, &before);
+    if (st == KB_OK)
+        st = kb_project_save(e->batch, &e->arena, r->rq->tenant, agg, r->id, r->state, &before);
     if (st != KB_OK) return st;
     Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
     res.version = r->version;
@@ -363,7 +364,8 @@ static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
     if (!v) return KB_ERR_NOMEM;
     memcpy(v, r->fp, KB_HASH_BYTES);
     memcpy(v + KB_HASH_BYTES, reply->payload, reply->payload_len);
-    kb_batch_put(e->batch, KB_CF_IDEMPOTENCY, k.bytes, k.len, v, KB_HASH_BYTES + reply->payload_len);
+    kb_batch_put(e->batch, KB_CF_IDEMPOTENCY, k.bytes, k.len, v,
+                 KB_HASH_BYTES + reply->payload_len);
     return KB_OK;
 }
 
@@ -380,8 +382,8 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
     if (check_envelope(rq, err) != KB_CODE_OK) return KB_OK;
     r->msg = protobuf_c_message_unpack(r->cmd->desc, &e->arena.pb, rq->payload_len, rq->payload);
     if (!r->msg) {
-        kb_error_set(err, KB_REASON_MALFORMED_PAYLOAD, "payload",
-                     "payload is not a valid %s", r->cmd->desc->short_name);
+        kb_error_set(err, KB_REASON_MALFORMED_PAYLOAD, "payload", "payload is not a valid %s",
+                     r->cmd->desc->short_name);
         return KB_OK;
     }
     if (!kb_inspect_message(r->msg, err)) return KB_OK;
@@ -395,8 +397,8 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
     }
     /* What events record as their command's key: the caller's, or the
      * natural one spelled "<Method>/<id>". */
-    r->event_key = r->natural_key ? kb_arena_printf(&e->arena, "%s/%s", r->cmd->method, r->id)
-                                  : r->idem_key;
+    r->event_key =
+        r->natural_key ? kb_arena_printf(&e->arena, "%s/%s", r->cmd->method, r->id) : r->idem_key;
     if (r->natural_key && !r->event_key) return KB_ERR_NOMEM;
     return KB_OK;
 }
@@ -413,8 +415,12 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     if (st != KB_OK || done || check_time(&r, err) != KB_CODE_OK) return st;
     st = load_state(e, &r, err);
     if (st != KB_OK || err->code != KB_CODE_OK) return st;
-    r.dc = (kb_decide_ctx){.tenant = rq->tenant, .id = r.id, .now = rq->now,
-                           .occurred_at = r.dc.occurred_at, .arena = &e->arena, .err = err};
+    r.dc = (kb_decide_ctx){.tenant = rq->tenant,
+                           .id = r.id,
+                           .now = rq->now,
+                           .occurred_at = r.dc.occurred_at,
+                           .arena = &e->arena,
+                           .err = err};
     if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
     assert(err->code == KB_CODE_OK);
     bool claims_free;
@@ -464,15 +470,15 @@ static const char *short_method(const char *m) {
 
 /* Runs every command of the batch; results[i] gets command i's outcome.
  * The replies' payloads are kept in replies[] until the reply is packed. */
-static void run_batch(kb_engine *e, const kb_request *rq,
-                           const Kasboek__V1__SubmitBatchRequest *b, kb_reply *replies,
-                           Kasboek__V1__BatchResult *results) {
+static void run_batch(kb_engine *e, const kb_request *rq, const Kasboek__V1__SubmitBatchRequest *b,
+                      kb_reply *replies, Kasboek__V1__BatchResult *results) {
     for (size_t i = 0; i < b->n_commands; i++) {
         const Kasboek__V1__BatchCommand *c = b->commands[i];
         kb_request sub = *rq;
         sub.method = short_method(c->method);
         sub.idempotency_key = c->idempotency_key;
-        sub.has_expected_version = c->expected_case == KASBOEK__V1__BATCH_COMMAND__EXPECTED_EXPECTED_VERSION;
+        sub.has_expected_version =
+            c->expected_case == KASBOEK__V1__BATCH_COMMAND__EXPECTED_EXPECTED_VERSION;
         sub.expected_version = c->expected_version;
         sub.payload = c->payload.data;
         sub.payload_len = c->payload.len;

@@ -26,14 +26,14 @@ typedef struct kb_engine kb_engine;
  * borrowed for the call. */
 typedef struct kb_request {
     const char *tenant;
-    const char *actor;            /* API key id, recorded in every event */
-    const char *method;           /* short name: "RecordPayment" */
-    const char *idempotency_key;  /* "" = none */
+    const char *actor;           /* API key id, recorded in every event */
+    const char *method;          /* short name: "RecordPayment" */
+    const char *idempotency_key; /* "" = none */
     bool has_expected_version;
     uint64_t expected_version;
     const uint8_t *payload;
     size_t payload_len;
-    int64_t now;                  /* the server's clock, microseconds UTC */
+    int64_t now; /* the server's clock, microseconds UTC */
 } kb_request;
 
 /* A reply. payload is malloc'd and owned by the caller (free()). */

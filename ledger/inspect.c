@@ -36,24 +36,24 @@ static bool check_string(walk *w, const char *s, size_t max) {
 
 static bool check_value(walk *w, const ProtobufCFieldDescriptor *f, const void *p, size_t depth) {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING: {
-        size_t max = strcmp(f->name, "key") == 0 ? KB_META_KEY_LEN_MAX : KB_TEXT_LEN_MAX;
-        return check_string(w, *(char *const *)p, max);
-    }
-    case PROTOBUF_C_TYPE_ENUM: {
-        int v = *(const int *)p;
-        if (!protobuf_c_enum_descriptor_get_value(f->descriptor, v)) {
-            path_fail(w, KB_REASON_INVALID_ENUM, "unknown enum value");
-            return false;
+        case PROTOBUF_C_TYPE_STRING: {
+            size_t max = strcmp(f->name, "key") == 0 ? KB_META_KEY_LEN_MAX : KB_TEXT_LEN_MAX;
+            return check_string(w, *(char *const *)p, max);
         }
-        return true;
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
-        return sub ? walk_msg(w, sub, depth + 1) : true;
-    }
-    default:
-        return true;
+        case PROTOBUF_C_TYPE_ENUM: {
+            int v = *(const int *)p;
+            if (!protobuf_c_enum_descriptor_get_value(f->descriptor, v)) {
+                path_fail(w, KB_REASON_INVALID_ENUM, "unknown enum value");
+                return false;
+            }
+            return true;
+        }
+        case PROTOBUF_C_TYPE_MESSAGE: {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+            return sub ? walk_msg(w, sub, depth + 1) : true;
+        }
+        default:
+            return true;
     }
 }
 
@@ -71,7 +71,8 @@ static bool walk_field(walk *w, const ProtobufCMessage *m, const ProtobufCFieldD
         const char *arr = *(char *const *)(base + f->offset);
         size_t sz = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE
                         ? sizeof(void *)
-                        : f->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int) : 0;
+                    : f->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int)
+                                                      : 0;
         if (n > KB_LINE_ITEMS_MAX) {
             path_fail(w, KB_REASON_TOO_MANY_ITEMS, "too many entries");
             return false;

@@ -39,9 +39,9 @@ void kb_key_stream(kb_key *k, const char *tenant, const char *type, const char *
 void kb_key_idempotency(kb_key *k, const char *tenant, const char *idem_key);
 void kb_key_event(kb_key *k, uint64_t seq);
 
-#define KB_META_HEAD "head"
-#define KB_META_SCHEMA "schema"
-#define KB_META_CLOCK "clock"
+#define KB_META_HEAD      "head"
+#define KB_META_SCHEMA    "schema"
+#define KB_META_CLOCK     "clock"
 #define KB_SCHEMA_VERSION 1
 
 #endif

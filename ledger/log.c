@@ -21,8 +21,8 @@ static void hash_bytes(crypto_generichash_state *st, const void *p, size_t n) {
 }
 
 void kb_log_hash(const unsigned char prev[KB_HASH_BYTES], uint64_t seq, const char *tenant,
-                 const char *stream, uint64_t version, const char *type,
-                 const uint8_t *payload, size_t payload_len, unsigned char out[KB_HASH_BYTES]) {
+                 const char *stream, uint64_t version, const char *type, const uint8_t *payload,
+                 size_t payload_len, unsigned char out[KB_HASH_BYTES]) {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, KB_HASH_BYTES);
     crypto_generichash_update(&st, prev, KB_HASH_BYTES);
@@ -61,8 +61,8 @@ void kb_log_head_put(kb_batch *b, const kb_head *head) {
 }
 
 kb_status kb_log_append(kb_batch *b, kb_arena *arena, kb_head *head, const char *tenant,
-                        const char *type, const char *id, uint64_t version,
-                        const char *event_type, const uint8_t *payload, size_t payload_len) {
+                        const char *type, const char *id, uint64_t version, const char *event_type,
+                        const uint8_t *payload, size_t payload_len) {
     if (payload_len > KB_EVENT_BYTES_MAX) return KB_ERR_LIMIT;
     char *stream = kb_arena_printf(arena, "%s/%s", type, id);
     if (!stream) return KB_ERR_NOMEM;
@@ -102,8 +102,8 @@ kb_status kb_log_decode(const char *val, size_t len, uint64_t seq, const unsigne
     Kasboek__V1__EventRecord *rec =
         kasboek__v1__event_record__unpack(&arena->pb, len, (const uint8_t *)val);
     if (!rec) return KB_ERR_CORRUPT;
-    if (rec->seq != seq || rec->prev_hash.len != KB_HASH_BYTES ||
-        rec->hash.len != KB_HASH_BYTES || rec->version == 0) {
+    if (rec->seq != seq || rec->prev_hash.len != KB_HASH_BYTES || rec->hash.len != KB_HASH_BYTES ||
+        rec->version == 0) {
         return KB_ERR_CORRUPT;
     }
     /* Bounds stay checked in release builds: the chain has no secret, so a
@@ -114,8 +114,8 @@ kb_status kb_log_decode(const char *val, size_t len, uint64_t seq, const unsigne
     }
     if (prev && memcmp(prev, rec->prev_hash.data, KB_HASH_BYTES) != 0) return KB_ERR_CORRUPT;
     unsigned char h[KB_HASH_BYTES];
-    kb_log_hash(rec->prev_hash.data, rec->seq, rec->tenant, rec->stream, rec->version,
-                rec->type, rec->payload.data, rec->payload.len, h);
+    kb_log_hash(rec->prev_hash.data, rec->seq, rec->tenant, rec->stream, rec->version, rec->type,
+                rec->payload.data, rec->payload.len, h);
     if (sodium_memcmp(h, rec->hash.data, KB_HASH_BYTES) != 0) return KB_ERR_CORRUPT;
     *out = rec;
     return KB_OK;
@@ -178,8 +178,7 @@ static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head
     return st;
 }
 
-kb_status kb_log_verify(kb_store *s, uint64_t *count, uint64_t *bad_seq, char *why,
-                        size_t why_n) {
+kb_status kb_log_verify(kb_store *s, uint64_t *count, uint64_t *bad_seq, char *why, size_t why_n) {
     *count = 0;
     *bad_seq = 0;
     why[0] = '\0';

@@ -23,13 +23,13 @@
 #include "store.h"
 
 typedef struct kb_head {
-    uint64_t seq;                        /* 0 = empty log */
-    unsigned char hash[KB_HASH_BYTES];   /* zeros for the empty log */
+    uint64_t seq;                      /* 0 = empty log */
+    unsigned char hash[KB_HASH_BYTES]; /* zeros for the empty log */
 } kb_head;
 
 void kb_log_hash(const unsigned char prev[KB_HASH_BYTES], uint64_t seq, const char *tenant,
-                 const char *stream, uint64_t version, const char *type,
-                 const uint8_t *payload, size_t payload_len, unsigned char out[KB_HASH_BYTES]);
+                 const char *stream, uint64_t version, const char *type, const uint8_t *payload,
+                 size_t payload_len, unsigned char out[KB_HASH_BYTES]);
 
 /* Reads the head (through batch when non-NULL, else at snap). An empty log
  * gives seq 0 and a zero hash. KB_ERR_CORRUPT if the meta value is bad. */
@@ -43,16 +43,14 @@ void kb_log_head_put(kb_batch *b, const kb_head *head);
  * per batch). stream is "<type>/<id>". The record is packed into scratch
  * memory from arena. */
 kb_status kb_log_append(kb_batch *b, kb_arena *arena, kb_head *head, const char *tenant,
-                        const char *type, const char *id, uint64_t version,
-                        const char *event_type, const uint8_t *payload,
-                        size_t payload_len) KB_MUST_USE;
+                        const char *type, const char *id, uint64_t version, const char *event_type,
+                        const uint8_t *payload, size_t payload_len) KB_MUST_USE;
 
 /* Unpacks a stored record (memory from arena) and checks it: seq matches
  * the key, hash recomputes, prev_hash equals prev (when prev non-NULL).
  * KB_ERR_CORRUPT on any mismatch. */
-kb_status kb_log_decode(const char *val, size_t len, uint64_t seq,
-                        const unsigned char *prev, kb_arena *arena,
-                        Kasboek__V1__EventRecord **out) KB_MUST_USE;
+kb_status kb_log_decode(const char *val, size_t len, uint64_t seq, const unsigned char *prev,
+                        kb_arena *arena, Kasboek__V1__EventRecord **out) KB_MUST_USE;
 
 /* Reads and checks event seq (prev hash not checked). */
 kb_status kb_log_read(kb_store *s, const kb_snapshot *snap, uint64_t seq, kb_arena *arena,

@@ -100,11 +100,25 @@ static const char *provider_txn_alias(kb_arena *a, int provider, const char *txi
     return hex;
 }
 
-static Event *emit(kb_decide_ctx *c) {
+/* Emits an event whose body is a copy of tmpl (n bytes) with case bc, and
+ * returns the body to fill in; NULL (c->err set) when out of room. The
+ * body oneof of Event is a union of pointers, so one member sets any. */
+static void *emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
+                       size_t n) {
     Event *ev = kb_decide_emit(c);
-    if (!ev) kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "too many events");
-    return ev;
+    void *body = ev ? kb_arena_alloc(c->arena, n) : NULL;
+    if (!body) {
+        kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no room for the command's events");
+        return NULL;
+    }
+    memcpy(body, tmpl, n);
+    ev->body_case = bc;
+    ev->payment_recorded = body;
+    return body;
 }
+
+/* A new event body of message type T (INIT its initializer), case CASE. */
+#define EMIT(c, T, INIT, CASE) ((T *)emit_body((c), (CASE), &(T)INIT, sizeof(T)))
 
 static void *new_copy(kb_arena *a, const void *tmpl, size_t n) {
     void *p = kb_arena_alloc(a, n);
@@ -148,7 +162,8 @@ static kb_code check_line_items(const Kasboek__V1__RecordPaymentRequest *r, kb_e
         snprintf(f, sizeof f, "line_items[%zu].name", i);
         if (!li->name[0]) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, f, "name required");
         snprintf(f, sizeof f, "line_items[%zu].quantity", i);
-        if (li->quantity <= 0) return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "quantity must be > 0");
+        if (li->quantity <= 0)
+            return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "quantity must be > 0");
         snprintf(f, sizeof f, "line_items[%zu].unit_price", i);
         kb_code c = check_money(li->unit_price, f, r->amount->currency, true, err);
         if (c) return c;
@@ -168,13 +183,14 @@ static kb_code check_line_items(const Kasboek__V1__RecordPaymentRequest *r, kb_e
 
 static kb_code check_metadata(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
     if (r->n_metadata > KB_META_ENTRIES_MAX) {
-        return kb_error_set(err, KB_REASON_TOO_MANY_ITEMS, "metadata", "at most %d metadata entries",
-                            KB_META_ENTRIES_MAX);
+        return kb_error_set(err, KB_REASON_TOO_MANY_ITEMS, "metadata",
+                            "at most %d metadata entries", KB_META_ENTRIES_MAX);
     }
     char f[KB_FIELD_LEN_MAX];
     for (size_t i = 0; i < r->n_metadata; i++) {
         snprintf(f, sizeof f, "metadata[%zu].key", i);
-        if (!r->metadata[i]->key[0]) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, f, "empty key");
+        if (!r->metadata[i]->key[0])
+            return kb_error_set(err, KB_REASON_FIELD_REQUIRED, f, "empty key");
         for (size_t j = 0; j < i; j++) {
             if (strcmp(r->metadata[i]->key, r->metadata[j]->key) == 0) {
                 return kb_error_set(err, KB_REASON_DUPLICATE_KEY, f, "duplicate key");
@@ -191,7 +207,8 @@ static kb_code check_record(const Kasboek__V1__RecordPaymentRequest *r, kb_error
         c = check_money(r->fee, "fee", r->amount->currency, true, err);
         if (c) return c;
         if (r->fee->amount > r->amount->amount) {
-            return kb_error_set(err, KB_REASON_FEE_EXCEEDS_AMOUNT, "fee.amount", "fee exceeds amount");
+            return kb_error_set(err, KB_REASON_FEE_EXCEEDS_AMOUNT, "fee.amount",
+                                "fee exceeds amount");
         }
     }
     if (r->method == KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_UNSPECIFIED) {
@@ -213,10 +230,10 @@ static kb_code decide_record(const ProtobufCMessage *state, const ProtobufCMessa
     assert(!state);
     kb_code code = check_record(r, c->err);
     if (code) return code;
-    Event *ev = emit(c);
-    Kasboek__V1__PaymentRecorded *e = NEW(c->arena, Kasboek__V1__PaymentRecorded,
-                                          KASBOEK__V1__PAYMENT_RECORDED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    Kasboek__V1__PaymentRecorded *e =
+        EMIT(c, Kasboek__V1__PaymentRecorded, KASBOEK__V1__PAYMENT_RECORDED__INIT,
+             KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->amount = r->amount;
     e->fee = r->fee && r->fee->amount ? r->fee : NULL;
@@ -234,8 +251,6 @@ static kb_code decide_record(const ProtobufCMessage *state, const ProtobufCMessa
     e->description = r->description;
     e->status = is_bank_debit(r->method) ? KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING
                                          : KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED;
-    ev->payment_recorded = e;
     if (!e->provider_transaction_id[0]) return KB_CODE_OK;
     const char *alias = provider_txn_alias(c->arena, e->provider, e->provider_transaction_id);
     if (!alias) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
@@ -257,13 +272,11 @@ static kb_code decide_settle(const ProtobufCMessage *state, const ProtobufCMessa
         return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_PROCESSING, "payment_id",
                             "only a processing payment can settle");
     }
-    Event *ev = emit(c);
     Kasboek__V1__PaymentSettled *e =
-        NEW(c->arena, Kasboek__V1__PaymentSettled, KASBOEK__V1__PAYMENT_SETTLED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__PaymentSettled, KASBOEK__V1__PAYMENT_SETTLED__INIT,
+             KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED;
-    ev->payment_settled = e;
     return KB_CODE_OK;
 }
 
@@ -271,19 +284,18 @@ static kb_code decide_fail(const ProtobufCMessage *state, const ProtobufCMessage
                            kb_decide_ctx *c) {
     const Payment *p = (const void *)state;
     const Kasboek__V1__FailPaymentRequest *r = (const void *)msg;
-    if (!r->reason[0]) return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "reason", "reason is required");
+    if (!r->reason[0])
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "reason", "reason is required");
     if (!is_processing(p)) {
         return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_PROCESSING, "payment_id",
                             "only a processing payment can fail");
     }
-    Event *ev = emit(c);
     Kasboek__V1__PaymentFailed *e =
-        NEW(c->arena, Kasboek__V1__PaymentFailed, KASBOEK__V1__PAYMENT_FAILED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__PaymentFailed, KASBOEK__V1__PAYMENT_FAILED__INIT,
+             KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->reason = r->reason;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED;
-    ev->payment_failed = e;
     return KB_CODE_OK;
 }
 
@@ -328,14 +340,12 @@ static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRe
 }
 
 static kb_code emit_refund_settled(kb_decide_ctx *c, const char *refund_id) {
-    Event *ev = emit(c);
     Kasboek__V1__RefundSettled *e =
-        NEW(c->arena, Kasboek__V1__RefundSettled, KASBOEK__V1__REFUND_SETTLED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__RefundSettled, KASBOEK__V1__REFUND_SETTLED__INIT,
+             KASBOEK__V1__EVENT__BODY_REFUND_SETTLED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->refund_id = (char *)refund_id;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_SETTLED;
-    ev->refund_settled = e;
     return KB_CODE_OK;
 }
 
@@ -346,16 +356,15 @@ static kb_code decide_refund(const ProtobufCMessage *state, const ProtobufCMessa
     kb_code code = check_refund(p, r, c);
     if (code) return code;
     const char *rid = r->refund_id[0] ? r->refund_id : derive_id(c, "re", p->n_refunds + 1);
-    Event *ev = emit(c);
+    if (!rid) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
     Kasboek__V1__RefundCreated *e =
-        NEW(c->arena, Kasboek__V1__RefundCreated, KASBOEK__V1__REFUND_CREATED__INIT);
-    if (!rid || !ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__RefundCreated, KASBOEK__V1__REFUND_CREATED__INIT,
+             KASBOEK__V1__EVENT__BODY_REFUND_CREATED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->refund_id = (char *)rid;
     e->amount = r->amount;
     e->reason = r->reason;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_CREATED;
-    ev->refund_created = e;
     c->created_id = rid;
     KB_VERIFY(kb_decide_claim(c, "refund", rid, "refund_id", KB_REASON_REFUND_EXISTS));
     /* A card refund settles at once; a bank debit's waits (5-10 days). */
@@ -384,15 +393,13 @@ static kb_code decide_fail_refund(const ProtobufCMessage *state, const ProtobufC
                                   kb_decide_ctx *c) {
     const Kasboek__V1__FailRefundRequest *r = (const void *)msg;
     if (!pending_refund((const void *)state, r->refund_id, c->err)) return c->err->code;
-    Event *ev = emit(c);
     Kasboek__V1__RefundFailed *e =
-        NEW(c->arena, Kasboek__V1__RefundFailed, KASBOEK__V1__REFUND_FAILED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__RefundFailed, KASBOEK__V1__REFUND_FAILED__INIT,
+             KASBOEK__V1__EVENT__BODY_REFUND_FAILED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->refund_id = r->refund_id;
     e->reason = r->reason;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_REFUND_FAILED;
-    ev->refund_failed = e;
     return KB_CODE_OK;
 }
 
@@ -443,17 +450,16 @@ static kb_code decide_open_dispute(const ProtobufCMessage *state, const Protobuf
     kb_code code = check_dispute(p, r, c);
     if (code) return code;
     const char *did = r->dispute_id[0] ? r->dispute_id : derive_id(c, "dp", p->n_disputes + 1);
-    Event *ev = emit(c);
+    if (!did) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
     Kasboek__V1__DisputeOpened *e =
-        NEW(c->arena, Kasboek__V1__DisputeOpened, KASBOEK__V1__DISPUTE_OPENED__INIT);
-    if (!did || !ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__DisputeOpened, KASBOEK__V1__DISPUTE_OPENED__INIT,
+             KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->dispute_id = (char *)did;
     e->amount = r->amount;
     e->fee = r->fee && r->fee->amount ? r->fee : NULL;
     e->reason = r->reason;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_DISPUTE_OPENED;
-    ev->dispute_opened = e;
     c->created_id = did;
     KB_VERIFY(kb_decide_claim(c, "dispute", did, "dispute_id", KB_REASON_DISPUTE_EXISTS));
     return KB_CODE_OK;
@@ -470,15 +476,13 @@ static kb_code decide_close_dispute(const ProtobufCMessage *state, const Protobu
     if (d->status != KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_OPEN) {
         return kb_error_set(c->err, KB_REASON_DISPUTE_NOT_OPEN, "dispute_id", "dispute is closed");
     }
-    Event *ev = emit(c);
     Kasboek__V1__DisputeClosed *e =
-        NEW(c->arena, Kasboek__V1__DisputeClosed, KASBOEK__V1__DISPUTE_CLOSED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__DisputeClosed, KASBOEK__V1__DISPUTE_CLOSED__INIT,
+             KASBOEK__V1__EVENT__BODY_DISPUTE_CLOSED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->dispute_id = r->dispute_id;
     e->outcome = r->outcome;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_DISPUTE_CLOSED;
-    ev->dispute_closed = e;
     return KB_CODE_OK;
 }
 
@@ -488,21 +492,19 @@ static kb_code decide_associate(const ProtobufCMessage *state, const ProtobufCMe
                                 kb_decide_ctx *c) {
     const Kasboek__V1__AssociatePaymentRequest *r = (const void *)msg;
     const Kasboek__V1__Associations *as = r->associations;
-    if (!as || !(as->contact_id[0] || as->company_id[0] || as->deal_id[0] ||
-                 as->subscription_id[0])) {
+    if (!as ||
+        !(as->contact_id[0] || as->company_id[0] || as->deal_id[0] || as->subscription_id[0])) {
         return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "associations",
                             "name at least one of contact, company, deal, subscription");
     }
     kb_code code = check_associations(as, c->err);
     if (code) return code;
-    Event *ev = emit(c);
     Kasboek__V1__PaymentAssociated *e =
-        NEW(c->arena, Kasboek__V1__PaymentAssociated, KASBOEK__V1__PAYMENT_ASSOCIATED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__PaymentAssociated, KASBOEK__V1__PAYMENT_ASSOCIATED__INIT,
+             KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->associations = (Kasboek__V1__Associations *)as;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED;
-    ev->payment_associated = e;
     return KB_CODE_OK;
 }
 
@@ -510,7 +512,8 @@ static kb_code decide_receipt(const ProtobufCMessage *state, const ProtobufCMess
                               kb_decide_ctx *c) {
     const Payment *p = (const void *)state;
     const Kasboek__V1__RequestReceiptRequest *r = (const void *)msg;
-    if (!r->email[0]) return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "email", "email is required");
+    if (!r->email[0])
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "email", "email is required");
     if (!kb_email_valid(r->email)) {
         return kb_error_set(c->err, KB_REASON_INVALID_EMAIL, "email", "not an e-mail address");
     }
@@ -518,14 +521,12 @@ static kb_code decide_receipt(const ProtobufCMessage *state, const ProtobufCMess
         return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
                             "a receipt needs a collected payment");
     }
-    Event *ev = emit(c);
     Kasboek__V1__ReceiptRequested *e =
-        NEW(c->arena, Kasboek__V1__ReceiptRequested, KASBOEK__V1__RECEIPT_REQUESTED__INIT);
-    if (!ev || !e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__ReceiptRequested, KASBOEK__V1__RECEIPT_REQUESTED__INIT,
+             KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->email = r->email;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED;
-    ev->receipt_requested = e;
     return KB_CODE_OK;
 }
 
@@ -537,24 +538,20 @@ static kb_code decide_report_receipt(const ProtobufCMessage *state, const Protob
         return kb_error_set(c->err, KB_REASON_RECEIPT_NOT_REQUESTED, "payment_id",
                             "no receipt is waiting for delivery");
     }
-    Event *ev = emit(c);
-    if (!ev) return c->err->code;
     if (r->sent) {
         Kasboek__V1__ReceiptSent *e =
-            NEW(c->arena, Kasboek__V1__ReceiptSent, KASBOEK__V1__RECEIPT_SENT__INIT);
-        if (!e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+            EMIT(c, Kasboek__V1__ReceiptSent, KASBOEK__V1__RECEIPT_SENT__INIT,
+                 KASBOEK__V1__EVENT__BODY_RECEIPT_SENT);
+        if (!e) return c->err->code;
         e->payment_id = (char *)c->id;
-        ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_SENT;
-        ev->receipt_sent = e;
         return KB_CODE_OK;
     }
     Kasboek__V1__ReceiptFailed *e =
-        NEW(c->arena, Kasboek__V1__ReceiptFailed, KASBOEK__V1__RECEIPT_FAILED__INIT);
-    if (!e) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+        EMIT(c, Kasboek__V1__ReceiptFailed, KASBOEK__V1__RECEIPT_FAILED__INIT,
+             KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED);
+    if (!e) return c->err->code;
     e->payment_id = (char *)c->id;
     e->error = r->error;
-    ev->body_case = KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED;
-    ev->receipt_failed = e;
     return KB_CODE_OK;
 }
 
@@ -588,12 +585,15 @@ static void derive(Payment *p) {
     int64_t refunded = 0, pending = 0, disputed = 0;
     for (size_t i = 0; i < p->n_refunds; i++) {
         const Kasboek__V1__Refund *r = p->refunds[i];
-        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED) refunded += r->amount->amount;
-        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING) pending += r->amount->amount;
+        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED)
+            refunded += r->amount->amount;
+        if (r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING)
+            pending += r->amount->amount;
     }
     for (size_t i = 0; i < p->n_disputes; i++) {
         const Kasboek__V1__Dispute *d = p->disputes[i];
-        if (d->status != KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_WON) disputed += d->amount->amount;
+        if (d->status != KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_WON)
+            disputed += d->amount->amount;
     }
     p->amount_refunded = refunded;
     p->amount_refund_pending = pending;
@@ -637,33 +637,33 @@ static void evolve_recorded(Payment *p, const Kasboek__V1__PaymentRecorded *e, i
 
 static void evolve_refund(Payment *p, const Event *ev, kb_arena *a) {
     switch (ev->body_case) {
-    case KASBOEK__V1__EVENT__BODY_REFUND_CREATED: {
-        const Kasboek__V1__RefundCreated *e = ev->refund_created;
-        Kasboek__V1__Refund *r = NEW(a, Kasboek__V1__Refund, KASBOEK__V1__REFUND__INIT);
-        KB_VERIFY(r);
-        r->refund_id = e->refund_id;
-        r->amount = e->amount;
-        r->reason = e->reason;
-        r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING;
-        r->created_at = r->updated_at = ev->occurred_at;
-        push(a, (void ***)&p->refunds, &p->n_refunds, r);
-        break;
-    }
-    case KASBOEK__V1__EVENT__BODY_REFUND_SETTLED: {
-        Kasboek__V1__Refund *r = refund_mut(p, ev->refund_settled->refund_id);
-        if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED;
-        if (r) r->updated_at = ev->occurred_at;
-        break;
-    }
-    case KASBOEK__V1__EVENT__BODY_REFUND_FAILED: {
-        Kasboek__V1__Refund *r = refund_mut(p, ev->refund_failed->refund_id);
-        if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_FAILED;
-        if (r) r->failure_reason = ev->refund_failed->reason;
-        if (r) r->updated_at = ev->occurred_at;
-        break;
-    }
-    default:
-        break;
+        case KASBOEK__V1__EVENT__BODY_REFUND_CREATED: {
+            const Kasboek__V1__RefundCreated *e = ev->refund_created;
+            Kasboek__V1__Refund *r = NEW(a, Kasboek__V1__Refund, KASBOEK__V1__REFUND__INIT);
+            KB_VERIFY(r);
+            r->refund_id = e->refund_id;
+            r->amount = e->amount;
+            r->reason = e->reason;
+            r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING;
+            r->created_at = r->updated_at = ev->occurred_at;
+            push(a, (void ***)&p->refunds, &p->n_refunds, r);
+            break;
+        }
+        case KASBOEK__V1__EVENT__BODY_REFUND_SETTLED: {
+            Kasboek__V1__Refund *r = refund_mut(p, ev->refund_settled->refund_id);
+            if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_SUCCEEDED;
+            if (r) r->updated_at = ev->occurred_at;
+            break;
+        }
+        case KASBOEK__V1__EVENT__BODY_REFUND_FAILED: {
+            Kasboek__V1__Refund *r = refund_mut(p, ev->refund_failed->refund_id);
+            if (r) r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_FAILED;
+            if (r) r->failure_reason = ev->refund_failed->reason;
+            if (r) r->updated_at = ev->occurred_at;
+            break;
+        }
+        default:
+            break;
     }
 }
 
@@ -703,45 +703,45 @@ static void evolve_associated(Payment *p, const Kasboek__V1__Associations *as, k
 
 static void evolve_receipt(Payment *p, const Event *ev) {
     switch (ev->body_case) {
-    case KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED:
-        p->receipt_email = ev->receipt_requested->email;
-        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_REQUESTED;
-        p->receipt_error = (char *)protobuf_c_empty_string;
-        break;
-    case KASBOEK__V1__EVENT__BODY_RECEIPT_SENT:
-        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_SENT;
-        break;
-    case KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED:
-        p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_FAILED;
-        p->receipt_error = ev->receipt_failed->error;
-        break;
-    default:
-        break;
+        case KASBOEK__V1__EVENT__BODY_RECEIPT_REQUESTED:
+            p->receipt_email = ev->receipt_requested->email;
+            p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_REQUESTED;
+            p->receipt_error = (char *)protobuf_c_empty_string;
+            break;
+        case KASBOEK__V1__EVENT__BODY_RECEIPT_SENT:
+            p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_SENT;
+            break;
+        case KASBOEK__V1__EVENT__BODY_RECEIPT_FAILED:
+            p->receipt_status = KASBOEK__V1__RECEIPT_STATUS__RECEIPT_STATUS_FAILED;
+            p->receipt_error = ev->receipt_failed->error;
+            break;
+        default:
+            break;
     }
 }
 
 static void payment_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
     Payment *p = (Payment *)state;
     switch (ev->body_case) {
-    case KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED:
-        evolve_recorded(p, ev->payment_recorded, ev->occurred_at);
-        break;
-    case KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED:
-        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
-        p->settled_at = ev->occurred_at;
-        break;
-    case KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED:
-        p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED;
-        p->failure_reason = ev->payment_failed->reason;
-        break;
-    case KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED:
-        evolve_associated(p, ev->payment_associated->associations, a);
-        break;
-    default:
-        evolve_refund(p, ev, a);
-        evolve_dispute(p, ev, a);
-        evolve_receipt(p, ev);
-        break;
+        case KASBOEK__V1__EVENT__BODY_PAYMENT_RECORDED:
+            evolve_recorded(p, ev->payment_recorded, ev->occurred_at);
+            break;
+        case KASBOEK__V1__EVENT__BODY_PAYMENT_SETTLED:
+            p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
+            p->settled_at = ev->occurred_at;
+            break;
+        case KASBOEK__V1__EVENT__BODY_PAYMENT_FAILED:
+            p->status = KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_FAILED;
+            p->failure_reason = ev->payment_failed->reason;
+            break;
+        case KASBOEK__V1__EVENT__BODY_PAYMENT_ASSOCIATED:
+            evolve_associated(p, ev->payment_associated->associations, a);
+            break;
+        default:
+            evolve_refund(p, ev, a);
+            evolve_dispute(p, ev, a);
+            evolve_receipt(p, ev);
+            break;
     }
     p->updated_at = ev->occurred_at;
     derive(p);
@@ -765,8 +765,8 @@ void kb_payment_key_created(kb_key *k, const char *tenant, int64_t created_at, c
     kb_key_add(k, id);
 }
 
-void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact,
-                            int64_t created_at, const char *id) {
+void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact, int64_t created_at,
+                            const char *id) {
     kb_key_init(k);
     kb_key_add(k, tenant);
     kb_key_add(k, "payment");
@@ -814,16 +814,23 @@ const kb_aggregate kb_payment_aggregate = {
     .index = payment_index,
 };
 
-#define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                                   \
-    {.method = name, .desc = &descriptor_, .agg = &kb_payment_aggregate, .id_field = field,         \
-     .alias = alias_kind, .creates = false, .exists = KB_REASON_NONE, .not_found = nf,       \
-     .decide = fn, .result = payment_result}
+#define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                              \
+    {                                                                                          \
+        .method = name, .desc = &descriptor_, .agg = &kb_payment_aggregate, .id_field = field, \
+        .alias = alias_kind, .creates = false, .exists = KB_REASON_NONE, .not_found = nf,      \
+        .decide = fn, .result = payment_result                                                 \
+    }
 
 const kb_command kb_payment_commands[] = {
-    {.method = "RecordPayment", .desc = &kasboek__v1__record_payment_request__descriptor,
-     .agg = &kb_payment_aggregate, .id_field = "payment_id", .creates = true,
-     .exists = KB_REASON_PAYMENT_EXISTS, .not_found = KB_REASON_PAYMENT_NOT_FOUND,
-     .decide = decide_record, .result = payment_result},
+    {.method = "RecordPayment",
+     .desc = &kasboek__v1__record_payment_request__descriptor,
+     .agg = &kb_payment_aggregate,
+     .id_field = "payment_id",
+     .creates = true,
+     .exists = KB_REASON_PAYMENT_EXISTS,
+     .not_found = KB_REASON_PAYMENT_NOT_FOUND,
+     .decide = decide_record,
+     .result = payment_result},
     PAYMENT_CMD("SettlePayment", kasboek__v1__settle_payment_request__descriptor, "payment_id",
                 NULL, KB_REASON_PAYMENT_NOT_FOUND, decide_settle),
     PAYMENT_CMD("FailPayment", kasboek__v1__fail_payment_request__descriptor, "payment_id", NULL,

@@ -6,7 +6,7 @@
 #include "aggregate.h"
 
 extern const kb_aggregate kb_payment_aggregate;
-extern const kb_command kb_payment_commands[];  /* terminated by method NULL */
+extern const kb_command kb_payment_commands[]; /* terminated by method NULL */
 
 /* Collected and not yet refunded, pending or disputed (minor units). */
 int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
@@ -15,7 +15,7 @@ int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
  *   created/<created_at hex16>/<id>               every payment
  *   contact/<contact id>/<created_at hex16>/<id>  payments of a contact */
 void kb_payment_key_created(kb_key *k, const char *tenant, int64_t created_at, const char *id);
-void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact,
-                            int64_t created_at, const char *id);
+void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact, int64_t created_at,
+                            const char *id);
 
 #endif

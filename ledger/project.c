@@ -86,7 +86,8 @@ kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb
     if (st != KB_OK) return st;
     for (size_t i = 0; i < before->n; i++) {
         const struct kb_index_entry *e = &before->entries[i];
-        if (!set_has_key(&after, &e->key)) kb_batch_delete(b, KB_CF_INDEX, e->key.bytes, e->key.len);
+        if (!set_has_key(&after, &e->key))
+            kb_batch_delete(b, KB_CF_INDEX, e->key.bytes, e->key.len);
     }
     for (size_t i = 0; i < after.n; i++) {
         const struct kb_index_entry *e = &after.entries[i];

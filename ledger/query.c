@@ -34,9 +34,8 @@ static kb_status timeline(qctx *q, const char *id, Kasboek__V1__GetPaymentReply 
     size_t cap = 16;
     out->timeline = kb_arena_alloc(&q->arena, cap * sizeof *out->timeline);
     kb_status st = out->timeline ? KB_OK : KB_ERR_NOMEM;
-    for (kb_iter_seek(it, prefix.bytes, prefix.len); st == KB_OK && kb_iter_valid(it) &&
-                                                     out->n_timeline < KB_PAGE_SIZE_MAX;
-         kb_iter_next(it)) {
+    for (kb_iter_seek(it, prefix.bytes, prefix.len);
+         st == KB_OK && kb_iter_valid(it) && out->n_timeline < KB_PAGE_SIZE_MAX; kb_iter_next(it)) {
         size_t vl;
         const char *v = kb_iter_value(it, &vl);
         if (vl != 8) {
@@ -62,7 +61,8 @@ static kb_status timeline(qctx *q, const char *id, Kasboek__V1__GetPaymentReply 
 static kb_status get_payment(qctx *q, const ProtobufCMessage *msg) {
     const Kasboek__V1__GetPaymentRequest *r = (const void *)msg;
     if (!kb_id_valid(r->payment_id)) {
-        kb_error_set(&q->reply->err, r->payment_id[0] ? KB_REASON_INVALID_ID : KB_REASON_FIELD_REQUIRED,
+        kb_error_set(&q->reply->err,
+                     r->payment_id[0] ? KB_REASON_INVALID_ID : KB_REASON_FIELD_REQUIRED,
                      "payment_id", "payment_id must be 1-64 characters of [A-Za-z0-9_-]");
         return KB_OK;
     }
@@ -84,9 +84,9 @@ static kb_status get_payment(qctx *q, const ProtobufCMessage *msg) {
 /* ---------------------------------------------------------- ListPayments */
 
 typedef struct list_scan {
-    kb_key prefix;   /* index entries of the chosen index */
-    kb_key upper;    /* exclusive */
-    kb_key lower;    /* inclusive */
+    kb_key prefix; /* index entries of the chosen index */
+    kb_key upper;  /* exclusive */
+    kb_key lower;  /* inclusive */
     uint32_t limit;
 } list_scan;
 
@@ -140,7 +140,8 @@ static void key_at(const kb_key *prefix, uint64_t v, kb_key *out) {
 }
 
 static void lower_upper(kb_key *upper, const kb_key *candidate) {
-    if (key_cmp(candidate->bytes, candidate->len, upper->bytes, upper->len) < 0) *upper = *candidate;
+    if (key_cmp(candidate->bytes, candidate->len, upper->bytes, upper->len) < 0)
+        *upper = *candidate;
 }
 
 /* Entries are prefix + hex16(created_at) + "/" + id: a key is below
@@ -273,8 +274,8 @@ static kb_status read_events(qctx *q, const ProtobufCMessage *msg) {
     kb_key k;
     kb_key_event(&k, seq);
     size_t scanned = 0;
-    for (kb_iter_seek(it, k.bytes, k.len); kb_iter_valid(it) && out.n_events < limit &&
-                                           scanned < KB_LIST_SCAN_MAX;
+    for (kb_iter_seek(it, k.bytes, k.len);
+         kb_iter_valid(it) && out.n_events < limit && scanned < KB_LIST_SCAN_MAX;
          kb_iter_next(it), scanned++) {
         size_t kl, vl;
         const char *key = kb_iter_key(it, &kl);
@@ -336,8 +337,8 @@ kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) {
         protobuf_c_message_unpack(queries[i].desc, &q.arena.pb, rq->payload_len, rq->payload);
     kb_status st = KB_OK;
     if (!msg) {
-        kb_error_set(&reply->err, KB_REASON_MALFORMED_PAYLOAD, "payload", "payload is not a valid %s",
-                     queries[i].desc->short_name);
+        kb_error_set(&reply->err, KB_REASON_MALFORMED_PAYLOAD, "payload",
+                     "payload is not a valid %s", queries[i].desc->short_name);
     } else if (kb_inspect_message(msg, &reply->err)) {
         q.snap = kb_store_snapshot(s);
         st = queries[i].fn(&q, msg);

@@ -7,23 +7,44 @@
 
 const char *kb_status_str(kb_status s) {
     switch (s) {
-    case KB_OK: return "ok";
-    case KB_ERR_IO: return "i/o error";
-    case KB_ERR_CORRUPT: return "corrupt record";
-    case KB_ERR_NOMEM: return "out of memory";
-    case KB_ERR_LIMIT: return "limit reached";
-    case KB_ERR_NOT_FOUND: return "not found";
-    case KB_ERR_STATE: return "invalid state";
-    case KB_ERR_ARG: return "invalid argument";
+        case KB_OK:
+            return "ok";
+        case KB_ERR_IO:
+            return "i/o error";
+        case KB_ERR_CORRUPT:
+            return "corrupt record";
+        case KB_ERR_NOMEM:
+            return "out of memory";
+        case KB_ERR_LIMIT:
+            return "limit reached";
+        case KB_ERR_NOT_FOUND:
+            return "not found";
+        case KB_ERR_STATE:
+            return "invalid state";
+        case KB_ERR_ARG:
+            return "invalid argument";
     }
     return "unknown status";
 }
 
 static const char *const code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 const char *kb_code_str(kb_code c) {

@@ -145,8 +145,8 @@ void kb_value_free(kb_value *v) {
     }
 }
 
-kb_status kb_store_get(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_cf cf,
-                       const void *key, size_t key_len, kb_value *out) {
+kb_status kb_store_get(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_cf cf, const void *key,
+                       size_t key_len, kb_value *out) {
     char *rerr = NULL;
     size_t len = 0;
     char *v;

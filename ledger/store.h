@@ -13,12 +13,12 @@
 #include "status.h"
 
 typedef enum kb_cf {
-    KB_CF_EVENTS = 0,   /* seq (8 bytes BE) -> packed EventRecord */
-    KB_CF_STREAMS,      /* tenant/type/id/<version hex16> -> seq (8 BE) */
-    KB_CF_IDEMPOTENCY,  /* tenant/<key> -> fingerprint + packed Response */
-    KB_CF_STATE,        /* tenant/type/id -> packed state message */
-    KB_CF_INDEX,        /* query, alias and due-date indexes */
-    KB_CF_META,         /* head seq, head hash, schema version, clock */
+    KB_CF_EVENTS = 0,  /* seq (8 bytes BE) -> packed EventRecord */
+    KB_CF_STREAMS,     /* tenant/type/id/<version hex16> -> seq (8 BE) */
+    KB_CF_IDEMPOTENCY, /* tenant/<key> -> fingerprint + packed Response */
+    KB_CF_STATE,       /* tenant/type/id -> packed state message */
+    KB_CF_INDEX,       /* query, alias and due-date indexes */
+    KB_CF_META,        /* head seq, head hash, schema version, clock */
     KB_CF_COUNT_
 } kb_cf;
 
@@ -30,14 +30,14 @@ typedef struct kb_snapshot kb_snapshot;
 typedef struct kb_iter kb_iter;
 
 typedef enum kb_open_mode {
-    KB_OPEN_CREATE,     /* create the directory and families if missing */
-    KB_OPEN_EXISTING,   /* fail with KB_ERR_NOT_FOUND if there is no store */
-    KB_OPEN_READ_ONLY,  /* existing store, no writes (audits of copies) */
+    KB_OPEN_CREATE,    /* create the directory and families if missing */
+    KB_OPEN_EXISTING,  /* fail with KB_ERR_NOT_FOUND if there is no store */
+    KB_OPEN_READ_ONLY, /* existing store, no writes (audits of copies) */
 } kb_open_mode;
 
 typedef struct kb_store_options {
-    size_t write_buffer_bytes;  /* per column family; 0 = default */
-    size_t block_cache_bytes;   /* shared; 0 = default */
+    size_t write_buffer_bytes; /* per column family; 0 = default */
+    size_t block_cache_bytes;  /* shared; 0 = default */
 } kb_store_options;
 
 /* Opens (or creates) the store in dir. opts may be NULL. On failure writes

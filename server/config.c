@@ -91,9 +91,12 @@ static int apply(kbd_config *c, const char *name, const char *v) {
     }
     if (!strcmp(name, "contexts")) return parse_u32(name, v, 1, 4096, &c->contexts);
     if (!strcmp(name, "max-batch")) return parse_u32(name, v, 1, 100000, &c->batch_commands_max);
-    if (!strcmp(name, "max-batch-bytes")) return parse_u32(name, v, 4096, 1u << 30, &c->batch_bytes_max);
-    if (!strcmp(name, "max-message-bytes")) return parse_u32(name, v, 1024, 64u << 20, &c->message_bytes_max);
-    if (!strcmp(name, "request-timeout-ms")) return parse_u32(name, v, 1, 3600000, &c->request_timeout_ms);
+    if (!strcmp(name, "max-batch-bytes"))
+        return parse_u32(name, v, 4096, 1u << 30, &c->batch_bytes_max);
+    if (!strcmp(name, "max-message-bytes"))
+        return parse_u32(name, v, 1024, 64u << 20, &c->message_bytes_max);
+    if (!strcmp(name, "request-timeout-ms"))
+        return parse_u32(name, v, 1, 3600000, &c->request_timeout_ms);
     if (!strcmp(name, "batch-window-us")) return parse_u32(name, v, 0, 100000, &c->batch_window_us);
     if (!strcmp(name, "config")) return config_file(c, v);
     fprintf(stderr, "kasboekd: unknown option --%s (see --help)\n", name);
@@ -103,7 +106,8 @@ static int apply(kbd_config *c, const char *name, const char *v) {
 static char *trim(char *s) {
     while (*s == ' ' || *s == '\t') s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = 0;
     return s;
 }
 

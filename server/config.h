@@ -8,22 +8,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define KBD_LISTEN_MAX 8
+#define KBD_LISTEN_MAX       8
 #define KBD_DEFAULT_DATA_DIR "./data"
-#define KBD_DEFAULT_LISTEN "ipc://./run/kasboek.sock"
+#define KBD_DEFAULT_LISTEN   "ipc://./run/kasboek.sock"
 
 typedef struct kbd_config {
     char data_dir[512];
     char listen[KBD_LISTEN_MAX][256];
     int n_listen;
     bool manual_clock;
-    int64_t manual_clock_start_us;  /* --clock-start; 0 = stored or 2026-01-01 */
-    uint32_t contexts;              /* requests in flight at once */
-    uint32_t batch_commands_max;    /* commands per group commit */
-    uint32_t batch_bytes_max;       /* write batch size that ends a drain */
-    uint32_t message_bytes_max;     /* largest request accepted */
-    uint32_t request_timeout_ms;    /* a command queued longer is not run */
-    uint32_t batch_window_us;       /* wait this long for more commands */
+    int64_t manual_clock_start_us; /* --clock-start; 0 = stored or 2026-01-01 */
+    uint32_t contexts;             /* requests in flight at once */
+    uint32_t batch_commands_max;   /* commands per group commit */
+    uint32_t batch_bytes_max;      /* write batch size that ends a drain */
+    uint32_t message_bytes_max;    /* largest request accepted */
+    uint32_t request_timeout_ms;   /* a command queued longer is not run */
+    uint32_t batch_window_us;      /* wait this long for more commands */
     bool quiet;
 } kbd_config;
 

@@ -42,7 +42,8 @@ static int64_t head_recorded_at(kb_store *store) {
     int64_t at = 0;
     Kasboek__V1__EventRecord *rec;
     if (kb_log_read(store, NULL, head.seq, &a, &rec) == KB_OK) {
-        Kasboek__V1__Event *ev = kasboek__v1__event__unpack(&a.pb, rec->payload.len, rec->payload.data);
+        Kasboek__V1__Event *ev =
+            kasboek__v1__event__unpack(&a.pb, rec->payload.len, rec->payload.data);
         if (ev) at = ev->recorded_at;
     }
     kb_arena_fini(&a);
@@ -56,7 +57,8 @@ static kbd_clock *open_clock(const kbd_config *cfg, kb_store *store) {
     if (kb_engine_clock_read(store, &stored) != KB_OK) return NULL;
     int64_t floor = head_recorded_at(store);
     if (stored > floor) floor = stored;
-    int64_t start = cfg->manual_clock_start_us ? cfg->manual_clock_start_us : KBD_DEFAULT_CLOCK_START_US;
+    int64_t start =
+        cfg->manual_clock_start_us ? cfg->manual_clock_start_us : KBD_DEFAULT_CLOCK_START_US;
     if (!cfg->manual_clock) start = 0;
     return kbd_clock_new(cfg->manual_clock, start > floor ? start : floor);
 }
@@ -81,15 +83,18 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     }
     kb_head head = kb_engine_head(engine);
     if (!cfg->quiet) {
-        fprintf(stderr, "kasboekd: ready; data %s, head seq %llu, %s clock, listening on", cfg->data_dir,
-                (unsigned long long)head.seq, cfg->manual_clock ? "manual" : "system");
+        fprintf(stderr, "kasboekd: ready; data %s, head seq %llu, %s clock, listening on",
+                cfg->data_dir, (unsigned long long)head.seq,
+                cfg->manual_clock ? "manual" : "system");
         for (int i = 0; i < cfg->n_listen; i++) fprintf(stderr, " %s", cfg->listen[i]);
         fprintf(stderr, "\n");
     }
     int sig = wait_for_signal();
-    if (!cfg->quiet) fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
+    if (!cfg->quiet)
+        fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
     kbd_rpc_quiesce(rpc);
-    if (!kbd_rpc_drain(rpc, 10000)) fprintf(stderr, "kasboekd: some replies were not sent in 10 s\n");
+    if (!kbd_rpc_drain(rpc, 10000))
+        fprintf(stderr, "kasboekd: some replies were not sent in 10 s\n");
     kbd_writer_stats st = kbd_writer_stop(w); /* nothing is queued any more */
     kbd_rpc_close(rpc);
     if (!cfg->quiet) {

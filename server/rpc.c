@@ -17,7 +17,7 @@
 #include "validate.h"
 
 #define KBD_METHOD_PREFIX "kasboek.v1.Ledger/"
-#define KBD_VERSION "0.1.0"
+#define KBD_VERSION       "0.1.0"
 
 typedef enum { CTX_RECV, CTX_WAIT, CTX_SEND } ctx_state;
 
@@ -26,10 +26,10 @@ typedef struct kbd_ctx {
     nng_ctx ctx;
     nng_aio *aio;
     ctx_state state;
-    Kasboek__V1__Request *req;   /* decoded envelope, owned */
+    Kasboek__V1__Request *req; /* decoded envelope, owned */
     char actor[40];
-    char dir[512];   /* checkpoint target */
-    bool accepted;   /* its command went to the writer; reply not yet sent */
+    char dir[512]; /* checkpoint target */
+    bool accepted; /* its command went to the writer; reply not yet sent */
     kbd_job job;
 } kbd_ctx;
 
@@ -43,7 +43,7 @@ struct kbd_rpc {
     kb_store *store;
     kbd_writer *writer;
     kbd_clock *clock;
-    atomic_int busy;   /* contexts between a received request and its reply */
+    atomic_int busy;      /* contexts between a received request and its reply */
     atomic_bool stopping; /* new requests are answered SHUTTING_DOWN */
     atomic_int accepted;  /* commands taken by the writer whose reply is not sent */
 };
@@ -259,7 +259,8 @@ static void on_recv(kbd_ctx *c) {
     atomic_fetch_add(&c->rpc->busy, 1);
     if (len > c->rpc->cfg->message_bytes_max) {
         nng_msg_free(msg);
-        ctx_error(c, peeked, KB_REASON_MESSAGE_TOO_LARGE, "", "request exceeds --max-message-bytes");
+        ctx_error(c, peeked, KB_REASON_MESSAGE_TOO_LARGE, "",
+                  "request exceeds --max-message-bytes");
         return;
     }
     c->req = kasboek__v1__request__unpack(NULL, len, nng_msg_body(msg));
@@ -279,29 +280,29 @@ static void ctx_cb(void *arg) {
     kbd_ctx *c = arg;
     int rv = nng_aio_result(c->aio);
     switch (c->state) {
-    case CTX_RECV:
-        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
-        if (rv != 0) {
+        case CTX_RECV:
+            if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
+            if (rv != 0) {
+                nng_ctx_recv(c->ctx, c->aio);
+                return;
+            }
+            on_recv(c);
+            return;
+        case CTX_SEND:
+            if (rv != 0) nng_msg_free(nng_aio_get_msg(c->aio));
+            if (c->accepted) {
+                c->accepted = false;
+                atomic_fetch_sub(&c->rpc->accepted, 1);
+            }
+            if (c->req) kasboek__v1__request__free_unpacked(c->req, NULL);
+            c->req = NULL;
+            c->state = CTX_RECV;
+            atomic_fetch_sub(&c->rpc->busy, 1);
+            if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
             nng_ctx_recv(c->ctx, c->aio);
             return;
-        }
-        on_recv(c);
-        return;
-    case CTX_SEND:
-        if (rv != 0) nng_msg_free(nng_aio_get_msg(c->aio));
-        if (c->accepted) {
-            c->accepted = false;
-            atomic_fetch_sub(&c->rpc->accepted, 1);
-        }
-        if (c->req) kasboek__v1__request__free_unpacked(c->req, NULL);
-        c->req = NULL;
-        c->state = CTX_RECV;
-        atomic_fetch_sub(&c->rpc->busy, 1);
-        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) return;
-        nng_ctx_recv(c->ctx, c->aio);
-        return;
-    case CTX_WAIT:
-        return; /* not an aio state */
+        case CTX_WAIT:
+            return; /* not an aio state */
     }
 }
 
@@ -356,8 +357,11 @@ kbd_rpc *kbd_rpc_start(const kbd_config *cfg, kb_store *store, kbd_writer *write
     for (int i = 0; rv == 0 && i < cfg->n_listen; i++) {
         make_ipc_dir(cfg->listen[i]);
         rv = nng_listen(r->sock, cfg->listen[i], &r->listeners[i], 0);
-        if (rv != 0) fprintf(stderr, "kasboekd: cannot listen on %s: %s\n", cfg->listen[i], nng_strerror(rv));
-        else r->n_listeners++;
+        if (rv != 0)
+            fprintf(stderr, "kasboekd: cannot listen on %s: %s\n", cfg->listen[i],
+                    nng_strerror(rv));
+        else
+            r->n_listeners++;
     }
     if (rv != 0) {
         kbd_rpc_close(r);

@@ -53,25 +53,27 @@ static void run_job(kbd_writer *w, kbd_job *j) {
         return;
     }
     switch (j->kind) {
-    case KBD_JOB_COMMAND: {
-        j->rq.now = kbd_clock_now(w->clock);
-        kb_status st = kb_engine_execute(w->engine, &j->rq, &j->reply);
-        if (st != KB_OK) {
-            fprintf(stderr, "kasboekd: command %s failed: %s\n", j->rq.method, kb_status_str(st));
-            kb_error_set(&j->reply.err,
-                         st == KB_ERR_CORRUPT ? KB_REASON_RECORD_CORRUPT : KB_REASON_INTERNAL_ERROR,
-                         "", "%s", kb_status_str(st));
+        case KBD_JOB_COMMAND: {
+            j->rq.now = kbd_clock_now(w->clock);
+            kb_status st = kb_engine_execute(w->engine, &j->rq, &j->reply);
+            if (st != KB_OK) {
+                fprintf(stderr, "kasboekd: command %s failed: %s\n", j->rq.method,
+                        kb_status_str(st));
+                kb_error_set(
+                    &j->reply.err,
+                    st == KB_ERR_CORRUPT ? KB_REASON_RECORD_CORRUPT : KB_REASON_INTERNAL_ERROR, "",
+                    "%s", kb_status_str(st));
+            }
+            break;
         }
-        break;
-    }
-    case KBD_JOB_SET_CLOCK:
-        run_set_clock(w, j);
-        break;
-    case KBD_JOB_TICK:
-        reply_clock(w, j, kbd_clock_now(w->clock));
-        break;
-    case KBD_JOB_CHECKPOINT:
-        break; /* after the commit */
+        case KBD_JOB_SET_CLOCK:
+            run_set_clock(w, j);
+            break;
+        case KBD_JOB_TICK:
+            reply_clock(w, j, kbd_clock_now(w->clock));
+            break;
+        case KBD_JOB_CHECKPOINT:
+            break; /* after the commit */
     }
 }
 
@@ -189,8 +191,10 @@ bool kbd_writer_submit(kbd_writer *w, kbd_job *job) {
     pthread_mutex_lock(&w->mu);
     bool ok = !w->stopping;
     if (ok) {
-        if (w->tail) w->tail->next = job;
-        else w->head = job;
+        if (w->tail)
+            w->tail->next = job;
+        else
+            w->head = job;
         w->tail = job;
         pthread_cond_signal(&w->cv);
     }

@@ -24,11 +24,11 @@ typedef struct kbd_job kbd_job;
 struct kbd_job {
     kbd_job *next;
     kbd_job_kind kind;
-    kb_request rq;          /* strings borrowed from the submitter until done() */
-    int64_t arg_time_us;    /* SET_CLOCK */
-    const char *arg_dir;    /* CHECKPOINT */
+    kb_request rq;       /* strings borrowed from the submitter until done() */
+    int64_t arg_time_us; /* SET_CLOCK */
+    const char *arg_dir; /* CHECKPOINT */
     int64_t enqueued_ms;
-    kb_reply reply;         /* filled by the writer; payload freed by the owner */
+    kb_reply reply; /* filled by the writer; payload freed by the owner */
     void (*done)(kbd_job *job);
     void *owner;
 };

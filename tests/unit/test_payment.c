@@ -45,8 +45,12 @@ static kb_code run(fold *f, const char *method, ProtobufCMessage *cmd) {
     const kb_command *c = kb_command_find(method);
     assert_non_null(c);
     kb_error_clear(&f->err);
-    f->dc = (kb_decide_ctx){.tenant = "t1", .id = "p1", .now = NOW, .occurred_at = NOW,
-                            .arena = &f->arena, .err = &f->err};
+    f->dc = (kb_decide_ctx){.tenant = "t1",
+                            .id = "p1",
+                            .now = NOW,
+                            .occurred_at = NOW,
+                            .arena = &f->arena,
+                            .err = &f->err};
     kb_code code = c->decide(f->state, cmd, &f->dc);
     assert_int_equal(code, f->err.code);
     if (code != KB_CODE_OK) {
@@ -84,9 +88,9 @@ static void check_parts(const Payment *p) {
         return;
     }
     /* the parts always sum to the whole */
-    assert_int_equal(p->amount_refunded + p->amount_refund_pending + p->amount_disputed +
-                         p->amount_refundable,
-                     p->amount->amount);
+    assert_int_equal(
+        p->amount_refunded + p->amount_refund_pending + p->amount_disputed + p->amount_refundable,
+        p->amount->amount);
 }
 
 static int fold_setup(void **st) {
@@ -201,7 +205,8 @@ static void test_disputes(void **st) {
     assert_int_equal(p->amount_refundable, 500);
     assert_int_equal(refund(f, 501, "EUR"), KB_CODE_FAILED_PRECONDITION);
     check_parts(p);
-    assert_int_equal(close_dispute(f, d1, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_WON), KB_CODE_OK);
+    assert_int_equal(close_dispute(f, d1, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_WON),
+                     KB_CODE_OK);
     assert_int_equal(p->amount_disputed, 0);
     assert_int_equal(p->amount_refundable, 2000);
     assert_int_equal(close_dispute(f, d1, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST),
@@ -210,7 +215,8 @@ static void test_disputes(void **st) {
     assert_int_equal(dispute(f, 800, 0), KB_CODE_OK);
     const char *d2 = f->dc.created_id;
     assert_string_not_equal(d1, d2);
-    assert_int_equal(close_dispute(f, d2, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST), KB_CODE_OK);
+    assert_int_equal(close_dispute(f, d2, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST),
+                     KB_CODE_OK);
     assert_int_equal(p->amount_disputed, 800);
     assert_int_equal(p->amount_refundable, 1200);
     check_parts(p);
@@ -308,9 +314,14 @@ static kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const
                     int expected) {
     kb_reply_fini(&e->reply);
     size_t n = protobuf_c_message_pack(m, e->buf);
-    kb_request rq = {.tenant = "t1", .actor = "test", .method = method,
-                     .idempotency_key = idem ? idem : "", .payload = e->buf, .payload_len = n,
-                     .now = NOW, .has_expected_version = expected >= 0,
+    kb_request rq = {.tenant = "t1",
+                     .actor = "test",
+                     .method = method,
+                     .idempotency_key = idem ? idem : "",
+                     .payload = e->buf,
+                     .payload_len = n,
+                     .now = NOW,
+                     .has_expected_version = expected >= 0,
                      .expected_version = expected >= 0 ? (uint64_t)expected : 0};
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
     assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
@@ -396,7 +407,8 @@ static void test_engine_versions_and_aliases(void **st) {
     assert_string_equal(r->payment->payment_id, "p1");
     assert_int_equal(r->payment->amount_refunded, 1000);
     assert_int_equal(r->payment->version, 4);
-    assert_int_equal(r->payment->status, KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PARTIALLY_REFUNDED);
+    assert_int_equal(r->payment->status,
+                     KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PARTIALLY_REFUNDED);
     kasboek__v1__command_result__free_unpacked(r, NULL);
 }
 
@@ -407,12 +419,17 @@ static void test_engine_rejects_write_nothing(void **st) {
     rec(e, "bad/id", 100, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL,
         KB_CODE_INVALID_ARGUMENT);
     assert_int_equal(e->reply.err.reason, KB_REASON_INVALID_ID);
-    rec(e, "p3", -5, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_INVALID_ARGUMENT);
+    rec(e, "p3", -5, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL,
+        KB_CODE_INVALID_ARGUMENT);
     rec(e, "p4", 5, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_UNSPECIFIED, NULL,
         KB_CODE_INVALID_ARGUMENT);
-    kb_request rq = {.tenant = "t1", .actor = "test", .method = "RecordPayment",
-                     .idempotency_key = "", .payload = (const uint8_t *)"\xff\xff\xff",
-                     .payload_len = 3, .now = NOW};
+    kb_request rq = {.tenant = "t1",
+                     .actor = "test",
+                     .method = "RecordPayment",
+                     .idempotency_key = "",
+                     .payload = (const uint8_t *)"\xff\xff\xff",
+                     .payload_len = 3,
+                     .now = NOW};
     kb_reply_fini(&e->reply);
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
     assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
@@ -452,8 +469,10 @@ static void test_engine_replay_equals_live(void **st) {
         kb_key k;
         kb_key_state(&k, "t1", "payment", ids[i]);
         kb_value live, rebuilt;
-        assert_int_equal(kb_store_get(e->store, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &live), KB_OK);
-        assert_int_equal(kb_store_get(scratch, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &rebuilt), KB_OK);
+        assert_int_equal(kb_store_get(e->store, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &live),
+                         KB_OK);
+        assert_int_equal(kb_store_get(scratch, NULL, NULL, KB_CF_STATE, k.bytes, k.len, &rebuilt),
+                         KB_OK);
         assert_int_equal(live.len, rebuilt.len);
         assert_memory_equal(live.data, rebuilt.data, live.len);
         kb_value_free(&live);
@@ -495,8 +514,8 @@ static void test_engine_submit_batch(void **st) {
     batch_cmd(&c[0], "kasboek.v1.Ledger/RecordPayment", &r.base, bufs[0], "k-b1");
     batch_cmd(&c[1], "RefundPayment", &rf.base, bufs[1], "k-b1-r1"); /* sees b1 */
     batch_cmd(&c[2], "RefundPayment", &rf.base, bufs[2], "k-b1-r2"); /* 900 > 100 left */
-    batch_cmd(&c[3], "SubmitBatch", &r.base, bufs[3], "");            /* no nesting */
-    batch_cmd(&c[4], "RecordPayment", &r.base, bufs[4], "k-b1");      /* replayed */
+    batch_cmd(&c[3], "SubmitBatch", &r.base, bufs[3], "");           /* no nesting */
+    batch_cmd(&c[4], "RecordPayment", &r.base, bufs[4], "k-b1");     /* replayed */
     for (int i = 0; i < 5; i++) cp[i] = &c[i];
     Kasboek__V1__SubmitBatchRequest b = KASBOEK__V1__SUBMIT_BATCH_REQUEST__INIT;
     b.n_commands = 5;
@@ -558,18 +577,21 @@ static void test_engine_provider_transaction_unique(void **st) {
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_card_payment_succeeds_and_refunds, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_card_payment_succeeds_and_refunds, fold_setup,
+                                        fold_teardown),
         cmocka_unit_test_setup_teardown(test_bank_debit_lifecycle, fold_setup, fold_teardown),
         cmocka_unit_test_setup_teardown(test_failed_debit_cannot_refund, fold_setup, fold_teardown),
         cmocka_unit_test_setup_teardown(test_disputes, fold_setup, fold_teardown),
-        cmocka_unit_test_setup_teardown(test_associate_replaces_one_kind, fold_setup, fold_teardown),
+        cmocka_unit_test_setup_teardown(test_associate_replaces_one_kind, fold_setup,
+                                        fold_teardown),
         cmocka_unit_test_setup_teardown(test_line_items_must_sum, fold_setup, fold_teardown),
         cmocka_unit_test_setup_teardown(test_engine_idempotency, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_versions_and_aliases, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_rejects_write_nothing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,
+                                        env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
