@@ -44,6 +44,7 @@ typedef struct kb_store_options {
  * a one-line reason into err (if non-NULL, size err_n). */
 kb_status kb_store_open(const char *dir, kb_open_mode mode, const kb_store_options *opts,
                         kb_store **out, char *err, size_t err_n) KB_MUST_USE;
+/* Flushes the memtables of a writable store to disk, then closes it. */
 void kb_store_close(kb_store *s);
 
 /* A value read from the store; release with kb_value_free. */

@@ -124,8 +124,9 @@ static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
     }
 }
 
-/* Takes up to the batch bound of queued jobs; waits the batch window for
- * more when configured. Called with mu held. */
+/* Takes queued jobs up to the bounds (--max-batch requests, and
+ * --max-batch-bytes of request payload, at least one job); waits the batch
+ * window for more when configured. Called with mu held. */
 static kbd_job *take(kbd_writer *w, uint32_t *n_out) {
     if (w->cfg->batch_window_us && !w->stopping) {
         struct timespec ts;
@@ -139,8 +140,11 @@ static kbd_job *take(kbd_writer *w, uint32_t *n_out) {
     }
     kbd_job *list = w->head, *last = w->head;
     uint32_t n = 1;
-    while (last->next && n < w->cfg->batch_commands_max) {
+    size_t bytes = last->rq.payload_len;
+    while (last->next && n < w->cfg->batch_commands_max &&
+           bytes + last->next->rq.payload_len <= w->cfg->batch_bytes_max) {
         last = last->next;
+        bytes += last->rq.payload_len;
         n++;
     }
     w->head = last->next;

@@ -24,7 +24,7 @@
 #define CLI_POS_MAX        4   /* positional arguments of a command */
 #define CLI_FLAGS_MAX      24  /* flags one command declares */
 #define CLI_REPEAT_MAX     64  /* values of a repeatable flag (--meta) */
-#define CLI_IDEM_KEY_BYTES 16  /* random bytes of a generated idempotency key */
+#define CLI_IDEM_KEY_LETTERS 32 /* random letters of a generated idempotency key */
 #define CLI_TEXT_MAX       128 /* money and time text buffers */
 
 typedef enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON } cli_output;
@@ -63,7 +63,7 @@ typedef struct cli {
     cli_output output;
     bool help;
     const char *idempotency_key; /* given or generated; NULL for queries */
-    char idem_buf[2 * CLI_IDEM_KEY_BYTES + 8];
+    char idem_buf[CLI_IDEM_KEY_LETTERS + 8];
     const cli_cmd *cmd;
     cli_args args;
     kb_client *client; /* opened by cli_connect */
