@@ -23,7 +23,8 @@ typedef struct kb_index_set {
     size_t n;
     size_t cap;
     struct kb_index_entry {
-        kb_key key;
+        const char *key; /* key bytes, copied into the arena */
+        size_t key_len;
         const char *value; /* NUL-terminated, may be "" */
     } * entries;
 } kb_index_set;

@@ -23,7 +23,7 @@
 
 #define KB_MESSAGE_BYTES_MAX (1u << 20)      /* default request size cap */
 #define KB_EVENT_BYTES_MAX (256u * 1024u)    /* one packed event */
-#define KB_COMMAND_ARENA_BYTES (512u * 1024u)
+#define KB_COMMAND_ARENA_BYTES (8u * 1024u * 1024u) /* a bound; chunks come as needed */
 
 #define KB_PAGE_SIZE_DEFAULT 50
 #define KB_PAGE_SIZE_MAX 1000

@@ -14,7 +14,11 @@ bool kb_index_set_add(kb_index_set *s, const kb_key *key, const char *value) {
         s->entries = e;
         s->cap = cap;
     }
-    s->entries[s->n].key = *key;
+    char *k = kb_arena_alloc(s->arena, key->len ? key->len : 1);
+    if (!k) return false;
+    memcpy(k, key->bytes, key->len);
+    s->entries[s->n].key = k;
+    s->entries[s->n].key_len = key->len;
     s->entries[s->n].value = value ? value : "";
     s->n++;
     return true;
@@ -52,21 +56,20 @@ kb_status kb_project_index(const kb_aggregate *agg, const ProtobufCMessage *stat
     return agg->index(state, tenant, out) ? KB_OK : KB_ERR_NOMEM;
 }
 
+static bool same_key(const struct kb_index_entry *a, const struct kb_index_entry *b) {
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
 static bool set_has(const kb_index_set *s, const struct kb_index_entry *e) {
     for (size_t i = 0; i < s->n; i++) {
-        const struct kb_index_entry *o = &s->entries[i];
-        if (o->key.len == e->key.len && memcmp(o->key.bytes, e->key.bytes, e->key.len) == 0 &&
-            strcmp(o->value, e->value) == 0) {
-            return true;
-        }
+        if (same_key(&s->entries[i], e) && strcmp(s->entries[i].value, e->value) == 0) return true;
     }
     return false;
 }
 
-static bool set_has_key(const kb_index_set *s, const kb_key *k) {
+static bool set_has_key(const kb_index_set *s, const struct kb_index_entry *e) {
     for (size_t i = 0; i < s->n; i++) {
-        const kb_key *o = &s->entries[i].key;
-        if (o->len == k->len && memcmp(o->bytes, k->bytes, k->len) == 0) return true;
+        if (same_key(&s->entries[i], e)) return true;
     }
     return false;
 }
@@ -86,13 +89,12 @@ kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb
     if (st != KB_OK) return st;
     for (size_t i = 0; i < before->n; i++) {
         const struct kb_index_entry *e = &before->entries[i];
-        if (!set_has_key(&after, &e->key))
-            kb_batch_delete(b, KB_CF_INDEX, e->key.bytes, e->key.len);
+        if (!set_has_key(&after, e)) kb_batch_delete(b, KB_CF_INDEX, e->key, e->key_len);
     }
     for (size_t i = 0; i < after.n; i++) {
         const struct kb_index_entry *e = &after.entries[i];
         if (!set_has(before, e)) {
-            kb_batch_put(b, KB_CF_INDEX, e->key.bytes, e->key.len, e->value, strlen(e->value));
+            kb_batch_put(b, KB_CF_INDEX, e->key, e->key_len, e->value, strlen(e->value));
         }
     }
     return KB_OK;

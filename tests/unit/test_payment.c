@@ -281,7 +281,7 @@ typedef struct env {
     kb_store *store;
     kb_engine *engine;
     kb_reply reply;
-    uint8_t buf[4096];
+    uint8_t buf[1 << 17]; /* one packed request */
 } env;
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -313,6 +313,7 @@ static int env_teardown(void **st) {
 static kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
                     int expected) {
     kb_reply_fini(&e->reply);
+    assert_true(protobuf_c_message_get_packed_size(m) <= sizeof e->buf);
     size_t n = protobuf_c_message_pack(m, e->buf);
     kb_request rq = {.tenant = "t1",
                      .actor = "test",
@@ -574,6 +575,73 @@ static void test_engine_provider_transaction_unique(void **st) {
     kb_arena_fini(&a);
 }
 
+/* A payment at every bound (20 metadata entries of 500 characters, 50 line
+ * items, 64 refunds, 8 disputes) still fits the per-command arena; one
+ * refund more is refused, not a crash. */
+static void test_engine_payment_at_every_bound(void **st) {
+    env *e = *st;
+    static char text[KB_TEXT_LEN_MAX + 1], keys[KB_META_ENTRIES_MAX][8], names[KB_LINE_ITEMS_MAX][8];
+    memset(text, 'x', KB_TEXT_LEN_MAX);
+    Kasboek__V1__MetadataEntry md[KB_META_ENTRIES_MAX], *mdp[KB_META_ENTRIES_MAX];
+    for (int i = 0; i < KB_META_ENTRIES_MAX; i++) {
+        kasboek__v1__metadata_entry__init(&md[i]);
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        md[i].key = keys[i];
+        md[i].value = text;
+        mdp[i] = &md[i];
+    }
+    Kasboek__V1__Money unit = KASBOEK__V1__MONEY__INIT, total = KASBOEK__V1__MONEY__INIT;
+    unit.amount = 100000;
+    unit.currency = total.currency = "EUR";
+    total.amount = unit.amount * KB_LINE_ITEMS_MAX;
+    Kasboek__V1__LineItem li[KB_LINE_ITEMS_MAX], *lip[KB_LINE_ITEMS_MAX];
+    for (int i = 0; i < KB_LINE_ITEMS_MAX; i++) {
+        kasboek__v1__line_item__init(&li[i]);
+        snprintf(names[i], sizeof names[i], "n%d", i);
+        li[i].name = i % 2 ? text : names[i];
+        li[i].quantity = 1;
+        li[i].unit_price = &unit;
+        lip[i] = &li[i];
+    }
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "big";
+    r.amount = &total;
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD;
+    r.description = text;
+    r.provider_transaction_id = text;
+    r.n_metadata = KB_META_ENTRIES_MAX;
+    r.metadata = mdp;
+    r.n_line_items = KB_LINE_ITEMS_MAX;
+    r.line_items = lip;
+    assert_int_equal(exec(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__Money one = KASBOEK__V1__MONEY__INIT;
+    one.amount = 1;
+    one.currency = "EUR";
+    Kasboek__V1__OpenDisputeRequest d = KASBOEK__V1__OPEN_DISPUTE_REQUEST__INIT;
+    d.payment_id = "big";
+    d.amount = &one;
+    d.reason = text;
+    for (int i = 0; i < KB_DISPUTES_MAX; i++) {
+        assert_int_equal(exec(e, "OpenDispute", &d.base, NULL, -1), KB_CODE_OK);
+    }
+    assert_int_equal(exec(e, "OpenDispute", &d.base, NULL, -1), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_TOO_MANY_DISPUTES);
+    Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    rf.payment_id = "big";
+    rf.amount = &one;
+    rf.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_OTHER;
+    for (int i = 0; i < KB_REFUNDS_MAX; i++) {
+        assert_int_equal(exec(e, "RefundPayment", &rf.base, NULL, -1), KB_CODE_OK);
+    }
+    assert_int_equal(exec(e, "RefundPayment", &rf.base, NULL, -1), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_TOO_MANY_REFUNDS);
+    assert_int_equal(e->reply.payload_len, 0); /* a rejection has no payload */
+    uint64_t count, bad;
+    char why[128];
+    assert_int_equal(kb_log_verify(e->store, &count, &bad, why, sizeof why), KB_OK);
+    assert_int_equal(count, 1 + KB_DISPUTES_MAX + 2 * KB_REFUNDS_MAX);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -591,6 +659,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_payment_at_every_bound, env_setup,
                                         env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
