@@ -20,19 +20,119 @@ static void hash_bytes(crypto_generichash_state *st, const void *p, size_t n) {
     if (n) crypto_generichash_update(st, p, n);
 }
 
-void kb_log_hash(const unsigned char prev[KB_HASH_BYTES], uint64_t seq, const char *tenant,
-                 const char *stream, uint64_t version, const char *type, const uint8_t *payload,
-                 size_t payload_len, unsigned char out[KB_HASH_BYTES]) {
+/* The fields of one record as byte ranges (no copies). */
+typedef struct rec_view {
+    uint64_t seq, version;
+    const uint8_t *tenant, *stream, *type, *payload, *prev, *hash;
+    size_t tenant_len, stream_len, type_len, payload_len, prev_len, hash_len;
+} rec_view;
+
+static void hash_view(const unsigned char prev[KB_HASH_BYTES], const rec_view *v,
+                      unsigned char out[KB_HASH_BYTES]) {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, KB_HASH_BYTES);
     crypto_generichash_update(&st, prev, KB_HASH_BYTES);
-    hash_u64(&st, seq);
-    hash_bytes(&st, tenant, strlen(tenant));
-    hash_bytes(&st, stream, strlen(stream));
-    hash_u64(&st, version);
-    hash_bytes(&st, type, strlen(type));
-    hash_bytes(&st, payload, payload_len);
+    hash_u64(&st, v->seq);
+    hash_bytes(&st, v->tenant, v->tenant_len);
+    hash_bytes(&st, v->stream, v->stream_len);
+    hash_u64(&st, v->version);
+    hash_bytes(&st, v->type, v->type_len);
+    hash_bytes(&st, v->payload, v->payload_len);
     crypto_generichash_final(&st, out, KB_HASH_BYTES);
+}
+
+void kb_log_hash(const unsigned char prev[KB_HASH_BYTES], uint64_t seq, const char *tenant,
+                 const char *stream, uint64_t version, const char *type, const uint8_t *payload,
+                 size_t payload_len, unsigned char out[KB_HASH_BYTES]) {
+    rec_view v = {.seq = seq,
+                  .version = version,
+                  .tenant = (const uint8_t *)tenant,
+                  .tenant_len = strlen(tenant),
+                  .stream = (const uint8_t *)stream,
+                  .stream_len = strlen(stream),
+                  .type = (const uint8_t *)type,
+                  .type_len = strlen(type),
+                  .payload = payload,
+                  .payload_len = payload_len};
+    hash_view(prev, &v, out);
+}
+
+/* ------------------------------------------ a strict, copy-free scanner */
+
+static bool scan_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A length-delimited field of EventRecord, by field number; each at most
+ * once. */
+static bool scan_bytes_field(rec_view *v, uint64_t field, const uint8_t *b, size_t n) {
+    const uint8_t **dst[] = {NULL,     NULL,        &v->tenant, &v->stream, NULL,
+                             &v->type, &v->payload, &v->prev,   &v->hash};
+    size_t *len[] = {NULL,        NULL,         &v->tenant_len,  &v->stream_len,
+                     NULL,        &v->type_len, &v->payload_len, &v->prev_len,
+                     &v->hash_len};
+    if (field >= sizeof dst / sizeof dst[0] || !dst[field] || *dst[field]) return false;
+    *dst[field] = b;
+    *len[field] = n;
+    return true;
+}
+
+/* Parses a stored EventRecord without allocating. Strict: only its eight
+ * fields, each at most once, with their wire types. */
+static bool scan_record(const uint8_t *p, size_t len, rec_view *v) {
+    static const uint8_t empty[1];
+    const uint8_t *end = p + len;
+    memset(v, 0, sizeof *v);
+    unsigned seen = 0;
+    while (p < end) {
+        uint64_t tag, x;
+        if (!scan_varint(&p, end, &tag)) return false;
+        uint64_t field = tag >> 3;
+        if ((tag & 7) == 0 && (field == 1 || field == 4)) {
+            if (!scan_varint(&p, end, &x) || (seen & (1u << field))) return false;
+            seen |= 1u << field;
+            *(field == 1 ? &v->seq : &v->version) = x;
+        } else if ((tag & 7) == 2) {
+            if (!scan_varint(&p, end, &x) || x > (uint64_t)(end - p)) return false;
+            if (!scan_bytes_field(v, field, p, (size_t)x)) return false;
+            p += x;
+        } else {
+            return false;
+        }
+    }
+    const uint8_t **strs[] = {&v->tenant, &v->stream, &v->type, &v->payload};
+    for (size_t i = 0; i < 4; i++) {
+        if (!*strs[i]) *strs[i] = empty; /* proto3 leaves out empty fields */
+    }
+    return true;
+}
+
+/* kb_log_decode's checks on the raw bytes: seq, bounds, chain, hash. On
+ * success copies the record's hash into out (which may alias prev). */
+static bool check_raw(const char *val, size_t len, uint64_t seq, const unsigned char *prev,
+                      unsigned char out[KB_HASH_BYTES]) {
+    rec_view v;
+    if (!scan_record((const uint8_t *)val, len, &v)) return false;
+    if (v.seq != seq || v.version == 0 || v.prev_len != KB_HASH_BYTES ||
+        v.hash_len != KB_HASH_BYTES || v.tenant_len > KB_ID_LEN_MAX ||
+        v.stream_len > KB_STREAM_LEN_MAX || v.type_len > KB_METHOD_LEN_MAX ||
+        v.payload_len > KB_EVENT_BYTES_MAX || memcmp(v.prev, prev, KB_HASH_BYTES) != 0) {
+        return false;
+    }
+    unsigned char h[KB_HASH_BYTES];
+    hash_view(v.prev, &v, h);
+    if (sodium_memcmp(h, v.hash, KB_HASH_BYTES) != 0) return false;
+    memcpy(out, v.hash, KB_HASH_BYTES);
+    return true;
 }
 
 kb_status kb_log_head_read(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_head *out) {
@@ -135,8 +235,6 @@ kb_status kb_log_read(kb_store *s, const kb_snapshot *snap, uint64_t seq, kb_are
 
 static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head *head,
                              uint64_t *count, uint64_t *bad_seq, char *why, size_t why_n) {
-    kb_arena arena;
-    kb_arena_init(&arena, KB_EVENT_BYTES_MAX * 4);
     kb_iter *it = kb_iter_open(s, snap, KB_CF_EVENTS, NULL, 0);
     if (!it) return KB_ERR_NOMEM;
     unsigned char prev[KB_HASH_BYTES] = {0};
@@ -147,8 +245,6 @@ static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head
         const char *key = kb_iter_key(it, &kl);
         const char *val = kb_iter_value(it, &vl);
         uint64_t seq = kl == 8 ? kb_be64_get((const unsigned char *)key) : 0;
-        Kasboek__V1__EventRecord *rec;
-        kb_arena_reset(&arena);
         if (seq != expect) {
             *bad_seq = expect;
             snprintf(why, why_n, "missing event (next stored key is seq %llu)",
@@ -156,18 +252,16 @@ static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head
             st = KB_ERR_CORRUPT;
             break;
         }
-        if (kb_log_decode(val, vl, seq, prev, &arena, &rec) != KB_OK) {
+        if (!check_raw(val, vl, seq, prev, prev)) {
             *bad_seq = seq;
             snprintf(why, why_n, "record does not match its hash chain");
             st = KB_ERR_CORRUPT;
             break;
         }
-        memcpy(prev, rec->hash.data, KB_HASH_BYTES);
         (*count)++;
     }
     if (st == KB_OK && kb_iter_status(it) != KB_OK) st = KB_ERR_IO;
     kb_iter_close(it);
-    kb_arena_fini(&arena);
     if (st == KB_OK && (expect - 1 != head->seq || memcmp(prev, head->hash, KB_HASH_BYTES))) {
         uint64_t last = expect - 1; /* the last event stored */
         *bad_seq = last < head->seq ? expect : last > head->seq ? head->seq + 1 : head->seq;
