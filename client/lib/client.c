@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kb_limits.h"
+#include "status.h"
 
 #define KB_CLIENT_TIMEOUT_MS_DEFAULT 30000
 /* Replies can hold a page of up to KB_PAGE_SIZE_MAX payments or events. */
@@ -27,33 +28,13 @@ struct kb_client {
     char api_key[KB_API_KEY_LEN_MAX + 1];
 };
 
-static const char *const code_names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
-#define KB_CLIENT_CODE_COUNT ((int)(sizeof code_names / sizeof code_names[0]))
-_Static_assert(KB_CLIENT_CODE_COUNT == KASBOEK__V1__CODE__UNAUTHENTICATED + 1,
-               "code_names must follow proto enum Code");
+/* The names come from the ledger's table, which follows proto enum Code. */
+_Static_assert(KB_CODE_UNAUTHENTICATED == (int)KASBOEK__V1__CODE__UNAUTHENTICATED,
+               "kb_code must follow proto enum Code");
 
 const char *kb_client_code_str(int code) {
-    if (code < 0 || code >= KB_CLIENT_CODE_COUNT) return "UNKNOWN";
-    return code_names[code];
+    if (code < 0 || code > KB_CODE_UNAUTHENTICATED) return "UNKNOWN";
+    return kb_code_str((kb_code)code);
 }
 
 const char *kb_client_strerror(int err) {
