@@ -90,11 +90,25 @@ static bool walk_field(walk *w, const ProtobufCMessage *m, const ProtobufCFieldD
     return ok;
 }
 
+/* Fuzzing fix: protobuf-c keeps the fields a message does not declare and
+ * packs them out again, so an unknown field inside, say, the amount's Money
+ * went into the event and the state unchecked: a card number, or text of
+ * any length (past the bounds the arenas are sized for). Refused, naming
+ * the message that holds it ("payload" at the top). */
+static bool check_unknown(walk *w, const ProtobufCMessage *m) {
+    if (m->n_unknown_fields == 0) return true;
+    kb_error_set(w->err, KB_REASON_MALFORMED_PAYLOAD, w->path[0] ? w->path : "payload",
+                 "%s: unknown field %u", w->path[0] ? w->path : "payload",
+                 (unsigned)m->unknown_fields[0].tag);
+    return false;
+}
+
 static bool walk_msg(walk *w, const ProtobufCMessage *m, size_t depth) {
     if (depth > 8) {
         path_fail(w, KB_REASON_MALFORMED_PAYLOAD, "nested too deeply");
         return false;
     }
+    if (!check_unknown(w, m)) return false;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         if (!walk_field(w, m, &d->fields[i], depth)) return false;

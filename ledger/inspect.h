@@ -15,7 +15,9 @@
  * at most KB_TEXT_LEN_MAX bytes (TEXT_TOO_LONG; metadata keys
  * KB_META_KEY_LEN_MAX) and hold no card number (CARD_NUMBER_NOT_ALLOWED);
  * every enum must hold a declared value (INVALID_ENUM); every repeated
- * field at most KB_LINE_ITEMS_MAX entries (TOO_MANY_ITEMS). On the first
+ * field at most KB_LINE_ITEMS_MAX entries (TOO_MANY_ITEMS); no message may
+ * carry a field it does not declare (MALFORMED_PAYLOAD, field = the path of
+ * the message holding it, "payload" at the top). On the first
  * failure sets err (field = path such as "metadata[2].value") and returns
  * false. */
 bool kb_inspect_message(const ProtobufCMessage *msg, kb_error *err);

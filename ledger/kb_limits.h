@@ -28,6 +28,8 @@
 #define KB_PAGE_SIZE_DEFAULT 50
 #define KB_PAGE_SIZE_MAX 1000
 #define KB_LIST_SCAN_MAX 100000       /* index entries one list call reads */
+#define KB_QUERY_ARENA_BYTES (64u * 1024u * 1024u) /* one query's reply rows */
+#define KB_QUERY_PAGE_BYTES (32u * 1024u * 1024u)  /* a page ends (with a cursor) past this */
 
 #define KB_BATCH_COMMANDS_MAX_DEFAULT 512
 #define KB_SUBMIT_BATCH_COMMANDS_MAX 1000 /* commands in one SubmitBatch */

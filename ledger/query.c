@@ -15,7 +15,8 @@
 typedef struct qctx {
     kb_store *s;
     kb_snapshot *snap;
-    kb_arena arena;
+    kb_arena arena;   /* the reply's rows */
+    kb_arena scratch; /* one row being examined, reset per row */
     const kb_request *rq;
     kb_reply *reply;
 } qctx;
@@ -192,18 +193,41 @@ static bool in_range(const list_scan *ls, const char *k, size_t kl) {
     return key_cmp(k, kl, ls->lower.bytes, ls->lower.len) >= 0;
 }
 
-static kb_status list_row(qctx *q, const char *k, size_t kl, const list_scan *ls,
+static kb_status list_row(qctx *q, kb_arena *a, const char *k, size_t kl, const list_scan *ls,
                           Kasboek__V1__Payment **out) {
     /* prefix + hex16(created_at) + "/" + id */
     size_t at = ls->prefix.len + 17;
     if (kl <= at || kl - at > KB_ID_LEN_MAX || k[at - 1] != '/') return KB_ERR_CORRUPT;
-    char *id = kb_arena_strndup(&q->arena, k + at, kl - at);
+    char *id = kb_arena_strndup(a, k + at, kl - at);
     if (!id) return KB_ERR_NOMEM;
     ProtobufCMessage *st;
-    kb_status s = kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
-                                  &kb_payment_aggregate, id, &st);
+    kb_status s =
+        kb_project_load(q->s, NULL, q->snap, a, q->rq->tenant, &kb_payment_aggregate, id, &st);
     if (s == KB_OK) *out = (Kasboek__V1__Payment *)st;
     return s == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : s;
+}
+
+/* Robustness fix (found writing tests/fuzz, reproduced with 2000 payments of
+ * ~40 KB): every row examined went into the reply's arena, also the rows
+ * the filters (or, in ReadEvents, the tenant) drop, so a few thousand large
+ * ones exhausted it, and protobuf-c's failed unpack then read as a corrupt
+ * record: DATA_LOSS RECORD_CORRUPT, even for a tenant with no events at
+ * all. A row is now examined in the scratch arena, and only a kept row is
+ * read again into the reply's; a page also ends, with its cursor, once the
+ * reply's rows take KB_QUERY_PAGE_BYTES. */
+static bool page_full(const qctx *q, size_t n, size_t limit, size_t scanned) {
+    return n == limit || scanned == KB_LIST_SCAN_MAX || q->arena.used_bytes > KB_QUERY_PAGE_BYTES;
+}
+
+/* *out = the row's payment (in the reply's arena) when it matches, or NULL. */
+static kb_status list_examine(qctx *q, const Kasboek__V1__ListPaymentsRequest *r, const char *k,
+                              size_t kl, const list_scan *ls, Kasboek__V1__Payment **out) {
+    *out = NULL;
+    kb_arena_reset(&q->scratch);
+    Kasboek__V1__Payment *p;
+    kb_status st = list_row(q, &q->scratch, k, kl, ls, &p);
+    if (st != KB_OK || !list_match(r, p)) return st;
+    return list_row(q, &q->arena, k, kl, ls, out);
 }
 
 static kb_status list_scan_rows(qctx *q, const Kasboek__V1__ListPaymentsRequest *r,
@@ -215,24 +239,23 @@ static kb_status list_scan_rows(qctx *q, const Kasboek__V1__ListPaymentsRequest 
         return KB_ERR_NOMEM;
     }
     kb_status st = KB_OK;
-    size_t scanned = 0, kl = 0;
-    const char *k = NULL;
-    const char *last = NULL; /* cursor of the last row examined */
+    size_t scanned = 0, kl = 0, last_len = 0;
+    char last[KB_KEY_BYTES_MAX]; /* cursor of the last row examined */
     for (kb_iter_seek_last(it); kb_iter_valid(it); kb_iter_prev(it)) {
-        k = kb_iter_key(it, &kl);
+        const char *k = kb_iter_key(it, &kl);
         if (!in_range(ls, k, kl)) break;
-        if (out->n_payments == ls->limit || scanned == KB_LIST_SCAN_MAX) {
-            out->next_cursor = (char *)last; /* more rows remain */
+        if (page_full(q, out->n_payments, ls->limit, scanned)) {
+            out->next_cursor = kb_arena_strndup(&q->arena, last, last_len); /* more remain */
+            if (!out->next_cursor) st = KB_ERR_NOMEM;
             break;
         }
         scanned++;
         Kasboek__V1__Payment *p;
-        st = list_row(q, k, kl, ls, &p);
+        st = list_examine(q, r, k, kl, ls, &p); /* checks the key's length */
         if (st != KB_OK) break;
-        if (list_match(r, p)) out->payments[out->n_payments++] = p;
-        last = kb_arena_strndup(&q->arena, k + ls->prefix.len, kl - ls->prefix.len);
-        if (!last) st = KB_ERR_NOMEM;
-        if (st != KB_OK) break;
+        if (p) out->payments[out->n_payments++] = p;
+        last_len = kl - ls->prefix.len;
+        memcpy(last, k + ls->prefix.len, last_len);
     }
     if (st == KB_OK) st = kb_iter_status(it);
     kb_iter_close(it);
@@ -250,6 +273,18 @@ static kb_status list_payments(qctx *q, const ProtobufCMessage *msg) {
 }
 
 /* ------------------------------------------------------------ ReadEvents */
+
+/* *out = the record (in the reply's arena) when it is the tenant's, or
+ * NULL (see page_full). */
+static kb_status read_one(qctx *q, const char *val, size_t vl, uint64_t seq,
+                          Kasboek__V1__EventRecord **out) {
+    *out = NULL;
+    kb_arena_reset(&q->scratch);
+    Kasboek__V1__EventRecord *rec;
+    kb_status st = kb_log_decode(val, vl, seq, NULL, &q->scratch, &rec);
+    if (st != KB_OK || strcmp(rec->tenant, q->rq->tenant) != 0) return st;
+    return kb_log_decode(val, vl, seq, NULL, &q->arena, out);
+}
 
 static kb_status read_events(qctx *q, const ProtobufCMessage *msg) {
     const Kasboek__V1__ReadEventsRequest *r = (const void *)msg;
@@ -275,7 +310,7 @@ static kb_status read_events(qctx *q, const ProtobufCMessage *msg) {
     kb_key_event(&k, seq);
     size_t scanned = 0;
     for (kb_iter_seek(it, k.bytes, k.len);
-         kb_iter_valid(it) && out.n_events < limit && scanned < KB_LIST_SCAN_MAX;
+         kb_iter_valid(it) && !page_full(q, out.n_events, limit, scanned);
          kb_iter_next(it), scanned++) {
         size_t kl, vl;
         const char *key = kb_iter_key(it, &kl);
@@ -286,9 +321,9 @@ static kb_status read_events(qctx *q, const ProtobufCMessage *msg) {
         }
         seq = kb_be64_get((const unsigned char *)key);
         Kasboek__V1__EventRecord *rec;
-        st = kb_log_decode(val, vl, seq, NULL, &q->arena, &rec);
+        st = read_one(q, val, vl, seq, &rec);
         if (st != KB_OK) break;
-        if (strcmp(rec->tenant, q->rq->tenant) == 0) out.events[out.n_events++] = rec;
+        if (rec) out.events[out.n_events++] = rec;
         seq++;
     }
     if (st == KB_OK) st = kb_iter_status(it);
@@ -332,7 +367,8 @@ kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) {
         return KB_OK;
     }
     qctx q = {.s = s, .rq = rq, .reply = reply};
-    kb_arena_init(&q.arena, 64u * 1024u * 1024u);
+    kb_arena_init(&q.arena, KB_QUERY_ARENA_BYTES);
+    kb_arena_init(&q.scratch, KB_COMMAND_ARENA_BYTES); /* one state or record */
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(queries[i].desc, &q.arena.pb, rq->payload_len, rq->payload);
     kb_status st = KB_OK;
@@ -351,5 +387,6 @@ kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) {
         }
     }
     kb_arena_fini(&q.arena);
+    kb_arena_fini(&q.scratch);
     return st;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "validate.h"
+
 const char *kb_status_str(kb_status s) {
     switch (s) {
         case KB_OK:
@@ -78,6 +80,24 @@ void kb_error_clear(kb_error *e) {
     memset(e, 0, sizeof *e);
 }
 
+/* Fuzzing fix: field and message go out in proto3 string fields, which
+ * must be UTF-8 (strict decoders refuse the whole reply otherwise). A
+ * precision ("'%.8s'" of a currency), the length bound, or input echoed as
+ * is (a batch command's method, never inspected) could leave a broken
+ * sequence: every byte not part of a well-formed one becomes '?'. */
+static void utf8_scrub(char *s) {
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t n = 1;
+        while (n <= 4 && n <= len - i && !kb_utf8_valid(s + i, n)) n++;
+        if (n <= 4 && n <= len - i) {
+            i += n; /* one well-formed sequence */
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field, const char *fmt, ...) {
     e->code = kb_reason_code(reason);
     e->reason = reason;
@@ -86,6 +106,8 @@ kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field, const cha
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    utf8_scrub(e->field);
+    utf8_scrub(e->message);
     return e->code;
 }
 
