@@ -595,19 +595,15 @@ static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
     *arr = grown;
 }
 
+/* evolve() owns the state it folds: the finders' const results may change. */
 static Kasboek__V1__Refund *refund_mut(Payment *p, const char *id) {
-    for (size_t i = 0; i < p->n_refunds; i++) {
-        if (strcmp(p->refunds[i]->refund_id, id) == 0) return p->refunds[i];
-    }
-    return NULL;
+    return (Kasboek__V1__Refund *)find_refund(p, id);
 }
 
 static Kasboek__V1__Dispute *dispute_mut(Payment *p, const char *id) {
-    for (size_t i = 0; i < p->n_disputes; i++) {
-        if (strcmp(p->disputes[i]->dispute_id, id) == 0) return p->disputes[i];
-    }
-    return NULL;
+    return (Kasboek__V1__Dispute *)find_dispute(p, id);
 }
+
 
 /* Recomputes the derived amounts and, once collected, the status. */
 static void derive(Payment *p) {

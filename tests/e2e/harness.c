@@ -596,3 +596,10 @@ void kbe_audit(kbe_proc *p, const char *verb, const char *dir) {
     const char *argv[] = {KB_AUDIT, verb, dir, NULL};
     kbe_run(argv, p);
 }
+
+int kbe_server_teardown(kbe_server *s) {
+    int code = kbe_server_stop(s);
+    if (code != 0) kbe_server_dump_log(s);
+    kbe_server_fini(s);
+    return code == 0 ? 0 : -1;
+}

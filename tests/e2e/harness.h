@@ -83,6 +83,9 @@ void kbe_server_restart(kbe_server *s);
 /* Kills kasboekd if it still runs and removes the temp root. Safe to call
  * on a zeroed or already finished server. */
 void kbe_server_fini(kbe_server *s);
+/* A group teardown: SIGTERM (log printed if the exit is not clean), then
+ * fini. 0 when kasboekd exited 0, else -1. */
+int kbe_server_teardown(kbe_server *s);
 /* Prints the kasboekd log (on failures). */
 void kbe_server_dump_log(const kbe_server *s);
 /* A path inside the temp root (for checkpoints, scratch dirs). */

@@ -19,10 +19,7 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-    int code = kbe_server_stop(&server);
-    if (code != 0) kbe_server_dump_log(&server);
-    kbe_server_fini(&server);
-    return code == 0 ? 0 : -1;
+    return kbe_server_teardown(&server);
 }
 
 /* ------------------------------------------------- a small JSON checker */
