@@ -203,27 +203,34 @@ static kb_status route(kb_engine *e, cmd_run *r, kb_error *err) {
     return r->id ? KB_OK : KB_ERR_NOMEM;
 }
 
-static kb_status load_state(kb_engine *e, cmd_run *r, kb_error *err) {
-    const kb_command *c = r->cmd;
-    kb_status st = kb_project_load(e->store, e->batch, NULL, &e->arena, r->rq->tenant, c->agg,
+static kb_status fetch_state(kb_engine *e, cmd_run *r) {
+    kb_status st = kb_project_load(e->store, e->batch, NULL, &e->arena, r->rq->tenant, r->cmd->agg,
                                    r->id, &r->state);
     if (st == KB_ERR_NOT_FOUND) {
         r->state = NULL;
         st = KB_OK;
     }
-    if (st != KB_OK) return st;
     r->version = 0;
-    if (r->state) (void)kb_pb_uint64(r->state, "version", &r->version);
+    if (st == KB_OK && r->state) (void)kb_pb_uint64(r->state, "version", &r->version);
+    return st;
+}
+
+static kb_code judge_state(const cmd_run *r, kb_error *err) {
+    const kb_command *c = r->cmd;
     if (c->creates && r->state) {
-        kb_error_set(err, c->exists, c->id_field, "%s %s already exists", c->agg->type, r->id);
-    } else if (!c->creates && !r->state) {
-        kb_error_set(err, c->not_found, c->id_field, "no %s %s", c->agg->type, r->id);
-    } else if (r->rq->has_expected_version && r->rq->expected_version != r->version) {
-        kb_error_set(err, KB_REASON_VERSION_CONFLICT, "expected_version",
-                     "stream is at version %llu, expected %llu", (unsigned long long)r->version,
-                     (unsigned long long)r->rq->expected_version);
+        return kb_error_set(err, c->exists, c->id_field, "%s %s already exists", c->agg->type,
+                            r->id);
     }
-    return KB_OK;
+    if (!c->creates && !r->state) {
+        return kb_error_set(err, c->not_found, c->id_field, "no %s %s", c->agg->type, r->id);
+    }
+    if (r->rq->has_expected_version && r->rq->expected_version != r->version) {
+        return kb_error_set(err, KB_REASON_VERSION_CONFLICT, "expected_version",
+                            "stream is at version %llu, expected %llu",
+                            (unsigned long long)r->version,
+                            (unsigned long long)r->rq->expected_version);
+    }
+    return KB_CODE_OK;
 }
 
 /* ----------------------------------------------------------- idempotency */
@@ -411,10 +418,14 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     kb_error *err = &reply->err;
     kb_status st = prepare(e, &r, reply);
     bool done = err->code != KB_CODE_OK;
-    if (st == KB_OK && !done) st = idem_lookup(e, &r, reply, &done);
+    if (st == KB_OK && !done) st = fetch_state(e, &r);
+    /* A natural key is written in the same commit as the stream's first
+     * event: no stream, no key, so the read is skipped. */
+    if (st == KB_OK && !done && (r.state || !r.natural_key)) {
+        st = idem_lookup(e, &r, reply, &done);
+    }
     if (st != KB_OK || done || check_time(&r, err) != KB_CODE_OK) return st;
-    st = load_state(e, &r, err);
-    if (st != KB_OK || err->code != KB_CODE_OK) return st;
+    if (judge_state(&r, err) != KB_CODE_OK) return KB_OK;
     r.dc = (kb_decide_ctx){.tenant = rq->tenant,
                            .id = r.id,
                            .now = rq->now,

@@ -64,14 +64,16 @@ kb_status kb_store_get(kb_store *s, kb_batch *batch, const kb_snapshot *snap, kb
 kb_snapshot *kb_store_snapshot(kb_store *s);
 void kb_store_snapshot_release(kb_store *s, kb_snapshot *snap);
 
-/* Batches: an indexed write batch that reads can see before it commits. */
+/* Batches: a write batch that reads (kb_store_get with the batch) see
+ * before it commits. */
 kb_status kb_batch_alloc(kb_store *s, kb_batch **out) KB_MUST_USE;
 void kb_batch_free(kb_batch *b);
 void kb_batch_clear(kb_batch *b);
 void kb_batch_put(kb_batch *b, kb_cf cf, const void *key, size_t key_len, const void *val,
                   size_t val_len);
 void kb_batch_delete(kb_batch *b, kb_cf cf, const void *key, size_t key_len);
-/* Save points make one command's writes undoable within a batch. */
+/* A save point makes one command's writes undoable within a batch. One
+ * level: a new save point replaces the last; rollback returns to it once. */
 void kb_batch_savepoint(kb_batch *b);
 kb_status kb_batch_rollback(kb_batch *b) KB_MUST_USE;
 int kb_batch_count(kb_batch *b);
@@ -99,6 +101,28 @@ kb_status kb_iter_status(kb_iter *it);
 /* A RocksDB checkpoint (hard links where possible) in dir, which must not
  * exist. */
 kb_status kb_store_checkpoint(kb_store *s, const char *dir, char *err, size_t err_n) KB_MUST_USE;
+
+/* A sequential scan of one whole family at snap (NULL = latest), for
+ * audits that read every record once: large readahead, blocks not kept
+ * in the block cache, and block checksums not verified. Use it only where
+ * the caller checks every byte itself (the events family: the hash chain
+ * covers every byte of every record). Same calls as any kb_iter. */
+kb_iter *kb_iter_open_scan(kb_store *s, const kb_snapshot *snap, kb_cf cf);
+
+/* Plain write batches: no index, so no reads through them; cheaper than
+ * kb_batch when the writer keeps what it needs in memory (replay). */
+typedef struct kb_wbatch kb_wbatch;
+kb_status kb_wbatch_alloc(kb_store *s, kb_wbatch **out) KB_MUST_USE;
+void kb_wbatch_free(kb_wbatch *b);
+void kb_wbatch_clear(kb_wbatch *b);
+void kb_wbatch_put(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len, const void *val,
+                   size_t val_len);
+void kb_wbatch_delete(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len);
+size_t kb_wbatch_bytes(kb_wbatch *b);
+/* Writes b atomically, unsynced and without the write-ahead log: a crash
+ * may lose it, so only for disposable stores (replay's scratch store).
+ * kb_store_close flushes the memtables. */
+kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) KB_MUST_USE;
 
 /* Big-endian helpers for keys and values. */
 void kb_be64_put(unsigned char out[8], uint64_t v);

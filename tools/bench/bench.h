@@ -105,6 +105,7 @@ typedef struct kbb_point {
     double p50_ms, p99_ms, p999_ms; /* per request */
     uint64_t ops, requests;
     double secs;
+    double server_us_per_op; /* kasboekd CPU per command, 0 = not measured */
 } kbb_point;
 
 typedef struct kbb_series {
@@ -196,6 +197,8 @@ void kbb_cleanup_all(void);
 int kbb_dir_bytes(const char *dir, uint64_t *allocated, uint64_t *apparent);
 /* VmHWM of pid in kB; 0 when unreadable. */
 uint64_t kbb_proc_hwm_kb(pid_t pid);
+/* User + system CPU seconds of a live process (0 when unreadable). */
+double kbb_proc_cpu_s(pid_t pid);
 /* uid/gid of the postgres user when we are root; false if not needed. */
 bool kbb_postgres_ids(uid_t *uid, gid_t *gid);
 /* Reads a whole small file into buf (NUL-terminated). */
@@ -212,6 +215,7 @@ typedef struct kbb_server {
     pid_t pid;
     double ready_s;  /* spawn to first GetStatus answer */
     uint64_t hwm_kb; /* VmHWM read just before the stop */
+    double cpu_s;    /* user + system CPU read just before the stop */
 } kbb_server;
 
 /* Starts kasboekd on dir/data (created if missing), socket dir/k.sock. */
@@ -285,6 +289,7 @@ typedef struct kbb_load_result {
     uint64_t ops, requests;
     double secs;
     double p50_ms, p99_ms, p999_ms;
+    double server_cpu_s; /* kasboekd's user + system CPU, 0 when not known */
     bool failed;
     char error[KBB_ERROR_BYTES];
 } kbb_load_result;

@@ -99,6 +99,20 @@ uint64_t kbb_proc_hwm_kb(pid_t pid) {
     return strtoull(p + 6, NULL, 10);
 }
 
+double kbb_proc_cpu_s(pid_t pid) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (kbb_read_file(path, buf, sizeof buf) != 0) return 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                     &stime) != 2) {
+        return 0;
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? (double)(utime + stime) / (double)hz : 0;
+}
+
 bool kbb_postgres_ids(uid_t *uid, gid_t *gid) {
     if (geteuid() != 0) return false;
     struct passwd *pw = getpwnam("postgres");

@@ -84,6 +84,7 @@ static int run_on_server(const kbb_config *cfg, const char *tmp, const char *nam
     if (rc != 0) fprintf(stderr, "kasboek-bench: %s: %s\n", name, lr->error);
     if (kbb_server_stop(&srv) != 0) rc = -1;
     kbb_note_rss(res, &srv);
+    lr->server_cpu_s = srv.cpu_s;
     if (kbb_rmtree(dir) != 0) fprintf(stderr, "kasboek-bench: cannot remove %s\n", dir);
     return rc;
 }

@@ -165,4 +165,6 @@ void kbb_point_set(kbb_point *p, uint32_t key, uint32_t clients, uint32_t batch,
     p->p50_ms = r->p50_ms;
     p->p99_ms = r->p99_ms;
     p->p999_ms = r->p999_ms;
+    p->server_us_per_op =
+        r->ops && r->server_cpu_s > 0 ? r->server_cpu_s * 1e6 / (double)r->ops : 0;
 }

@@ -42,15 +42,19 @@ static void print_series(const kbb_config *cfg, unsigned mode, const kbb_series 
         printf("   skipped: PostgreSQL is not installed (--allow-missing-postgres)\n\n");
         return;
     }
-    printf("   %7s %7s %13s %9s %9s %9s %11s %9s %6s\n", s->key_name, by_batch ? "clients" : "",
-           ops_name, "p50 ms", "p99 ms", "p99.9 ms", "ops", "requests", "secs");
+    bool cpu = s->n > 0 && s->pts[0].server_us_per_op > 0;
+    printf("   %7s %7s %13s %9s %9s %9s %11s %9s %6s%s\n", s->key_name, by_batch ? "clients" : "",
+           ops_name, "p50 ms", "p99 ms", "p99.9 ms", "ops", "requests", "secs",
+           cpu ? "  server CPU us/cmd" : "");
     for (int i = 0; i < s->n; i++) {
         const kbb_point *p = &s->pts[i];
         char clients[16] = "";
         if (by_batch) snprintf(clients, sizeof clients, "%u", p->clients);
-        printf("   %7u %7s %13.1f %9.3f %9.3f %9.3f %11llu %9llu %6.1f\n", p->key, clients,
+        printf("   %7u %7s %13.1f %9.3f %9.3f %9.3f %11llu %9llu %6.1f", p->key, clients,
                p->ops_per_s, p->p50_ms, p->p99_ms, p->p999_ms, (unsigned long long)p->ops,
                (unsigned long long)p->requests, p->secs);
+        if (cpu) printf(" %19.1f", p->server_us_per_op);
+        printf("\n");
     }
     if (s->failed) printf("   FAILED (see the messages above)\n");
     printf("\n");

@@ -98,6 +98,7 @@ int kbb_server_head(const kbb_server *s, uint64_t *head_seq) {
 int kbb_server_stop(kbb_server *s) {
     if (!s->pid) return -1;
     s->hwm_kb = kbb_proc_hwm_kb(s->pid);
+    s->cpu_s = kbb_proc_cpu_s(s->pid);
     int status = -1;
     int rc = kbb_proc_stop(s->pid, SIGTERM, KBB_SERVER_STOP_TIMEOUT_MS, &status);
     s->pid = 0;
