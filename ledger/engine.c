@@ -13,11 +13,13 @@
 
 struct kb_engine {
     kb_store *store;
-    kb_batch *batch;
-    kb_arena arena; /* per command */
-    kb_head head;   /* includes the open batch */
+    kb_batch *batch; /* the open batch */
+    kb_batch *spare; /* the sealed batch while it is written, else idle */
+    kb_arena arena;  /* per command */
+    kb_head head;    /* includes the open and the sealed batch */
     kb_head head_at_begin;
     bool in_batch;
+    bool sealed; /* spare holds a sealed batch not yet done */
     bool sticky; /* a commit failed: refuse everything */
     int batch_cmds;
 };
@@ -49,6 +51,7 @@ kb_status kb_engine_open(kb_store *store, kb_engine **out) {
     e->store = store;
     kb_arena_init(&e->arena, KB_COMMAND_ARENA_BYTES);
     kb_status st = kb_batch_alloc(store, &e->batch);
+    if (st == KB_OK) st = kb_batch_alloc(store, &e->spare);
     if (st == KB_OK) st = kb_log_head_read(store, NULL, NULL, &e->head);
     if (st != KB_OK) {
         kb_engine_close(e);
@@ -61,6 +64,7 @@ kb_status kb_engine_open(kb_store *store, kb_engine **out) {
 void kb_engine_close(kb_engine *e) {
     if (!e) return;
     kb_batch_free(e->batch);
+    kb_batch_free(e->spare);
     kb_arena_fini(&e->arena);
     free(e);
 }
@@ -68,6 +72,7 @@ void kb_engine_close(kb_engine *e) {
 kb_status kb_engine_batch_begin(kb_engine *e) {
     if (e->sticky || e->in_batch) return KB_ERR_STATE;
     kb_batch_clear(e->batch);
+    kb_batch_set_below(e->batch, e->sealed ? e->spare : NULL);
     e->head_at_begin = e->head;
     e->in_batch = true;
     e->batch_cmds = 0;
@@ -76,20 +81,46 @@ kb_status kb_engine_batch_begin(kb_engine *e) {
 
 void kb_engine_batch_abort(kb_engine *e) {
     kb_batch_clear(e->batch);
+    kb_batch_set_below(e->batch, NULL);
     e->head = e->head_at_begin;
     e->in_batch = false;
 }
 
-kb_status kb_engine_batch_commit(kb_engine *e) {
-    if (e->sticky || !e->in_batch) return KB_ERR_STATE;
+kb_status kb_engine_batch_seal(kb_engine *e, kb_sealed *out) {
+    if (e->sticky || !e->in_batch || e->sealed) return KB_ERR_STATE;
     if (e->head.seq != e->head_at_begin.seq) kb_log_head_put(e->batch, &e->head);
-    kb_status st = kb_batch_count(e->batch) ? kb_store_write(e->store, e->batch, true) : KB_OK;
-    if (st != KB_OK) {
-        e->sticky = true;
-        e->head = e->head_at_begin;
-    }
-    kb_batch_clear(e->batch);
+    kb_batch_set_below(e->batch, NULL);
+    *out = (kb_sealed){
+        .store = e->store, .batch = e->batch, .head = e->head, .head_before = e->head_at_begin};
+    kb_batch *b = e->batch;
+    e->batch = e->spare;
+    e->spare = b;
+    e->sealed = true;
     e->in_batch = false;
+    return KB_OK;
+}
+
+kb_status kb_sealed_write(const kb_sealed *s) {
+    return kb_batch_count(s->batch) ? kb_store_write(s->store, s->batch, true) : KB_OK;
+}
+
+void kb_engine_sealed_done(kb_engine *e, const kb_sealed *s, kb_status written) {
+    KB_VERIFY(e->sealed && s->batch == e->spare);
+    if (written != KB_OK) { /* nothing after head_before is stored */
+        e->sticky = true;
+        e->head = e->head_at_begin = s->head_before;
+    }
+    if (e->in_batch) kb_batch_set_below(e->batch, NULL); /* now in the store */
+    kb_batch_clear(e->spare);
+    e->sealed = false;
+}
+
+kb_status kb_engine_batch_commit(kb_engine *e) {
+    kb_sealed s;
+    kb_status st = kb_engine_batch_seal(e, &s);
+    if (st != KB_OK) return st;
+    st = kb_sealed_write(&s);
+    kb_engine_sealed_done(e, &s, st);
     return st;
 }
 

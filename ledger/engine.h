@@ -6,7 +6,15 @@
  *                       kb_engine_batch_commit } … -> kb_engine_close
  * A reply may be sent only after kb_engine_batch_commit returned KB_OK: that
  * is when its events are on disk. A failed commit makes the engine sticky:
- * every later call fails with KB_ERR_STATE until it is reopened. */
+ * every later call fails with KB_ERR_STATE until it is reopened.
+ *
+ * Pipelined (the server): kb_engine_batch_seal hands the open batch over;
+ * kb_sealed_write writes it (on any thread) while the writer begins and
+ * runs the next batch, which reads the sealed one's writes. Before the
+ * next seal the writer calls kb_engine_sealed_done with the write's status;
+ * replies of the sealed batch go out after a KB_OK write, and when it
+ * failed the open batch (built on it) must be aborted and its replies
+ * failed too: the engine is sticky from then on. */
 #ifndef KB_ENGINE_H
 #define KB_ENGINE_H
 
@@ -65,6 +73,20 @@ bool kb_engine_is_command(const char *method);
 void kb_engine_set_clock(kb_engine *e, int64_t now);
 /* Writes the batch with sync. On failure the engine turns sticky. */
 kb_status kb_engine_batch_commit(kb_engine *e) KB_MUST_USE;
+
+typedef struct kb_sealed {
+    kb_store *store;
+    kb_batch *batch;
+    kb_head head;        /* the log's head once it is written */
+    kb_head head_before; /* and before */
+} kb_sealed;
+/* Seals the open batch (KB_ERR_STATE while another sealed batch is not
+ * done). */
+kb_status kb_engine_batch_seal(kb_engine *e, kb_sealed *out) KB_MUST_USE;
+/* The synced write of a sealed batch; touches nothing of the engine. */
+kb_status kb_sealed_write(const kb_sealed *s) KB_MUST_USE;
+/* On the writer thread, after kb_sealed_write returned written. */
+void kb_engine_sealed_done(kb_engine *e, const kb_sealed *s, kb_status written);
 void kb_engine_batch_abort(kb_engine *e);
 
 /* Commands executed in the open batch so far. */

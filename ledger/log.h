@@ -56,6 +56,46 @@ kb_status kb_log_decode(const char *val, size_t len, uint64_t seq, const unsigne
 kb_status kb_log_read(kb_store *s, const kb_snapshot *snap, uint64_t seq, kb_arena *arena,
                       Kasboek__V1__EventRecord **out) KB_MUST_USE;
 
+/* The longest record that can check: every field at its bound plus tags
+ * and varints. Any longer value fails kb_log_walk_step, so a reader may
+ * hand on an empty value in its place (same verdict, same reason). */
+#define KB_LOG_RECORD_BYTES_MAX (KB_EVENT_BYTES_MAX + 1024u)
+
+/* One stored record's fields as byte ranges into its value (no copies, no
+ * NULs: strings are not terminated). Valid as long as the value is. */
+typedef struct kb_log_view {
+    uint64_t seq, version;
+    const uint8_t *tenant, *stream, *type, *payload, *prev, *hash;
+    size_t tenant_len, stream_len, type_len, payload_len, prev_len, hash_len;
+} kb_log_view;
+
+/* Parses a stored record strictly (only its fields, each at most once)
+ * without checking its hash. false when it does not parse. */
+bool kb_log_view_parse(const char *val, size_t len, kb_log_view *out) KB_MUST_USE;
+
+/* kb_log_verify step by step, for callers that read the events family
+ * themselves (kasboek-audit's pipelined verify and replay). */
+typedef struct kb_log_walk {
+    unsigned char prev[KB_HASH_BYTES]; /* hash of the last good record */
+    uint64_t expect;                   /* the next seq */
+    uint64_t count;                    /* records that checked */
+    uint64_t bad_seq;                  /* set on failure */
+    char why[128];                     /* set on failure */
+} kb_log_walk;
+
+void kb_log_walk_init(kb_log_walk *w);
+/* Checks the next stored record (key and value of the events family, in
+ * key order): seq follows, fields in bounds, prev_hash chains, hash
+ * recomputes. KB_ERR_CORRUPT with bad_seq and why set otherwise. */
+kb_status kb_log_walk_step(kb_log_walk *w, const char *key, size_t key_len, const char *val,
+                           size_t val_len) KB_MUST_USE;
+/* After the last record: the stored head must name it. */
+kb_status kb_log_walk_end(kb_log_walk *w, const kb_head *head) KB_MUST_USE;
+
+#define KB_LOG_HEAD_BYTES (8 + KB_HASH_BYTES)
+/* The meta "head" value kb_log_head_put writes. */
+void kb_log_head_encode(const kb_head *head, unsigned char out[KB_LOG_HEAD_BYTES]);
+
 /* Walks the chain from seq 1 up to the stored head. Returns KB_OK when every
  * record checks and the head matches; otherwise the first bad seq in
  * *bad_seq and a reason in why. *count = events checked. */

@@ -74,30 +74,46 @@ static bool set_has_key(const kb_index_set *s, const struct kb_index_entry *e) {
     return false;
 }
 
-kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb_aggregate *agg,
-                          const char *id, const ProtobufCMessage *state,
-                          const kb_index_set *before) {
+kb_status kb_project_save_to(const kb_project_sink *sink, kb_arena *a, const char *tenant,
+                             const kb_aggregate *agg, const char *id, const ProtobufCMessage *state,
+                             const kb_index_set *before) {
     size_t n = protobuf_c_message_get_packed_size(state);
     uint8_t *buf = kb_arena_alloc(a, n ? n : 1);
     if (!buf) return KB_ERR_NOMEM;
     if (protobuf_c_message_pack(state, buf) != n) return KB_ERR_CORRUPT;
     kb_key k;
     kb_key_state(&k, tenant, agg->type, id);
-    kb_batch_put(b, KB_CF_STATE, k.bytes, k.len, buf, n);
+    sink->put(sink->ctx, KB_CF_STATE, k.bytes, k.len, buf, n);
     kb_index_set after;
     kb_status st = kb_project_index(agg, state, tenant, a, &after);
     if (st != KB_OK) return st;
     for (size_t i = 0; i < before->n; i++) {
         const struct kb_index_entry *e = &before->entries[i];
-        if (!set_has_key(&after, e)) kb_batch_delete(b, KB_CF_INDEX, e->key, e->key_len);
+        if (!set_has_key(&after, e)) sink->del(sink->ctx, KB_CF_INDEX, e->key, e->key_len);
     }
     for (size_t i = 0; i < after.n; i++) {
         const struct kb_index_entry *e = &after.entries[i];
         if (!set_has(before, e)) {
-            kb_batch_put(b, KB_CF_INDEX, e->key, e->key_len, e->value, strlen(e->value));
+            sink->put(sink->ctx, KB_CF_INDEX, e->key, e->key_len, e->value, strlen(e->value));
         }
     }
     return KB_OK;
+}
+
+static void batch_sink_put(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
+                           size_t val_len) {
+    kb_batch_put(ctx, cf, key, key_len, val, val_len);
+}
+
+static void batch_sink_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
+    kb_batch_delete(ctx, cf, key, key_len);
+}
+
+kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb_aggregate *agg,
+                          const char *id, const ProtobufCMessage *state,
+                          const kb_index_set *before) {
+    const kb_project_sink sink = {.ctx = b, .put = batch_sink_put, .del = batch_sink_del};
+    return kb_project_save_to(&sink, a, tenant, agg, id, state, before);
 }
 
 static bool split_stream(kb_arena *a, const char *stream, char **type, char **id) {

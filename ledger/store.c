@@ -44,6 +44,7 @@ struct kb_batch {
     size_t mem_len, mem_cap;
     size_t sp_n, sp_mem; /* the save point */
     bool sp_set;
+    kb_batch *below; /* a sealed batch being written; read after this one */
 };
 
 struct kb_iter {
@@ -196,7 +197,7 @@ static kb_status ovl_get(kb_batch *b, kb_cf cf, const void *key, size_t key_len,
 
 kb_status kb_store_get(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_cf cf, const void *key,
                        size_t key_len, kb_value *out) {
-    if (b) {
+    for (; b; b = b->below) {
         bool found = false;
         kb_status st = ovl_get(b, cf, key, key_len, out, &found);
         if (found) return st;
@@ -397,6 +398,11 @@ kb_status kb_batch_rollback(kb_batch *b) {
     b->mem_len = b->sp_mem;
     ovl_reindex(b); /* rare: only after a failed command */
     return KB_OK;
+}
+
+void kb_batch_set_below(kb_batch *b, kb_batch *below) {
+    KB_VERIFY(below != b && (!below || !below->below));
+    b->below = below;
 }
 
 int kb_batch_count(kb_batch *b) {

@@ -76,6 +76,10 @@ void kb_batch_delete(kb_batch *b, kb_cf cf, const void *key, size_t key_len);
  * level: a new save point replaces the last; rollback returns to it once. */
 void kb_batch_savepoint(kb_batch *b);
 kb_status kb_batch_rollback(kb_batch *b) KB_MUST_USE;
+/* Reads through b fall through to below (may be NULL) before the store:
+ * a batch sealed for writing whose writes the store may not show yet.
+ * below must not change while it is set. */
+void kb_batch_set_below(kb_batch *b, kb_batch *below);
 int kb_batch_count(kb_batch *b);
 size_t kb_batch_bytes(kb_batch *b);
 

@@ -16,6 +16,7 @@ void kbd_config_defaults(kbd_config *c) {
     c->message_bytes_max = 1024u * 1024u;
     c->request_timeout_ms = 10000;
     c->batch_window_us = 0;
+    c->pipeline_bytes = 32u * 1024u;
 }
 
 void kbd_config_usage(FILE *out) {
@@ -37,6 +38,10 @@ void kbd_config_usage(FILE *out) {
             "                            DEADLINE_EXCEEDED and is not run (default 10000)\n"
             "  --batch-window-us N       wait up to N us for more commands before a\n"
             "                            commit (default 0: commit what is queued)\n"
+            "  --pipeline-bytes N        run the next batch during the fsync of the last\n"
+            "                            once N bytes of requests are queued (default\n"
+            "                            32 KiB; 0 = always). Below it the writer waits,\n"
+            "                            so small commands gather into larger commits\n"
             "  --config FILE             read `name = value` lines (names as above)\n"
             "  --quiet                   no log lines on stderr\n"
             "  --help                    this text\n"
@@ -100,6 +105,7 @@ static int apply(kbd_config *c, const char *name, const char *v) {
     if (!strcmp(name, "request-timeout-ms"))
         return parse_u32(name, v, 1, 3600000, &c->request_timeout_ms);
     if (!strcmp(name, "batch-window-us")) return parse_u32(name, v, 0, 100000, &c->batch_window_us);
+    if (!strcmp(name, "pipeline-bytes")) return parse_u32(name, v, 0, 1u << 30, &c->pipeline_bytes);
     if (!strcmp(name, "config")) return config_file(c, v);
     fprintf(stderr, "kasboekd: unknown option --%s (see --help)\n", name);
     return -1;

@@ -24,6 +24,7 @@ typedef struct kbd_config {
     uint32_t message_bytes_max;    /* largest request accepted */
     uint32_t request_timeout_ms;   /* a command queued longer is not run */
     uint32_t batch_window_us;      /* wait this long for more commands */
+    uint32_t pipeline_bytes;       /* queued payload that starts the next batch early */
     bool quiet;
 } kbd_config;
 

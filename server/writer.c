@@ -8,12 +8,30 @@
 
 #include "kasboek.pb-c.h"
 
+/* The writer thread runs batch N+1 while the committer thread writes and
+ * syncs batch N, then answers N's jobs. At most one batch is in flight. */
+typedef struct committer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool busy;   /* a sealed batch is handed over and not finished */
+    bool handed; /* writer's own: handed over, sealed_done not yet called */
+    bool stopping;
+    kb_sealed sealed;
+    kbd_job *jobs;
+    uint32_t n;
+    kb_status written; /* of the last finished batch */
+} committer;
+
 struct kbd_writer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     kbd_job *head, *tail;
+    uint32_t queued;     /* jobs in the queue */
+    size_t queued_bytes; /* their request payload bytes */
     bool stopping;
+    committer com;
     kb_engine *engine;
     kb_store *store;
     kbd_clock *clock;
@@ -77,7 +95,7 @@ static void run_job(kbd_writer *w, kbd_job *j) {
     }
 }
 
-static void run_checkpoint(kbd_writer *w, kbd_job *j) {
+static void run_checkpoint(kbd_writer *w, kbd_job *j, uint64_t head_seq) {
     char err[256] = "";
     if (kb_store_checkpoint(w->store, j->arg_dir, err, sizeof err) != KB_OK) {
         kb_error_set(&j->reply.err, KB_REASON_CHECKPOINT_FAILED, "dir", "%s", err);
@@ -85,7 +103,7 @@ static void run_checkpoint(kbd_writer *w, kbd_job *j) {
     }
     Kasboek__V1__CheckpointReply r = KASBOEK__V1__CHECKPOINT_REPLY__INIT;
     r.dir = (char *)j->arg_dir;
-    r.head_seq = kb_engine_head(w->engine).seq;
+    r.head_seq = head_seq;
     if (kb_reply_set(&j->reply, &r.base) != KB_OK) {
         kb_error_set(&j->reply.err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
     }
@@ -99,20 +117,8 @@ static void fail_all(kbd_job *list, const char *why) {
     }
 }
 
-static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
-    if (kb_engine_batch_begin(w->engine) != KB_OK) {
-        fail_all(list, "the ledger stopped after a failed write; restart kasboekd");
-    } else {
-        for (kbd_job *j = list; j; j = j->next) run_job(w, j);
-        if (kb_engine_batch_commit(w->engine) != KB_OK) {
-            fprintf(stderr, "kasboekd: COMMIT FAILED; refusing writes until restart\n");
-            w->stats.failed_commits++;
-            fail_all(list, "write to disk failed; nothing of this request was stored");
-        }
-    }
-    for (kbd_job *j = list; j; j = j->next) {
-        if (j->kind == KBD_JOB_CHECKPOINT && j->reply.err.code == KB_CODE_OK) run_checkpoint(w, j);
-    }
+/* Answers every job of a finished batch and counts it. */
+static void complete(kbd_writer *w, kbd_job *list, uint32_t n) {
     pthread_mutex_lock(&w->mu);
     w->stats.batches++;
     w->stats.commands += n;
@@ -122,6 +128,113 @@ static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
         j->next = NULL;
         j->done(j);
     }
+}
+
+/* ------------------------------------------------------------ committer */
+
+static void commit_one(kbd_writer *w, const kb_sealed *s, kbd_job *list, uint32_t n,
+                       kb_status *written) {
+    *written = kb_sealed_write(s);
+    if (*written != KB_OK) {
+        fprintf(stderr, "kasboekd: COMMIT FAILED; refusing writes until restart\n");
+        pthread_mutex_lock(&w->mu);
+        w->stats.failed_commits++;
+        pthread_mutex_unlock(&w->mu);
+        fail_all(list, "write to disk failed; nothing of this request was stored");
+    }
+    for (kbd_job *j = list; j; j = j->next) {
+        if (j->kind == KBD_JOB_CHECKPOINT && j->reply.err.code == KB_CODE_OK) {
+            run_checkpoint(w, j, s->head.seq);
+        }
+    }
+    complete(w, list, n);
+}
+
+static void *committer_main(void *arg) {
+    kbd_writer *w = arg;
+    committer *c = &w->com;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->jobs && !c->stopping) pthread_cond_wait(&c->cv, &c->mu);
+        if (!c->jobs) break;
+        kb_sealed s = c->sealed;
+        kbd_job *list = c->jobs;
+        uint32_t n = c->n;
+        pthread_mutex_unlock(&c->mu);
+        kb_status written;
+        commit_one(w, &s, list, n, &written);
+        pthread_mutex_lock(&c->mu);
+        c->jobs = NULL;
+        c->written = written;
+        c->busy = false;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Waits until the batch in flight (if any) is written and answered, and
+ * tells the engine how its write went. */
+static void committer_wait(kbd_writer *w) {
+    committer *c = &w->com;
+    if (!c->handed) return;
+    pthread_mutex_lock(&c->mu);
+    while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
+    kb_sealed s = c->sealed;
+    kb_status written = c->written;
+    pthread_mutex_unlock(&c->mu);
+    c->handed = false;
+    kb_engine_sealed_done(w->engine, &s, written);
+}
+
+static void committer_hand(kbd_writer *w, const kb_sealed *s, kbd_job *list, uint32_t n) {
+    committer *c = &w->com;
+    c->handed = true;
+    pthread_mutex_lock(&c->mu);
+    c->sealed = *s;
+    c->jobs = list;
+    c->n = n;
+    c->busy = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void committer_stop(kbd_writer *w) {
+    pthread_mutex_lock(&w->com.mu);
+    w->com.stopping = true;
+    pthread_cond_broadcast(&w->com.cv);
+    pthread_mutex_unlock(&w->com.mu);
+    pthread_join(w->com.thread, NULL);
+}
+
+static void writer_free(kbd_writer *w) {
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->com.mu);
+    pthread_cond_destroy(&w->com.cv);
+    free(w);
+}
+
+/* --------------------------------------------------------------- writer */
+
+static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
+    if (kb_engine_batch_begin(w->engine) != KB_OK) {
+        committer_wait(w);
+        fail_all(list, "the ledger stopped after a failed write; restart kasboekd");
+        complete(w, list, n);
+        return;
+    }
+    for (kbd_job *j = list; j; j = j->next) run_job(w, j);
+    committer_wait(w); /* the batch before this one: written, or failed */
+    kb_sealed s;
+    if (kb_engine_batch_seal(w->engine, &s) != KB_OK) {
+        /* The batch before failed, and this one was built on it. */
+        kb_engine_batch_abort(w->engine);
+        fail_all(list, "write to disk failed; nothing of this request was stored");
+        complete(w, list, n);
+        return;
+    }
+    committer_hand(w, &s, list, n);
 }
 
 /* Takes queued jobs up to the bounds (--max-batch requests, and
@@ -149,9 +262,17 @@ static kbd_job *take(kbd_writer *w, uint32_t *n_out) {
     }
     w->head = last->next;
     if (!w->head) w->tail = NULL;
+    w->queued -= n;
+    w->queued_bytes -= bytes;
     last->next = NULL;
     *n_out = n;
     return list;
+}
+
+/* Whether to run the next batch while the last one syncs. Called with mu
+ * held. */
+static bool pipeline_now(const kbd_writer *w) {
+    return w->queued_bytes >= w->cfg->pipeline_bytes || w->queued >= w->cfg->batch_commands_max;
 }
 
 static void *writer_main(void *arg) {
@@ -163,11 +284,19 @@ static void *writer_main(void *arg) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
+        if (w->com.handed && !pipeline_now(w)) {
+            /* Little is queued: let more gather behind the fsync in flight
+             * (fewer, larger commits cost less CPU per command). */
+            pthread_mutex_unlock(&w->mu);
+            committer_wait(w);
+            pthread_mutex_lock(&w->mu);
+        }
         uint32_t n;
         kbd_job *list = take(w, &n);
         pthread_mutex_unlock(&w->mu);
         run_batch(w, list, n);
     }
+    committer_wait(w);
     return NULL;
 }
 
@@ -180,10 +309,15 @@ kbd_writer *kbd_writer_start(kb_engine *e, kb_store *s, kbd_clock *clock, const 
     w->cfg = cfg;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->com.mu, NULL);
+    pthread_cond_init(&w->com.cv, NULL);
+    if (pthread_create(&w->com.thread, NULL, committer_main, w) != 0) {
+        writer_free(w);
+        return NULL;
+    }
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
-        free(w);
+        committer_stop(w);
+        writer_free(w);
         return NULL;
     }
     return w;
@@ -200,6 +334,8 @@ bool kbd_writer_submit(kbd_writer *w, kbd_job *job) {
         else
             w->head = job;
         w->tail = job;
+        w->queued++;
+        w->queued_bytes += job->rq.payload_len;
         pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -211,11 +347,10 @@ kbd_writer_stats kbd_writer_stop(kbd_writer *w) {
     w->stopping = true;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    pthread_join(w->thread, NULL); /* it waits for the batch in flight */
+    committer_stop(w);
     kbd_writer_stats st = w->stats;
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(w);
+    writer_free(w);
     return st;
 }
 

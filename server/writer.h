@@ -1,8 +1,10 @@
-/* The single writer thread: it drains queued commands (up to a bound), runs
- * each through the engine against the open batch, writes one synced
- * WriteBatch (group commit: one fsync for all), then completes every job.
- * A job's done() runs on the writer thread after its batch is durable (or
- * failed); it must not block. */
+/* The single writer thread: it drains queued commands (up to a bound) and
+ * runs each through the engine against the open batch; a committer thread
+ * writes the sealed batch as one synced WriteBatch (group commit: one fsync
+ * for all) while the writer runs the next, then completes every job. A
+ * job's done() runs on the committer thread (or the writer's, for a batch
+ * that was never written) after its batch is durable or failed; it must not
+ * block. */
 #ifndef KBD_WRITER_H
 #define KBD_WRITER_H
 

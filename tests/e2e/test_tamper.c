@@ -125,6 +125,39 @@ static void expect_audit_ok(const char *verb, const char *dir, const char *needl
     kbe_proc_fini(&p);
 }
 
+/* kasboek-audit replay with a small chunk (--chunk-events, for tests). */
+static void audit_replay_chunked(kbe_proc *p, const char *dir, const char *chunk_events) {
+    const char *argv[] = {KB_AUDIT, "replay", dir, "--chunk-events", chunk_events, NULL};
+    kbe_run(argv, p);
+}
+
+/* replay fails on the data (exit 1) and names seq with why, whatever the
+ * chunk size. */
+static void expect_replay_fails_at(const char *dir, uint64_t seq, const char *why) {
+    char want[160];
+    snprintf(want, sizeof want, "FAIL at seq %llu: %s", (unsigned long long)seq, why);
+    const char *chunks[] = {"1", "2", "4096"};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        kbe_proc p;
+        audit_replay_chunked(&p, dir, chunks[i]);
+        if (p.status != 1 || !strstr(p.out, want)) kbe_proc_dump("replay of a tampered log", &p);
+        assert_int_equal(p.status, 1);
+        assert_non_null(strstr(p.out, want));
+        kbe_proc_fini(&p);
+    }
+}
+
+static void expect_replay_equal_chunked(const char *dir) {
+    const char *chunks[] = {"1", "2", "3", "7"};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        kbe_proc p;
+        audit_replay_chunked(&p, dir, chunks[i]);
+        if (p.status != 0 || !strstr(p.out, "equal: ")) kbe_proc_dump("chunked replay", &p);
+        assert_int_equal(p.status, 0);
+        kbe_proc_fini(&p);
+    }
+}
+
 static void test_flipped_byte_names_its_seq(void **state) {
     prepare_stopped(&srv);
     expect_audit_ok("verify", srv.data_dir, "ok: 15 events");
@@ -135,6 +168,7 @@ static void test_flipped_byte_names_its_seq(void **state) {
     if (p.status == 0) kbe_proc_dump("kasboek-audit replay of a tampered log", &p);
     assert_int_not_equal(p.status, 0);
     kbe_proc_fini(&p);
+    expect_replay_fails_at(srv.data_dir, TAMPER_SEQ, "record does not match its hash chain");
 }
 
 /* The server does not hand out the tampered record as if it were sound:
@@ -159,8 +193,10 @@ static void test_server_refuses_tampered_timeline(void **state) {
 
 static void test_removed_event_names_its_seq(void **state) {
     prepare_stopped(&srv);
+    expect_replay_equal_chunked(srv.data_dir);
     delete_event(srv.data_dir, DELETE_SEQ);
     expect_verify_fails_at(srv.data_dir, DELETE_SEQ);
+    expect_replay_fails_at(srv.data_dir, DELETE_SEQ, "missing event (next stored key is seq 6)");
 }
 
 /* ----------------------------------------------------------- checkpoint */

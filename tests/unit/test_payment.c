@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "payment.h"
 #include "project.h"
+#include "rebuild.h"
 
 typedef Kasboek__V1__Payment Payment;
 
@@ -346,6 +347,95 @@ static void rec(env *e, const char *id, int64_t amount, Kasboek__V1__PaymentMeth
     assert_int_equal(exec(e, "RecordPayment", &r.base, idem, -1), want);
 }
 
+/* Runs one command in the open batch (no begin, no commit). */
+static kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const char *idem) {
+    kb_reply_fini(&e->reply);
+    size_t n = protobuf_c_message_pack(m, e->buf);
+    kb_request rq = {.tenant = "t1",
+                     .actor = "test",
+                     .method = method,
+                     .idempotency_key = idem ? idem : "",
+                     .payload = e->buf,
+                     .payload_len = n,
+                     .now = NOW};
+    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
+    return e->reply.err.code;
+}
+
+static void pipelined_payment_and_refund(env *e, Kasboek__V1__RecordPaymentRequest *r,
+                                         Kasboek__V1__RefundPaymentRequest *rf, kb_sealed *s1) {
+    static Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT, rmo = KASBOEK__V1__MONEY__INIT;
+    mo.amount = 3000;
+    mo.currency = "EUR";
+    rmo.amount = 1000;
+    rmo.currency = "EUR";
+    r->payment_id = "p1";
+    r->amount = &mo;
+    r->method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD;
+    rf->payment_id = "p1";
+    rf->refund_id = "r1";
+    rf->amount = &rmo;
+    rf->reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_DUPLICATE;
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1"), KB_CODE_OK);
+    assert_int_equal(kb_engine_batch_seal(e->engine, s1), KB_OK);
+    /* The next batch runs while the first is (not yet) written: it reads
+     * the sealed batch's payment, alias and idempotency key. */
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(exec_open(e, "RefundPayment", &rf->base, "k-r1"), KB_CODE_OK);
+    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1"), KB_CODE_OK);
+    Kasboek__V1__CommandResult *res = result(e);
+    assert_true(res->replayed);
+    kasboek__v1__command_result__free_unpacked(res, NULL);
+    kb_sealed again;
+    assert_int_equal(kb_engine_batch_seal(e->engine, &again), KB_ERR_STATE); /* one in flight */
+    kb_head stored;
+    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &stored), KB_OK);
+    assert_int_equal(stored.seq, 0);
+}
+
+static void test_engine_pipelined_batches(void **st) {
+    env *e = *st;
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    kb_sealed s1, s2;
+    pipelined_payment_and_refund(e, &r, &rf, &s1);
+    assert_int_equal(kb_sealed_write(&s1), KB_OK);
+    kb_engine_sealed_done(e->engine, &s1, KB_OK);
+    assert_int_equal(kb_engine_batch_seal(e->engine, &s2), KB_OK);
+    assert_true(s2.head.seq > s1.head.seq); /* the refund's events */
+    assert_int_equal(kb_sealed_write(&s2), KB_OK);
+    kb_engine_sealed_done(e->engine, &s2, KB_OK);
+    /* Both are stored: the refund's retry replays from the store. */
+    assert_int_equal(exec(e, "RefundPayment", &rf.base, "k-r1", -1), KB_CODE_OK);
+    Kasboek__V1__CommandResult *res = result(e);
+    assert_true(res->replayed);
+    assert_int_equal(res->payment->amount_refunded, 1000);
+    assert_int_equal(res->payment->version, s2.head.seq);
+    kasboek__v1__command_result__free_unpacked(res, NULL);
+    uint64_t count, bad;
+    char why[128];
+    assert_int_equal(kb_log_verify(e->store, &count, &bad, why, sizeof why), KB_OK);
+    assert_int_equal(count, s2.head.seq);
+}
+
+/* A sealed batch whose write fails takes the batch built on it down too. */
+static void test_engine_pipelined_failed_write(void **st) {
+    env *e = *st;
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    kb_sealed s1, s2;
+    pipelined_payment_and_refund(e, &r, &rf, &s1);
+    kb_engine_sealed_done(e->engine, &s1, KB_ERR_IO); /* as if the write failed */
+    assert_int_equal(kb_engine_batch_seal(e->engine, &s2), KB_ERR_STATE);
+    kb_engine_batch_abort(e->engine);
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_ERR_STATE); /* sticky */
+    assert_int_equal(kb_engine_head(e->engine).seq, 0);
+    kb_head stored;
+    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &stored), KB_OK);
+    assert_int_equal(stored.seq, 0);
+}
+
 static void test_engine_idempotency(void **st) {
     env *e = *st;
     rec(e, "p1", 1000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1", KB_CODE_OK);
@@ -483,6 +573,118 @@ static void test_engine_replay_equals_live(void **st) {
     kb_batch_free(b);
     kb_store_close(scratch);
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Many events per payment, interleaved, with index entries that come and
+ * go (contact changes) and aliases (refunds): 3 payments x 13 events. */
+static void many_events_per_payment(env *e) {
+    const char *ids[] = {"m1", "m2", "m3"};
+    char rid[16], idem[32];
+    Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT;
+    mo.amount = 100;
+    mo.currency = "EUR";
+    for (int i = 0; i < 3; i++) {
+        rec(e, ids[i], 10000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL, KB_CODE_OK);
+    }
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 3; i++) {
+            Kasboek__V1__Associations as = KASBOEK__V1__ASSOCIATIONS__INIT;
+            as.contact_id = round % 2 ? "c-odd" : "c-even";
+            Kasboek__V1__AssociatePaymentRequest a = KASBOEK__V1__ASSOCIATE_PAYMENT_REQUEST__INIT;
+            a.payment_id = (char *)ids[i];
+            a.associations = &as;
+            snprintf(idem, sizeof idem, "a-%d-%d", round, i);
+            assert_int_equal(exec(e, "AssociatePayment", &a.base, idem, -1), KB_CODE_OK);
+            Kasboek__V1__RefundPaymentRequest rf = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+            rf.payment_id = (char *)ids[i];
+            snprintf(rid, sizeof rid, "r%d-%d", round, i);
+            rf.refund_id = rid;
+            rf.amount = &mo;
+            rf.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_DUPLICATE;
+            snprintf(idem, sizeof idem, "r-%d-%d", round, i);
+            assert_int_equal(exec(e, "RefundPayment", &rf.base, idem, -1), KB_CODE_OK);
+        }
+    }
+}
+
+/* Family cf of a and b hold the same keys and values. */
+static void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf) {
+    kb_iter *ia = kb_iter_open(a, NULL, cf, NULL, 0), *ib = kb_iter_open(b, NULL, cf, NULL, 0);
+    size_t n = 0;
+    for (kb_iter_seek_first(ia), kb_iter_seek_first(ib); kb_iter_valid(ia);
+         kb_iter_next(ia), kb_iter_next(ib), n++) {
+        assert_true(kb_iter_valid(ib));
+        size_t kla, klb, vla, vlb;
+        const char *ka = kb_iter_key(ia, &kla), *kb = kb_iter_key(ib, &klb);
+        const char *va = kb_iter_value(ia, &vla), *vb = kb_iter_value(ib, &vlb);
+        assert_int_equal(kla, klb);
+        assert_memory_equal(ka, kb, kla);
+        assert_int_equal(vla, vlb);
+        if (vla) assert_memory_equal(va, vb, vla);
+    }
+    assert_false(kb_iter_valid(ib));
+    assert_true(n > 0);
+    kb_iter_close(ia);
+    kb_iter_close(ib);
+}
+
+/* Rebuilds the log of e into a new store with chunk_events per chunk. */
+static void rebuild_and_compare(env *e, size_t chunk_events) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/kb-test-rebuild-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    kb_store *scratch;
+    assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
+    kb_rebuild *rb;
+    assert_int_equal(kb_rebuild_alloc(scratch, chunk_events, &rb), KB_OK);
+    kb_log_walk w;
+    kb_log_walk_init(&w);
+    kb_iter *it = kb_iter_open_scan(e->store, NULL, KB_CF_EVENTS);
+    for (kb_iter_seek_first(it); kb_iter_valid(it); kb_iter_next(it)) {
+        size_t kl, vl;
+        const char *key = kb_iter_key(it, &kl), *val = kb_iter_value(it, &vl);
+        assert_int_equal(kb_log_walk_step(&w, key, kl, val, vl), KB_OK);
+        kb_log_view v;
+        assert_true(kb_log_view_parse(val, vl, &v));
+        assert_int_equal(kb_rebuild_add(rb, &v), KB_OK);
+    }
+    kb_iter_close(it);
+    assert_int_equal(kb_rebuild_flush(rb), KB_OK);
+    kb_head live;
+    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &live), KB_OK);
+    assert_int_equal(kb_log_walk_end(&w, &live), KB_OK);
+    assert_int_equal(kb_rebuild_head(rb)->seq, live.seq);
+    const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS, KB_CF_META};
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (families[i] != KB_CF_META) assert_family_equal(e->store, scratch, families[i]);
+    }
+    kb_head rebuilt;
+    assert_int_equal(kb_log_head_read(scratch, NULL, NULL, &rebuilt), KB_OK);
+    assert_int_equal(rebuilt.seq, live.seq);
+    assert_memory_equal(rebuilt.hash, live.hash, KB_HASH_BYTES);
+    kb_rebuild_free(rb);
+    kb_store_close(scratch);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The chunked fold gives the live bytes whatever the chunk size: chunks
+ * of 1 (every event loads its state), sizes that split a payment's events
+ * across chunks, and one chunk for the whole log. */
+static void test_rebuild_chunks_equal_live(void **st) {
+    env *e = *st;
+    many_events_per_payment(e);
+    test_engine_versions_and_aliases(st);
+    const size_t sizes[] = {1, 2, 3, 5, 7, 16, 4096};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) rebuild_and_compare(e, sizes[i]);
+}
+
+/* Chunk sizes outside 1..KB_REBUILD_CHUNK_EVENTS_MAX are refused. */
+static void test_rebuild_chunk_bounds(void **st) {
+    env *e = *st;
+    kb_rebuild *rb = NULL;
+    assert_int_equal(kb_rebuild_alloc(e->store, 0, &rb), KB_ERR_ARG);
+    assert_int_equal(kb_rebuild_alloc(e->store, KB_REBUILD_CHUNK_EVENTS_MAX + 1, &rb), KB_ERR_ARG);
+    assert_null(rb);
 }
 
 static void batch_cmd(Kasboek__V1__BatchCommand *c, const char *method, const ProtobufCMessage *m,
@@ -654,9 +856,14 @@ int main(void) {
                                         fold_teardown),
         cmocka_unit_test_setup_teardown(test_line_items_must_sum, fold_setup, fold_teardown),
         cmocka_unit_test_setup_teardown(test_engine_idempotency, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_pipelined_batches, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_pipelined_failed_write, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_versions_and_aliases, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_rejects_write_nothing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_chunks_equal_live, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_chunk_bounds, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,
                                         env_teardown),

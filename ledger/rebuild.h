@@ -1,0 +1,61 @@
+/* Rebuilding the projections from the log, as a chunked in-memory fold
+ * (kasboek-audit replay).
+ *
+ * Records are folded in chunks (a count and a byte bound). Within a chunk
+ * each touched aggregate's state stays unpacked in a hash map: it is read
+ * from the store only on its first touch in the chunk and evolved in
+ * memory with the aggregate's own evolve(). At the chunk's end one plain
+ * batch gets each touched state once, its net index changes (the entries
+ * of the state as loaded against those of the final state, with the same
+ * diff as the engine: kb_project_save_to), in the order of each
+ * aggregate's last event (so where two aggregates write the same key the
+ * later one wins), the stream index entry of every event and the head.
+ * The batch is written without the WAL: the store is disposable.
+ *
+ * Memory is bounded by the chunk, not by the log: the arena that holds the
+ * chunk's events and states is reset after each write (evolve keeps
+ * pointers into the unpacked events, so both live exactly one chunk).
+ *
+ * A version-1 event starts its stream afresh (the engine writes one only
+ * for a stream that has no state), so it reads nothing from the store. */
+#ifndef KB_REBUILD_H
+#define KB_REBUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "store.h"
+
+#define KB_REBUILD_CHUNK_EVENTS_DEFAULT 65536
+#define KB_REBUILD_CHUNK_EVENTS_MAX     (1u << 20)
+#define KB_REBUILD_CHUNK_BYTES          (64u * 1024u * 1024u) /* arena use that ends a chunk */
+
+typedef struct kb_rebuild kb_rebuild;
+
+/* Where and why the last call failed. */
+typedef struct kb_rebuild_fail {
+    uint64_t seq;      /* the event it is charged to (0: none) */
+    bool write_failed; /* writing the store failed (else folding the event) */
+} kb_rebuild_fail;
+
+/* Folds into s (an empty store, written only through this). chunk_events
+ * in 1..KB_REBUILD_CHUNK_EVENTS_MAX. */
+kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) KB_MUST_USE;
+void kb_rebuild_free(kb_rebuild *r);
+
+/* Folds one record that checked (kb_log_walk_step) and whose tenant,
+ * stream and type hold no NUL; writes the chunk first when it is full.
+ * KB_ERR_CORRUPT: the stream names no known aggregate, or its payload or
+ * stored state does not decode. Other codes: the environment's. */
+kb_status kb_rebuild_add(kb_rebuild *r, const kb_log_view *v) KB_MUST_USE;
+
+/* Writes the open chunk (nothing when empty). */
+kb_status kb_rebuild_flush(kb_rebuild *r) KB_MUST_USE;
+
+/* The last record folded (seq 0: none). */
+const kb_head *kb_rebuild_head(const kb_rebuild *r);
+/* After a failure: where and why. */
+kb_rebuild_fail kb_rebuild_failure(const kb_rebuild *r);
+
+#endif
