@@ -128,6 +128,27 @@ size_t kb_wbatch_bytes(kb_wbatch *b);
  * kb_store_close flushes the memtables. */
 kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) KB_MUST_USE;
 
+/* Bulk loads of a disposable store (replay's scratch store): sorted table
+ * files written outside the store and moved into one family, bypassing the
+ * memtable. A file's keys must be strictly increasing (bytewise); a later
+ * ingested file wins over everything before it, deletes included. Files
+ * are uncompressed, with the store's table format (bloom filters). */
+typedef struct kb_sst kb_sst;
+/* A new file at path (replaced if it exists). */
+kb_status kb_sst_open(kb_store *s, const char *path, kb_sst **out) KB_MUST_USE;
+void kb_sst_put(kb_sst *w, const void *key, size_t key_len, const void *val, size_t val_len);
+void kb_sst_delete(kb_sst *w, const void *key, size_t key_len);
+/* Finishes the file (which must hold one entry at least) and frees w;
+ * KB_ERR_IO when a put, delete or the finish failed. */
+kb_status kb_sst_finish(kb_sst *w) KB_MUST_USE;
+/* Frees an unfinished writer (after a failure). */
+void kb_sst_free(kb_sst *w);
+/* Moves the finished file at path into family cf. */
+kb_status kb_store_ingest(kb_store *s, kb_cf cf, const char *path) KB_MUST_USE;
+/* Turns automatic compactions off in every family (bulk loads: files pile
+ * up in level 0 and are read once). */
+kb_status kb_store_bulk_mode(kb_store *s) KB_MUST_USE;
+
 /* Big-endian helpers for keys and values. */
 void kb_be64_put(unsigned char out[8], uint64_t v);
 uint64_t kb_be64_get(const unsigned char in[8]);

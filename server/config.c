@@ -17,6 +17,8 @@ void kbd_config_defaults(kbd_config *c) {
     c->request_timeout_ms = 10000;
     c->batch_window_us = 0;
     c->pipeline_bytes = 32u * 1024u;
+    c->write_buffer_mb = 32;
+    c->block_cache_mb = 64;
 }
 
 void kbd_config_usage(FILE *out) {
@@ -42,6 +44,10 @@ void kbd_config_usage(FILE *out) {
             "                            once N bytes of requests are queued (default\n"
             "                            32 KiB; 0 = always). Below it the writer waits,\n"
             "                            so small commands gather into larger commits\n"
+            "  --write-buffer-mb N       RocksDB memtable per column family (default\n"
+            "                            32; up to two per family: memory is bounded\n"
+            "                            by 12 x N MiB of memtables plus the cache)\n"
+            "  --block-cache-mb N        RocksDB block cache (default 64)\n"
             "  --config FILE             read `name = value` lines (names as above)\n"
             "  --quiet                   no log lines on stderr\n"
             "  --help                    this text\n"
@@ -105,6 +111,8 @@ static int apply(kbd_config *c, const char *name, const char *v) {
     if (!strcmp(name, "request-timeout-ms"))
         return parse_u32(name, v, 1, 3600000, &c->request_timeout_ms);
     if (!strcmp(name, "batch-window-us")) return parse_u32(name, v, 0, 100000, &c->batch_window_us);
+    if (!strcmp(name, "write-buffer-mb")) return parse_u32(name, v, 1, 4096, &c->write_buffer_mb);
+    if (!strcmp(name, "block-cache-mb")) return parse_u32(name, v, 1, 65536, &c->block_cache_mb);
     if (!strcmp(name, "pipeline-bytes")) return parse_u32(name, v, 0, 1u << 30, &c->pipeline_bytes);
     if (!strcmp(name, "config")) return config_file(c, v);
     fprintf(stderr, "kasboekd: unknown option --%s (see --help)\n", name);

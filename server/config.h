@@ -25,6 +25,8 @@ typedef struct kbd_config {
     uint32_t request_timeout_ms;   /* a command queued longer is not run */
     uint32_t batch_window_us;      /* wait this long for more commands */
     uint32_t pipeline_bytes;       /* queued payload that starts the next batch early */
+    uint32_t write_buffer_mb;      /* RocksDB memtable per column family */
+    uint32_t block_cache_mb;       /* RocksDB block cache, shared */
     bool quiet;
 } kbd_config;
 

@@ -123,7 +123,9 @@ int main(int argc, char **argv) {
     }
     char err[512] = "";
     kb_store *store;
-    if (kb_store_open(cfg.data_dir, KB_OPEN_CREATE, NULL, &store, err, sizeof err) != KB_OK) {
+    kb_store_options so = {.write_buffer_bytes = (size_t)cfg.write_buffer_mb << 20,
+                           .block_cache_bytes = (size_t)cfg.block_cache_mb << 20};
+    if (kb_store_open(cfg.data_dir, KB_OPEN_CREATE, &so, &store, err, sizeof err) != KB_OK) {
         fprintf(stderr, "kasboekd: cannot open %s: %s\n", cfg.data_dir, err);
         return 1;
     }

@@ -97,6 +97,46 @@ static void print_ratios(const kbb_config *cfg, const kbb_results *r) {
     printf("\n");
 }
 
+/* One line of the targets table: measured against wanted. */
+static void target(const char *what, double got, double want, bool at_least, const char *unit) {
+    if (!(got > 0) || !(want > 0)) {
+        printf("   %-52s %14s\n", what, "not measured");
+        return;
+    }
+    bool met = at_least ? got >= want : got <= want;
+    printf("   %-52s %12.2f %-5s %s %10.2f  %s\n", what, got, unit, at_least ? ">=" : "<=", want,
+           met ? "met" : "MISSED");
+}
+
+static double ops(const kbb_series *s, uint32_t key) {
+    const kbb_point *p = point(s, key);
+    return p ? p->ops_per_s : 0;
+}
+
+/* The targets of issue 3, as ratios within this run. "One measured
+ * fsync" is the p50 of a synced one-record RocksDB write. */
+static void print_targets(const kbb_config *cfg, const kbb_results *r) {
+    uint32_t c16 = cfg->clients[1], c64 = cfg->clients[2], b1000 = cfg->batch_sizes[1];
+    double s64 = ops(&r->single, c64), e64 = ops(&r->echo, c64), pg64 = ops(&r->pg, c64);
+    double b = ops(&r->batch, b1000), rk = ops(&r->rocks, b1000);
+    double pgb = ops(&r->pg_batch, cfg->pg_batch);
+    const kbb_point *s16 = point(&r->single, c16), *e16 = point(&r->echo, c16);
+    const kbb_point *fs = point(&r->rocks, 1);
+    printf("== targets (issue 3), from this run\n");
+    target("single @64 / nng echo @64", e64 > 0 ? s64 / e64 : 0, 0.8, true, "x");
+    target("single @64 / postgres @64", pg64 > 0 ? s64 / pg64 : 0, 8, true, "x");
+    target("single p99 @16 vs 2 x echo p99 @16 + one fsync", s16 ? s16->p99_ms : 0,
+           e16 && fs ? 2 * e16->p99_ms + fs->p50_ms : 0, false, "ms");
+    target("batch 1000 / rocksdb sync batch 1000", rk > 0 ? b / rk : 0, 0.5, true, "x");
+    target("batch 1000 / postgres batch", pgb > 0 ? b / pgb : 0, 4, true, "x");
+    if (cfg->modes & KBB_MODE_REPLAY) {
+        target("replay (events/s, whole process)", r->replay_events_per_s, 500000, true, "ev/s");
+        target("verify (events/s, whole process)", r->verify_events_per_s, 1000000, true, "ev/s");
+        target("restart to ready", r->restart_s, 2, false, "s");
+    }
+    printf("\n");
+}
+
 static void print_log(const kbb_results *r) {
     printf("== replay, verify, restart, footprint (log of %llu events, built in %.1f s)\n",
            (unsigned long long)r->log_events, r->log_build_s);
@@ -137,6 +177,7 @@ void kbb_report_print(const kbb_config *cfg, const kbb_results *res) {
                  "PostgreSQL event store, new payments per transaction", "events/s");
     print_ratios(cfg, res);
     if (cfg->modes & KBB_MODE_REPLAY) print_log(res);
+    print_targets(cfg, res);
     fflush(stdout);
 }
 
