@@ -33,19 +33,20 @@ int64_t kb_payment_refundable(const Payment *p) {
 /* A positive amount in a known currency (the payment's, when given). */
 static kb_code check_money(const Money *m, const char *field, const char *want_currency,
                            bool allow_zero, kb_error *err) {
-    char f[KB_FIELD_LEN_MAX];
+    char f[KB_FIELD_LEN_MAX]; /* the field's name, built on the error path only */
     if (!m) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
-    snprintf(f, sizeof f, "%s.currency", field);
     if (kb_currency_exponent(m->currency) < 0) {
+        snprintf(f, sizeof f, "%s.currency", field);
         return kb_error_set(err, KB_REASON_UNKNOWN_CURRENCY, f, "unknown currency '%.8s'",
                             m->currency);
     }
     if (want_currency && strcmp(m->currency, want_currency) != 0) {
+        snprintf(f, sizeof f, "%s.currency", field);
         return kb_error_set(err, KB_REASON_CURRENCY_MISMATCH, f, "%s is in %s, payment is in %s",
                             field, m->currency, want_currency);
     }
-    snprintf(f, sizeof f, "%s.amount", field);
     if (m->amount < 0 || (m->amount == 0 && !allow_zero)) {
+        snprintf(f, sizeof f, "%s.amount", field);
         return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "%s must be %s", field,
                             allow_zero ? ">= 0" : "> 0");
     }
