@@ -74,6 +74,7 @@ static int wait_for_signal(void) {
 }
 
 static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_clock *clock) {
+    kb_head head = kb_engine_head(engine); /* the writer owns the engine from here */
     kbd_writer *w = kbd_writer_start(engine, store, clock, cfg);
     if (!w) return 1;
     kbd_rpc *rpc = kbd_rpc_start(cfg, store, w, clock);
@@ -81,7 +82,6 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
         (void)kbd_writer_stop(w);
         return 1;
     }
-    kb_head head = kb_engine_head(engine);
     if (!cfg->quiet) {
         fprintf(stderr, "kasboekd: ready; data %s, head seq %llu, %s clock, listening on",
                 cfg->data_dir, (unsigned long long)head.seq,

@@ -349,9 +349,13 @@ static void stop_cycle(int cycle) {
         assert_int_equal(pthread_create(&w->thread, NULL, stopper_main, w), 0);
     }
     kbe_sleep_ms(STOP_RUN_MS);
-    kbe_server_stop_ok(&srv);
-    for (int t = 0; t < STOP_THREADS; t++)
+    int code = kbe_server_stop(&srv);
+    for (int t = 0; t < STOP_THREADS; t++) /* before any assert ends the test */
         pthread_join(stoppers[cycle * STOP_THREADS + t].thread, NULL);
+    if (code != 0) {
+        kbe_server_dump_log(&srv);
+        fail_msg("kasboekd did not stop cleanly on SIGTERM: exit status %d", code);
+    }
 }
 
 /* Every acknowledged payment is there; returns how many unanswered ones
