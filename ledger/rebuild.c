@@ -1,7 +1,9 @@
 #include "rebuild.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregate.h"
 #include "inspect.h"
@@ -17,11 +19,20 @@
  * previous key instead of searching the skip list afresh (measured: random
  * order cost ~1.8 us per insert on a 1M-event log). */
 typedef struct rb_op {
-    const char *key, *val; /* in the arena; val NULL: a delete */
-    uint32_t key_len, val_len;
-    uint32_t cf;
-    uint32_t order; /* ties: the later write wins, as in the batch */
-} rb_op;
+    uint64_t pfx;    /* 8 key bytes past a common prefix (rb_sort_run) */
+    const char *key; /* in the arena, followed by the value */
+    uint32_t key_len;
+    uint32_t val_len; /* RB_DELETE: a delete */
+    uint32_t order;   /* ties: the later write wins, as in the batch */
+} rb_op;              /* 32 bytes: qsort moves it directly */
+
+#define RB_DELETE UINT32_MAX
+
+/* One family's writes in the open chunk. */
+typedef struct rb_ops {
+    rb_op *v;
+    size_t n, cap;
+} rb_ops;
 
 /* One aggregate touched in the open chunk. */
 typedef struct rb_entry {
@@ -40,33 +51,63 @@ struct kb_rebuild {
     kb_store *store;
     kb_wbatch *batch;
     kb_arena arena; /* the chunk's events and states */
+    kb_arena tmp;   /* one aggregate's save: packed row and index set */
     size_t chunk_events;
+    size_t chunk_bytes;
+    char *sst_paths; /* KB_CF_COUNT_ of sst_path_bytes; NULL: chunks go through the batch */
+    size_t sst_dir_len, sst_path_bytes;
+    void (*run)(void *run_ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
+    void *run_ctx;
+    kb_cf file_cfs[KB_CF_COUNT_]; /* the families of the chunk's files */
+    kb_status file_st[KB_CF_COUNT_];
     size_t n_events;   /* in the open chunk */
     rb_entry *entries; /* chunk_events of them */
     size_t n_entries;
     uint32_t *map; /* open addressing: entry index + 1, 0 = empty */
     size_t map_mask;
-    rb_entry *first, *last; /* touch order */
-    rb_op *ops;             /* the chunk's writes */
-    size_t n_ops, cap_ops;
-    kb_status op_st; /* KB_ERR_NOMEM when an op could not be kept */
+    rb_entry *first, *last;   /* touch order */
+    rb_ops ops[KB_CF_COUNT_]; /* the chunk's writes by family */
+    size_t n_ops;             /* in all families */
+    kb_status op_st;          /* KB_ERR_NOMEM when an op could not be kept */
     kb_head head;
     kb_rebuild_fail fail;
 };
 
-kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) {
+/* Each family's file: sst_dir "/rebuild-<family>.sst". */
+static bool rb_sst_paths_alloc(kb_rebuild *r, const char *dir) {
+    r->sst_dir_len = strlen(dir);
+    r->sst_path_bytes = r->sst_dir_len + 32;
+    r->sst_paths = malloc(KB_CF_COUNT_ * r->sst_path_bytes);
+    if (!r->sst_paths) return false;
+    for (int cf = 0; cf < KB_CF_COUNT_; cf++) {
+        char *p = r->sst_paths + (size_t)cf * r->sst_path_bytes;
+        memcpy(p, dir, r->sst_dir_len);
+        snprintf(p + r->sst_dir_len, 32, "/rebuild-%s.sst", kb_cf_name((kb_cf)cf));
+    }
+    return true;
+}
+
+kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild **out) {
+    size_t chunk_events = cfg->chunk_events;
+    size_t chunk_bytes = cfg->chunk_bytes ? cfg->chunk_bytes : KB_REBUILD_CHUNK_BYTES;
     if (chunk_events == 0 || chunk_events > KB_REBUILD_CHUNK_EVENTS_MAX) return KB_ERR_ARG;
+    if (chunk_bytes < KB_REBUILD_CHUNK_BYTES_MIN || chunk_bytes > SIZE_MAX / 4) return KB_ERR_ARG;
     kb_rebuild *r = calloc(1, sizeof *r);
     if (!r) return KB_ERR_NOMEM;
     size_t slots = 16;
     while (slots < 2 * chunk_events) slots *= 2;
     r->store = s;
     r->chunk_events = chunk_events;
+    r->chunk_bytes = chunk_bytes;
+    r->run = cfg->run;
+    r->run_ctx = cfg->run_ctx;
     r->map_mask = slots - 1;
     r->entries = calloc(chunk_events, sizeof *r->entries);
     r->map = calloc(slots, sizeof *r->map);
-    kb_arena_init(&r->arena, 2u * KB_REBUILD_CHUNK_BYTES + RB_EVENT_ARENA_BYTES);
-    if (!r->entries || !r->map || kb_wbatch_alloc(s, &r->batch) != KB_OK) {
+    kb_arena_init(&r->arena, 2u * chunk_bytes + RB_EVENT_ARENA_BYTES);
+    kb_arena_init(&r->tmp, chunk_bytes);
+    if (!r->entries || !r->map || kb_wbatch_alloc(s, &r->batch) != KB_OK ||
+        (cfg->sst_dir && !rb_sst_paths_alloc(r, cfg->sst_dir))) {
         kb_rebuild_free(r);
         return KB_ERR_NOMEM;
     }
@@ -74,13 +115,20 @@ kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) {
     return KB_OK;
 }
 
+kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) {
+    const kb_rebuild_config cfg = {.chunk_events = chunk_events};
+    return kb_rebuild_open(s, &cfg, out);
+}
+
 void kb_rebuild_free(kb_rebuild *r) {
     if (!r) return;
     kb_wbatch_free(r->batch);
     kb_arena_fini(&r->arena);
+    kb_arena_fini(&r->tmp);
     free(r->entries);
     free(r->map);
-    free(r->ops);
+    for (int i = 0; i < KB_CF_COUNT_; i++) free(r->ops[i].v);
+    free(r->sst_paths);
     free(r);
 }
 
@@ -199,12 +247,12 @@ static kb_status rb_entry_get(kb_rebuild *r, const kb_log_view *v, rb_entry **ou
     return KB_OK;
 }
 
-static bool rb_ops_grow(kb_rebuild *r) {
-    size_t cap = r->cap_ops ? 2 * r->cap_ops : 4 * r->chunk_events;
-    rb_op *ops = realloc(r->ops, cap * sizeof *ops);
-    if (!ops) return false;
-    r->ops = ops;
-    r->cap_ops = cap;
+static bool rb_ops_grow(rb_ops *ops) {
+    size_t cap = ops->cap ? 2 * ops->cap : 4096;
+    rb_op *v = realloc(ops->v, cap * sizeof *v);
+    if (!v) return false;
+    ops->v = v;
+    ops->cap = cap;
     return true;
 }
 
@@ -212,43 +260,140 @@ static bool rb_ops_grow(kb_rebuild *r) {
 static void rb_op_add(kb_rebuild *r, kb_cf cf, const void *key, size_t key_len, const void *val,
                       size_t val_len, bool del) {
     if (r->op_st != KB_OK) return;
+    rb_ops *ops = &r->ops[cf];
     char *k = kb_arena_alloc(&r->arena, key_len + (del ? 0 : val_len) + 1);
-    if (!k || (r->n_ops == r->cap_ops && !rb_ops_grow(r))) {
+    if (!k || (ops->n == ops->cap && !rb_ops_grow(ops))) {
         r->op_st = KB_ERR_NOMEM;
         return;
     }
     memcpy(k, key, key_len);
     if (!del && val_len) memcpy(k + key_len, val, val_len);
-    r->ops[r->n_ops] = (rb_op){.key = k,
-                               .val = del ? NULL : k + key_len,
+    ops->v[ops->n++] = (rb_op){.key = k,
                                .key_len = (uint32_t)key_len,
-                               .val_len = del ? 0 : (uint32_t)val_len,
-                               .cf = (uint32_t)cf,
-                               .order = (uint32_t)r->n_ops};
-    r->n_ops++;
+                               .val_len = del ? RB_DELETE : (uint32_t)val_len,
+                               .order = (uint32_t)r->n_ops++};
 }
 
+/* By pfx, then length, then order (rb_sort_run). */
 static int rb_op_cmp(const void *pa, const void *pb) {
     const rb_op *a = pa, *b = pb;
-    if (a->cf != b->cf) return a->cf < b->cf ? -1 : 1;
-    uint32_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int c = memcmp(a->key, b->key, n);
-    if (c) return c;
+    if (a->pfx != b->pfx) return a->pfx < b->pfx ? -1 : 1;
     if (a->key_len != b->key_len) return a->key_len < b->key_len ? -1 : 1;
     return a->order < b->order ? -1 : 1;
 }
 
-/* The chunk's writes into the batch, in key order. */
+/* 8 key bytes from off on, big-endian, zero-padded past the key's end. */
+static uint64_t rb_key_bytes8(const rb_op *o, uint32_t off) {
+    uint64_t p = 0;
+    for (uint32_t j = off; j < off + 8; j++) {
+        p = (p << 8) | (j < o->key_len ? (unsigned char)o->key[j] : 0u);
+    }
+    return p;
+}
+
+/* How far from depth on all keys of ops[0..n) agree with the first (n >
+ * 0; all agree before depth). */
+static uint32_t rb_common_prefix(const rb_op *ops, size_t n, uint32_t depth) {
+    uint32_t lcp = ops[0].key_len;
+    for (size_t i = 1; i < n && lcp > depth; i++) {
+        uint32_t m = lcp < ops[i].key_len ? lcp : ops[i].key_len, j = depth;
+        while (j < m && ops[i].key[j] == ops[0].key[j]) j++;
+        lcp = j;
+    }
+    return lcp < depth ? depth : lcp;
+}
+
+/* Sorts ops[0..n) (one family; keys agree before depth) by key, then
+ * order. A key ranks by its bytes zero-padded without end, then by its
+ * length (a key that pads to another's bytes is a prefix of it), so each
+ * pass orders by 8 bytes (pfx) past the run's common prefix and sorts
+ * again only the runs still tied on keys longer than that. */
+static void rb_sort_run(rb_op *ops, size_t n, uint32_t depth) {
+    if (n < 2) return;
+    uint32_t lcp = rb_common_prefix(ops, n, depth);
+    for (size_t i = 0; i < n; i++) ops[i].pfx = rb_key_bytes8(&ops[i], lcp);
+    qsort(ops, n, sizeof *ops, rb_op_cmp);
+    for (size_t i = 0, j; i < n; i = j) {
+        bool longer = ops[i].key_len > lcp + 8;
+        for (j = i + 1; j < n && ops[j].pfx == ops[i].pfx; j++) longer |= ops[j].key_len > lcp + 8;
+        if (longer && j - i > 1) rb_sort_run(ops + i, j - i, lcp + 8);
+    }
+}
+
+/* The chunk's writes into the batch, by family, in key order. */
 static void rb_ops_to_batch(kb_rebuild *r) {
-    qsort(r->ops, r->n_ops, sizeof *r->ops, rb_op_cmp);
-    for (size_t i = 0; i < r->n_ops; i++) {
-        const rb_op *o = &r->ops[i];
-        if (o->val) {
-            kb_wbatch_put(r->batch, (kb_cf)o->cf, o->key, o->key_len, o->val, o->val_len);
-        } else {
-            kb_wbatch_delete(r->batch, (kb_cf)o->cf, o->key, o->key_len);
+    for (int cf = 0; cf < KB_CF_COUNT_; cf++) {
+        const rb_ops *ops = &r->ops[cf];
+        rb_sort_run(ops->v, ops->n, 0);
+        for (size_t i = 0; i < ops->n; i++) {
+            const rb_op *o = &ops->v[i];
+            if (o->val_len != RB_DELETE) {
+                kb_wbatch_put(r->batch, (kb_cf)cf, o->key, o->key_len, o->key + o->key_len,
+                              o->val_len);
+            } else {
+                kb_wbatch_delete(r->batch, (kb_cf)cf, o->key, o->key_len);
+            }
         }
     }
+}
+
+/* Equal keys end with equal pfx (rb_sort_run sorts them as one run). */
+static bool rb_op_same_key(const rb_op *a, const rb_op *b) {
+    return a->pfx == b->pfx && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+/* One family's sorted writes into a table file, then into the store: of
+ * the writes of one key only the last. */
+static kb_status rb_cf_file(kb_rebuild *r, kb_cf cf, const rb_ops *ops) {
+    const char *path = r->sst_paths + (size_t)cf * r->sst_path_bytes;
+    kb_sst *w;
+    kb_status st = kb_sst_open(r->store, path, &w);
+    if (st != KB_OK) return st;
+    for (size_t i = 0; i < ops->n; i++) {
+        const rb_op *o = &ops->v[i];
+        if (i + 1 < ops->n && rb_op_same_key(o, o + 1)) continue; /* a later write wins */
+        if (o->val_len != RB_DELETE) {
+            kb_sst_put(w, o->key, o->key_len, o->key + o->key_len, o->val_len);
+        } else {
+            kb_sst_delete(w, o->key, o->key_len);
+        }
+    }
+    st = kb_sst_finish(w);
+    if (st == KB_OK) st = kb_store_ingest(r->store, cf, path);
+    (void)unlink(path); /* moved in, or to be dropped */
+    return st;
+}
+
+/* Task i of rb_ops_to_files: the file of family file_cfs[i]. Families
+ * share nothing but the store (thread-safe) and read-only arena. */
+static void rb_file_task(void *arg, size_t i) {
+    kb_rebuild *r = arg;
+    kb_cf cf = r->file_cfs[i];
+    rb_sort_run(r->ops[cf].v, r->ops[cf].n, 0);
+    r->file_st[i] = rb_cf_file(r, cf, &r->ops[cf]);
+}
+
+/* The chunk's writes into one table file per family, in key order; the
+ * families with the most writes first (r->run may spread them). */
+static kb_status rb_ops_to_files(kb_rebuild *r) {
+    size_t n = 0;
+    for (int cf = 0; cf < KB_CF_COUNT_; cf++) {
+        if (r->ops[cf].n == 0) continue;
+        size_t j = n++;
+        for (; j > 0 && r->ops[r->file_cfs[j - 1]].n < r->ops[cf].n; j--) {
+            r->file_cfs[j] = r->file_cfs[j - 1];
+        }
+        r->file_cfs[j] = (kb_cf)cf;
+    }
+    if (r->run) {
+        r->run(r->run_ctx, rb_file_task, r, n);
+    } else {
+        for (size_t i = 0; i < n; i++) rb_file_task(r, i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r->file_st[i] != KB_OK) return r->file_st[i];
+    }
+    return KB_OK;
 }
 
 static void rb_stream_entry(kb_rebuild *r, const rb_entry *e, const kb_log_view *v) {
@@ -278,7 +423,8 @@ static kb_status rb_fold(kb_rebuild *r, const kb_log_view *v) {
 }
 
 kb_status kb_rebuild_add(kb_rebuild *r, const kb_log_view *v) {
-    if (r->n_events >= r->chunk_events || r->arena.used_bytes >= KB_REBUILD_CHUNK_BYTES) {
+    if (r->n_events >= r->chunk_events ||
+        r->arena.used_bytes + r->n_ops * sizeof(rb_op) >= r->chunk_bytes) {
         kb_status st = kb_rebuild_flush(r);
         if (st != KB_OK) return st;
     }
@@ -300,12 +446,14 @@ static void ops_sink_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
     rb_op_add(ctx, cf, key, key_len, NULL, 0, true);
 }
 
-/* Each touched state and its net index changes, by last event. */
+/* Each touched state and its net index changes, by last event. The sink
+ * copies what it keeps into the chunk's arena; the rest dies per entry. */
 static kb_status rb_save_all(kb_rebuild *r) {
     const kb_project_sink sink = {.ctx = r, .put = ops_sink_put, .del = ops_sink_del};
     for (const rb_entry *e = r->first; e; e = e->next) {
+        kb_arena_reset(&r->tmp);
         kb_status st =
-            kb_project_save_to(&sink, &r->arena, e->tenant, e->agg, e->id, e->state, &e->before);
+            kb_project_save_to(&sink, &r->tmp, e->tenant, e->agg, e->id, e->state, &e->before);
         if (st == KB_OK) st = r->op_st;
         if (st != KB_OK) return rb_fail(r, e->last_seq, false, st);
     }
@@ -315,6 +463,7 @@ static kb_status rb_save_all(kb_rebuild *r) {
 static void rb_reset(kb_rebuild *r) {
     kb_wbatch_clear(r->batch);
     kb_arena_reset(&r->arena);
+    for (int i = 0; i < KB_CF_COUNT_; i++) r->ops[i].n = 0;
     r->n_ops = 0;
     r->op_st = KB_OK;
     memset(r->map, 0, (r->map_mask + 1) * sizeof *r->map);
@@ -322,17 +471,26 @@ static void rb_reset(kb_rebuild *r) {
     r->first = r->last = NULL;
 }
 
-kb_status kb_rebuild_flush(kb_rebuild *r) {
-    if (r->n_events == 0) return KB_OK;
-    kb_status st = rb_save_all(r);
-    if (st == KB_OK) {
+static kb_status rb_write(kb_rebuild *r) {
+    kb_status st = KB_OK;
+    if (r->sst_paths) {
+        st = rb_ops_to_files(r);
+    } else {
         rb_ops_to_batch(r);
+    }
+    if (st == KB_OK) {
         unsigned char hv[KB_LOG_HEAD_BYTES];
         kb_log_head_encode(&r->head, hv);
         kb_wbatch_put(r->batch, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv);
         st = kb_store_write_nowal(r->store, r->batch);
-        if (st != KB_OK) (void)rb_fail(r, 0, true, st);
     }
+    return st == KB_OK ? KB_OK : rb_fail(r, 0, true, st);
+}
+
+kb_status kb_rebuild_flush(kb_rebuild *r) {
+    if (r->n_events == 0) return KB_OK;
+    kb_status st = rb_save_all(r);
+    if (st == KB_OK) st = rb_write(r);
     rb_reset(r);
     return st;
 }

@@ -14,7 +14,14 @@
  *
  * Memory is bounded by the chunk, not by the log: the arena that holds the
  * chunk's events and states is reset after each write (evolve keeps
- * pointers into the unpacked events, so both live exactly one chunk).
+ * pointers into the unpacked events, so both live exactly one chunk). A
+ * chunk ends at chunk_events events or when the arena and the kept writes
+ * reach chunk_bytes; writing it may take as much again (the packed rows).
+ *
+ * With an sst_dir, a chunk's writes, sorted and with only the last write
+ * of each key kept (a delete as a tombstone), go into one table file per
+ * family that is then ingested: a later chunk's file wins over an earlier
+ * one, as a later batch would.
  *
  * A version-1 event starts its stream afresh (the engine writes one only
  * for a stream that has no state), so it reads nothing from the store. */
@@ -29,7 +36,8 @@
 
 #define KB_REBUILD_CHUNK_EVENTS_DEFAULT 65536
 #define KB_REBUILD_CHUNK_EVENTS_MAX     (1u << 20)
-#define KB_REBUILD_CHUNK_BYTES          (64u * 1024u * 1024u) /* arena use that ends a chunk */
+#define KB_REBUILD_CHUNK_BYTES          (64u * 1024u * 1024u) /* memory use that ends a chunk */
+#define KB_REBUILD_CHUNK_BYTES_MIN      (1024u * 1024u)
 
 typedef struct kb_rebuild kb_rebuild;
 
@@ -39,8 +47,26 @@ typedef struct kb_rebuild_fail {
     bool write_failed; /* writing the store failed (else folding the event) */
 } kb_rebuild_fail;
 
-/* Folds into s (an empty store, written only through this). chunk_events
- * in 1..KB_REBUILD_CHUNK_EVENTS_MAX. */
+typedef struct kb_rebuild_config {
+    size_t chunk_events; /* 1..KB_REBUILD_CHUNK_EVENTS_MAX */
+    size_t chunk_bytes;  /* memory use that ends a chunk; 0: KB_REBUILD_CHUNK_BYTES */
+    /* Non-NULL: each chunk's writes go into s as sorted table files made in
+     * this directory (kb_sst_*, kb_store_ingest), one per family, instead
+     * of through the memtable. */
+    const char *sst_dir;
+    /* With sst_dir: runs task(arg, 0..n-1), on other threads as well if it
+     * likes, and returns when all are done (ledger/ starts no threads).
+     * NULL: one after another. */
+    void (*run)(void *run_ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
+    void *run_ctx;
+} kb_rebuild_config;
+
+/* Folds into s (an empty store, written only through this). KB_ERR_ARG
+ * when chunk_events is out of range or chunk_bytes below
+ * KB_REBUILD_CHUNK_BYTES_MIN. */
+kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild **out) KB_MUST_USE;
+/* kb_rebuild_open with chunk_events and the defaults (writes through the
+ * memtable). */
 kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) KB_MUST_USE;
 void kb_rebuild_free(kb_rebuild *r);
 

@@ -13,6 +13,7 @@ struct kb_store {
     rocksdb_options_t *opts;
     rocksdb_options_t *cf_opts[KB_CF_COUNT_];
     rocksdb_block_based_table_options_t *table_opts;
+    rocksdb_block_based_table_options_t *events_table_opts; /* no bloom filter */
     rocksdb_cache_t *cache;
     rocksdb_filterpolicy_t *bloom; /* owned by table_opts once set */
     rocksdb_column_family_handle_t *cf[KB_CF_COUNT_];
@@ -84,7 +85,9 @@ static rocksdb_options_t *family_options(kb_store *s, kb_cf cf, const kb_store_o
     size_t wb = o && o->write_buffer_bytes ? o->write_buffer_bytes : 32u * 1024u * 1024u;
     rocksdb_options_set_write_buffer_size(fo, wb);
     rocksdb_options_set_compression(fo, rocksdb_lz4_compression);
-    if (cf != KB_CF_EVENTS) {
+    if (cf == KB_CF_EVENTS) {
+        rocksdb_options_set_block_based_table_factory(fo, s->events_table_opts);
+    } else {
         rocksdb_options_set_block_based_table_factory(fo, s->table_opts);
         /* Most reads on the write path miss (a new payment's state, its
          * idempotency key, a free alias): a whole-key bloom filter on the
@@ -105,6 +108,7 @@ static void store_free(kb_store *s) {
     }
     if (s->opts) rocksdb_options_destroy(s->opts);
     if (s->table_opts) rocksdb_block_based_options_destroy(s->table_opts);
+    if (s->events_table_opts) rocksdb_block_based_options_destroy(s->events_table_opts);
     if (s->cache) rocksdb_cache_destroy(s->cache);
     if (s->ropts) rocksdb_readoptions_destroy(s->ropts);
     if (s->wopts_sync) rocksdb_writeoptions_destroy(s->wopts_sync);
@@ -123,8 +127,17 @@ static void make_options(kb_store *s, kb_open_mode mode, const kb_store_options 
     rocksdb_options_set_max_total_wal_size(s->opts, 128u * 1024u * 1024u);
     s->cache = rocksdb_cache_create_lru(o && o->block_cache_bytes ? o->block_cache_bytes
                                                                   : 64u * 1024u * 1024u);
+    /* Index and filter blocks live in the block cache too (level 0's
+     * pinned), so memory is bounded by the cache size, not by the number
+     * of table files the log has grown to. */
     s->table_opts = rocksdb_block_based_options_create();
-    rocksdb_block_based_options_set_block_cache(s->table_opts, s->cache);
+    s->events_table_opts = rocksdb_block_based_options_create();
+    rocksdb_block_based_table_options_t *both[] = {s->table_opts, s->events_table_opts};
+    for (int i = 0; i < 2; i++) {
+        rocksdb_block_based_options_set_block_cache(both[i], s->cache);
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(both[i], 1);
+        rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(both[i], 1);
+    }
     s->bloom = rocksdb_filterpolicy_create_bloom_full(10);
     rocksdb_block_based_options_set_filter_policy(s->table_opts, s->bloom);
     for (int i = 0; i < KB_CF_COUNT_; i++) s->cf_opts[i] = family_options(s, (kb_cf)i, o);
@@ -606,6 +619,19 @@ kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) {
         return KB_ERR_IO;
     }
     return KB_OK;
+}
+
+#define KB_SEQ_READAHEAD_BYTES (2u * 1024u * 1024u)
+
+kb_iter *kb_iter_open_seq(kb_store *s, const kb_snapshot *snap, kb_cf cf, bool verify) {
+    kb_iter *it = kb_iter_open(s, snap, cf, NULL, 0);
+    if (!it) return NULL;
+    rocksdb_iter_destroy(it->it); /* remade with the options below */
+    rocksdb_readoptions_set_readahead_size(it->ropts, KB_SEQ_READAHEAD_BYTES);
+    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
+    rocksdb_readoptions_set_verify_checksums(it->ropts, verify);
+    it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
+    return it;
 }
 
 struct kb_sst {

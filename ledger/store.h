@@ -128,6 +128,12 @@ size_t kb_wbatch_bytes(kb_wbatch *b);
  * kb_store_close flushes the memtables. */
 kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) KB_MUST_USE;
 
+/* Like kb_iter_open_scan, for reading a whole family once in key order
+ * where the caller compares every byte (kasboek-audit replay's compare):
+ * large readahead, blocks not kept in the block cache; block checksums
+ * checked only when verify. */
+kb_iter *kb_iter_open_seq(kb_store *s, const kb_snapshot *snap, kb_cf cf, bool verify);
+
 /* Bulk loads of a disposable store (replay's scratch store): sorted table
  * files written outside the store and moved into one family, bypassing the
  * memtable. A file's keys must be strictly increasing (bytewise); a later

@@ -628,15 +628,22 @@ static void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf) {
     kb_iter_close(ib);
 }
 
-/* Rebuilds the log of e into a new store with chunk_events per chunk. */
-static void rebuild_and_compare(env *e, size_t chunk_events) {
+/* Rebuilds the log of e into a new store with chunk_events per chunk,
+ * through the memtable or (sst) as ingested table files. */
+static void rebuild_and_compare_via(env *e, size_t chunk_events, bool sst) {
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/kb-test-rebuild-XXXXXX");
     assert_non_null(mkdtemp(dir));
     kb_store *scratch;
     assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
     kb_rebuild *rb;
-    assert_int_equal(kb_rebuild_alloc(scratch, chunk_events, &rb), KB_OK);
+    if (sst) {
+        assert_int_equal(kb_store_bulk_mode(scratch), KB_OK);
+        const kb_rebuild_config cfg = {.chunk_events = chunk_events, .sst_dir = dir};
+        assert_int_equal(kb_rebuild_open(scratch, &cfg, &rb), KB_OK);
+    } else {
+        assert_int_equal(kb_rebuild_alloc(scratch, chunk_events, &rb), KB_OK);
+    }
     kb_log_walk w;
     kb_log_walk_init(&w);
     kb_iter *it = kb_iter_open_scan(e->store, NULL, KB_CF_EVENTS);
@@ -667,6 +674,58 @@ static void rebuild_and_compare(env *e, size_t chunk_events) {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+static void rebuild_and_compare(env *e, size_t chunk_events) {
+    rebuild_and_compare_via(e, chunk_events, false);
+}
+
+/* The same through table files: each chunk's files overlap the earlier
+ * ones (a payment's state and index entries rewritten, contact index
+ * entries deleted) and must win over them, tombstones included. */
+static void test_rebuild_sst_chunks_equal_live(void **st) {
+    env *e = *st;
+    many_events_per_payment(e);
+    test_engine_versions_and_aliases(st);
+    const size_t sizes[] = {1, 2, 3, 5, 7, 16, 4096};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        rebuild_and_compare_via(e, sizes[i], true);
+    }
+}
+
+/* A write then a delete of one key in one table file keeps the delete, and
+ * a later file's put of it wins again. */
+static void test_store_sst_ingest_overrides(void **st) {
+    (void)st;
+    char dir[64], path[96];
+    snprintf(dir, sizeof dir, "/tmp/kb-test-sst-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f.sst", dir);
+    kb_store *s;
+    assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &s, NULL, 0), KB_OK);
+    assert_int_equal(kb_store_bulk_mode(s), KB_OK);
+    const char *vals[] = {"1", "2"};
+    for (int round = 0; round < 2; round++) {
+        kb_sst *w;
+        assert_int_equal(kb_sst_open(s, path, &w), KB_OK);
+        kb_sst_put(w, "a", 1, vals[round], 1);
+        if (round == 0) kb_sst_put(w, "b", 1, "x", 1);
+        if (round == 1) kb_sst_delete(w, "b", 1);
+        assert_int_equal(kb_sst_finish(w), KB_OK);
+        assert_int_equal(kb_store_ingest(s, KB_CF_INDEX, path), KB_OK);
+    }
+    kb_value v;
+    assert_int_equal(kb_store_get(s, NULL, NULL, KB_CF_INDEX, "a", 1, &v), KB_OK);
+    assert_memory_equal(v.data, "2", 1);
+    kb_value_free(&v);
+    assert_int_equal(kb_store_get(s, NULL, NULL, KB_CF_INDEX, "b", 1, &v), KB_ERR_NOT_FOUND);
+    kb_sst *w;
+    assert_int_equal(kb_sst_open(s, path, &w), KB_OK);
+    kb_sst_put(w, "b", 1, "y", 1);
+    kb_sst_put(w, "a", 1, "z", 1); /* out of order: refused */
+    assert_int_equal(kb_sst_finish(w), KB_ERR_IO);
+    kb_store_close(s);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* The chunked fold gives the live bytes whatever the chunk size: chunks
  * of 1 (every event loads its state), sizes that split a payment's events
  * across chunks, and one chunk for the whole log. */
@@ -684,6 +743,9 @@ static void test_rebuild_chunk_bounds(void **st) {
     kb_rebuild *rb = NULL;
     assert_int_equal(kb_rebuild_alloc(e->store, 0, &rb), KB_ERR_ARG);
     assert_int_equal(kb_rebuild_alloc(e->store, KB_REBUILD_CHUNK_EVENTS_MAX + 1, &rb), KB_ERR_ARG);
+    const kb_rebuild_config small = {.chunk_events = 1,
+                                     .chunk_bytes = KB_REBUILD_CHUNK_BYTES_MIN - 1};
+    assert_int_equal(kb_rebuild_open(e->store, &small, &rb), KB_ERR_ARG);
     assert_null(rb);
 }
 
@@ -864,6 +926,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunks_equal_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunk_bounds, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_sst_chunks_equal_live, env_setup,
+                                        env_teardown),
+        cmocka_unit_test(test_store_sst_ingest_overrides),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,
                                         env_teardown),

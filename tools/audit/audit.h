@@ -40,6 +40,10 @@ void kb_audit_print_hex(FILE *f, const void *p, size_t n);
 /* A key: quoted when every byte is printable ASCII, else x'<hex>'. */
 void kb_audit_print_key(FILE *f, const void *p, size_t n);
 
+/* Runs task(arg, 0..n-1) on this thread and one other, taking them in
+ * order; returns when all are done (ctx unused: kb_rebuild_config.run). */
+void kb_audit_run_tasks(void *ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
+
 /* Seconds on the monotonic clock (tools only: ledger/ has no clock). */
 double kb_audit_now_s(void);
 
@@ -59,6 +63,10 @@ typedef struct kb_audit_cmp {
  * errors are returned; differences are counted and printed in cmp. */
 kb_status kb_audit_cmp_family(kb_store *live, const kb_snapshot *snap, kb_store *replay,
                               kb_cf cf, kb_audit_cmp *cmp) KB_MUST_USE;
+/* kb_audit_cmp_family over cfs[0..n) on two threads; the counts and the
+ * lines shown are those of running them one after another in that order. */
+kb_status kb_audit_cmp_families(kb_store *live, const kb_snapshot *snap, kb_store *replay,
+                                const kb_cf *cfs, size_t n, kb_audit_cmp *cmp) KB_MUST_USE;
 /* Compares the meta "head" value of both stores. */
 kb_status kb_audit_cmp_head(kb_store *live, const kb_snapshot *snap, kb_store *replay,
                             kb_audit_cmp *cmp) KB_MUST_USE;

@@ -1,5 +1,6 @@
 /* Byte-for-byte comparison of a live store's projections with a rebuilt
  * store: two iterators walked in lockstep in key order. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -53,8 +54,8 @@ static bool cmp_step(kb_iter *a, kb_iter *b, kb_cf cf, kb_audit_cmp *cmp) {
 
 kb_status kb_audit_cmp_family(kb_store *live, const kb_snapshot *snap, kb_store *replay,
                               kb_cf cf, kb_audit_cmp *cmp) {
-    kb_iter *a = kb_iter_open(live, snap, cf, NULL, 0);
-    kb_iter *b = kb_iter_open(replay, NULL, cf, NULL, 0);
+    kb_iter *a = kb_iter_open_seq(live, snap, cf, true);
+    kb_iter *b = kb_iter_open_seq(replay, NULL, cf, false); /* every byte is compared */
     kb_status st = (a && b) ? KB_OK : KB_ERR_NOMEM;
     if (st == KB_OK) {
         kb_iter_seek_first(a);
@@ -104,5 +105,64 @@ kb_status kb_audit_cmp_head(kb_store *live, const kb_snapshot *snap, kb_store *r
     }
     kb_value_free(&a);
     kb_value_free(&b);
+    return st;
+}
+
+/* One family's compare in kb_audit_cmp_families: its own counts and report
+ * lines, merged in family order afterwards. */
+typedef struct cmp_job {
+    kb_cf cf;
+    kb_audit_cmp cmp;
+    char *text;
+    size_t text_len;
+    kb_status st;
+} cmp_job;
+
+typedef struct cmp_run {
+    kb_store *live, *replay;
+    const kb_snapshot *snap;
+    cmp_job *jobs;
+} cmp_run;
+
+static void cmp_job_run(void *arg, size_t i) {
+    cmp_run *p = arg;
+    cmp_job *j = &p->jobs[i];
+    j->cmp.out = open_memstream(&j->text, &j->text_len);
+    if (!j->cmp.out) {
+        j->st = KB_ERR_NOMEM;
+        return;
+    }
+    j->st = kb_audit_cmp_family(p->live, p->snap, p->replay, j->cf, &j->cmp);
+    if (fclose(j->cmp.out) != 0 && j->st == KB_OK) j->st = KB_ERR_NOMEM;
+}
+
+/* Adds j's counts to cmp and prints its lines while cmp shows any. */
+static void cmp_merge(kb_audit_cmp *cmp, const cmp_job *j) {
+    const char *line = j->text;
+    const char *end = j->text ? j->text + j->text_len : NULL;
+    for (uint64_t i = 0; i < j->cmp.diffs && line && line < end; i++) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = nl ? (size_t)(nl - line) + 1 : (size_t)(end - line);
+        if (cmp->diffs + i < KB_AUDIT_DIFFS_SHOWN_MAX) fwrite(line, 1, n, cmp->out);
+        line += n;
+    }
+    cmp->diffs += j->cmp.diffs;
+    for (int f = 0; f < KB_CF_COUNT_; f++) cmp->rows[f] += j->cmp.rows[f];
+}
+
+kb_status kb_audit_cmp_families(kb_store *live, const kb_snapshot *snap, kb_store *replay,
+                                const kb_cf *cfs, size_t n, kb_audit_cmp *cmp) {
+    cmp_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!jobs) return KB_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) jobs[i].cf = cfs[i];
+    cmp_run p = {.live = live, .replay = replay, .snap = snap, .jobs = jobs};
+    kb_audit_run_tasks(NULL, cmp_job_run, &p, n);
+    kb_status st = KB_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (st == KB_OK) cmp_merge(cmp, &jobs[i]); /* as far as it got */
+        if (st == KB_OK) st = jobs[i].st;
+        free(jobs[i].text);
+    }
+    free(jobs);
     return st;
 }
