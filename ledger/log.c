@@ -30,47 +30,29 @@ static size_t put_bytes(unsigned char *p, const void *b, size_t n) {
 }
 
 /* Every field but the payload, laid out as the hash reads them; the
- * bounds (checked before hashing) keep it within LOG_HASH_HEAD_BYTES. */
+ * bounds keep it within LOG_HASH_HEAD_BYTES. */
 #define LOG_HASH_HEAD_BYTES \
     (KB_HASH_BYTES + 8 + 4 + KB_ID_LEN_MAX + 4 + KB_STREAM_LEN_MAX + 8 + 4 + KB_METHOD_LEN_MAX + 4)
 
-/* Fields past the bounds (kb_log_hash of unchecked input): one update per
- * field. */
-static void hash_update_fields(crypto_generichash_state *st, const rec_view *v) {
-    unsigned char b[8];
-    crypto_generichash_update(st, b, put_u64(b, v->seq));
-    crypto_generichash_update(st, b, put_len(b, v->tenant_len));
-    crypto_generichash_update(st, v->tenant, v->tenant_len);
-    crypto_generichash_update(st, b, put_len(b, v->stream_len));
-    crypto_generichash_update(st, v->stream, v->stream_len);
-    crypto_generichash_update(st, b, put_u64(b, v->version));
-    crypto_generichash_update(st, b, put_len(b, v->type_len));
-    crypto_generichash_update(st, v->type, v->type_len);
-    crypto_generichash_update(st, b, put_len(b, v->payload_len));
-}
-
-/* Within the bounds, two updates per record (header, payload) instead of
- * eleven: the same bytes in the same order, so the same hash. */
+/* Two updates per record (header, payload): the bytes log.h defines, in
+ * its order. Every caller checks the bounds first (kb_log_append gets
+ * validated ids; decode and check_raw refuse longer fields). */
 static void hash_view(const unsigned char prev[KB_HASH_BYTES], const rec_view *v,
                       unsigned char out[KB_HASH_BYTES]) {
+    KB_VERIFY(v->tenant_len <= KB_ID_LEN_MAX && v->stream_len <= KB_STREAM_LEN_MAX &&
+              v->type_len <= KB_METHOD_LEN_MAX);
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, KB_HASH_BYTES);
-    if (v->tenant_len <= KB_ID_LEN_MAX && v->stream_len <= KB_STREAM_LEN_MAX &&
-        v->type_len <= KB_METHOD_LEN_MAX) {
-        unsigned char head[LOG_HASH_HEAD_BYTES];
-        size_t n = KB_HASH_BYTES;
-        memcpy(head, prev, KB_HASH_BYTES);
-        n += put_u64(head + n, v->seq);
-        n += put_bytes(head + n, v->tenant, v->tenant_len);
-        n += put_bytes(head + n, v->stream, v->stream_len);
-        n += put_u64(head + n, v->version);
-        n += put_bytes(head + n, v->type, v->type_len);
-        n += put_len(head + n, v->payload_len);
-        crypto_generichash_update(&st, head, n);
-    } else {
-        crypto_generichash_update(&st, prev, KB_HASH_BYTES);
-        hash_update_fields(&st, v);
-    }
+    unsigned char head[LOG_HASH_HEAD_BYTES];
+    size_t n = KB_HASH_BYTES;
+    memcpy(head, prev, KB_HASH_BYTES);
+    n += put_u64(head + n, v->seq);
+    n += put_bytes(head + n, v->tenant, v->tenant_len);
+    n += put_bytes(head + n, v->stream, v->stream_len);
+    n += put_u64(head + n, v->version);
+    n += put_bytes(head + n, v->type, v->type_len);
+    n += put_len(head + n, v->payload_len);
+    crypto_generichash_update(&st, head, n);
     if (v->payload_len) crypto_generichash_update(&st, v->payload, v->payload_len);
     crypto_generichash_final(&st, out, KB_HASH_BYTES);
 }
@@ -209,6 +191,10 @@ kb_status kb_log_append(kb_batch *b, kb_arena *arena, kb_head *head, const char 
     if (payload_len > KB_EVENT_BYTES_MAX) return KB_ERR_LIMIT;
     char *stream = kb_arena_printf(arena, "%s/%s", type, id);
     if (!stream) return KB_ERR_NOMEM;
+    if (strlen(tenant) > KB_ID_LEN_MAX || strlen(stream) > KB_STREAM_LEN_MAX ||
+        strlen(event_type) > KB_METHOD_LEN_MAX) {
+        return KB_ERR_LIMIT;
+    }
     Kasboek__V1__EventRecord rec = KASBOEK__V1__EVENT_RECORD__INIT;
     unsigned char hash[KB_HASH_BYTES];
     rec.seq = head->seq + 1;
@@ -316,7 +302,7 @@ kb_status kb_log_walk_end(kb_log_walk *w, const kb_head *head) {
 
 static kb_status verify_walk(kb_store *s, const kb_snapshot *snap, const kb_head *head,
                              kb_log_walk *w) {
-    kb_iter *it = kb_iter_open_scan(s, snap, KB_CF_EVENTS);
+    kb_iter *it = kb_iter_open_seq(s, snap, KB_CF_EVENTS, false);
     if (!it) return KB_ERR_NOMEM;
     kb_status st = KB_OK;
     for (kb_iter_seek_first(it); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {

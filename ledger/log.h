@@ -27,6 +27,8 @@ typedef struct kb_head {
     unsigned char hash[KB_HASH_BYTES]; /* zeros for the empty log */
 } kb_head;
 
+/* tenant, stream and type must be within KB_ID_LEN_MAX, KB_STREAM_LEN_MAX
+ * and KB_METHOD_LEN_MAX (checked: a longer one is a bug, not data). */
 void kb_log_hash(const unsigned char prev[KB_HASH_BYTES], uint64_t seq, const char *tenant,
                  const char *stream, uint64_t version, const char *type, const uint8_t *payload,
                  size_t payload_len, unsigned char out[KB_HASH_BYTES]);

@@ -14,16 +14,14 @@
  * budget: its state, its event, index sets and a packed row). */
 #define RB_EVENT_ARENA_BYTES (KB_COMMAND_ARENA_BYTES + 4u * KB_EVENT_BYTES_MAX)
 
-/* One write of the chunk, kept until the chunk's end so the batch can go in
- * key order: RocksDB's memtable insert then reuses its position from the
- * previous key instead of searching the skip list afresh (measured: random
- * order cost ~1.8 us per insert on a 1M-event log). */
+/* One write of the chunk, kept until the chunk's end: a table file takes
+ * its keys in order, and only each key's last write. */
 typedef struct rb_op {
     uint64_t pfx;    /* 8 key bytes past a common prefix (rb_sort_run) */
     const char *key; /* in the arena, followed by the value */
     uint32_t key_len;
     uint32_t val_len; /* RB_DELETE: a delete */
-    uint32_t order;   /* ties: the later write wins, as in the batch */
+    uint32_t order;   /* ties: the later write wins */
 } rb_op;              /* 32 bytes: qsort moves it directly */
 
 #define RB_DELETE UINT32_MAX
@@ -49,12 +47,11 @@ typedef struct rb_entry {
 
 struct kb_rebuild {
     kb_store *store;
-    kb_wbatch *batch;
     kb_arena arena; /* the chunk's events and states */
     kb_arena tmp;   /* one aggregate's save: packed row and index set */
     size_t chunk_events;
     size_t chunk_bytes;
-    char *sst_paths; /* KB_CF_COUNT_ of sst_path_bytes; NULL: chunks go through the batch */
+    char *sst_paths; /* KB_CF_COUNT_ of sst_path_bytes */
     size_t sst_dir_len, sst_path_bytes;
     void (*run)(void *run_ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
     void *run_ctx;
@@ -92,6 +89,7 @@ kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild 
     size_t chunk_bytes = cfg->chunk_bytes ? cfg->chunk_bytes : KB_REBUILD_CHUNK_BYTES;
     if (chunk_events == 0 || chunk_events > KB_REBUILD_CHUNK_EVENTS_MAX) return KB_ERR_ARG;
     if (chunk_bytes < KB_REBUILD_CHUNK_BYTES_MIN || chunk_bytes > SIZE_MAX / 4) return KB_ERR_ARG;
+    if (!cfg->sst_dir) return KB_ERR_ARG;
     kb_rebuild *r = calloc(1, sizeof *r);
     if (!r) return KB_ERR_NOMEM;
     size_t slots = 16;
@@ -106,8 +104,7 @@ kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild 
     r->map = calloc(slots, sizeof *r->map);
     kb_arena_init(&r->arena, 2u * chunk_bytes + RB_EVENT_ARENA_BYTES);
     kb_arena_init(&r->tmp, chunk_bytes);
-    if (!r->entries || !r->map || kb_wbatch_alloc(s, &r->batch) != KB_OK ||
-        (cfg->sst_dir && !rb_sst_paths_alloc(r, cfg->sst_dir))) {
+    if (!r->entries || !r->map || !rb_sst_paths_alloc(r, cfg->sst_dir)) {
         kb_rebuild_free(r);
         return KB_ERR_NOMEM;
     }
@@ -115,14 +112,8 @@ kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild 
     return KB_OK;
 }
 
-kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) {
-    const kb_rebuild_config cfg = {.chunk_events = chunk_events};
-    return kb_rebuild_open(s, &cfg, out);
-}
-
 void kb_rebuild_free(kb_rebuild *r) {
     if (!r) return;
-    kb_wbatch_free(r->batch);
     kb_arena_fini(&r->arena);
     kb_arena_fini(&r->tmp);
     free(r->entries);
@@ -320,23 +311,6 @@ static void rb_sort_run(rb_op *ops, size_t n, uint32_t depth) {
     }
 }
 
-/* The chunk's writes into the batch, by family, in key order. */
-static void rb_ops_to_batch(kb_rebuild *r) {
-    for (int cf = 0; cf < KB_CF_COUNT_; cf++) {
-        const rb_ops *ops = &r->ops[cf];
-        rb_sort_run(ops->v, ops->n, 0);
-        for (size_t i = 0; i < ops->n; i++) {
-            const rb_op *o = &ops->v[i];
-            if (o->val_len != RB_DELETE) {
-                kb_wbatch_put(r->batch, (kb_cf)cf, o->key, o->key_len, o->key + o->key_len,
-                              o->val_len);
-            } else {
-                kb_wbatch_delete(r->batch, (kb_cf)cf, o->key, o->key_len);
-            }
-        }
-    }
-}
-
 /* Equal keys end with equal pfx (rb_sort_run sorts them as one run). */
 static bool rb_op_same_key(const rb_op *a, const rb_op *b) {
     return a->pfx == b->pfx && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
@@ -461,7 +435,6 @@ static kb_status rb_save_all(kb_rebuild *r) {
 }
 
 static void rb_reset(kb_rebuild *r) {
-    kb_wbatch_clear(r->batch);
     kb_arena_reset(&r->arena);
     for (int i = 0; i < KB_CF_COUNT_; i++) r->ops[i].n = 0;
     r->n_ops = 0;
@@ -471,19 +444,13 @@ static void rb_reset(kb_rebuild *r) {
     r->first = r->last = NULL;
 }
 
+/* The chunk's writes and the head, as the chunk's table files. */
 static kb_status rb_write(kb_rebuild *r) {
-    kb_status st = KB_OK;
-    if (r->sst_paths) {
-        st = rb_ops_to_files(r);
-    } else {
-        rb_ops_to_batch(r);
-    }
-    if (st == KB_OK) {
-        unsigned char hv[KB_LOG_HEAD_BYTES];
-        kb_log_head_encode(&r->head, hv);
-        kb_wbatch_put(r->batch, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv);
-        st = kb_store_write_nowal(r->store, r->batch);
-    }
+    unsigned char hv[KB_LOG_HEAD_BYTES];
+    kb_log_head_encode(&r->head, hv);
+    rb_op_add(r, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv, false);
+    kb_status st = r->op_st;
+    if (st == KB_OK) st = rb_ops_to_files(r);
     return st == KB_OK ? KB_OK : rb_fail(r, 0, true, st);
 }
 

@@ -4,13 +4,12 @@
  * Records are folded in chunks (a count and a byte bound). Within a chunk
  * each touched aggregate's state stays unpacked in a hash map: it is read
  * from the store only on its first touch in the chunk and evolved in
- * memory with the aggregate's own evolve(). At the chunk's end one plain
- * batch gets each touched state once, its net index changes (the entries
- * of the state as loaded against those of the final state, with the same
- * diff as the engine: kb_project_save_to), in the order of each
- * aggregate's last event (so where two aggregates write the same key the
- * later one wins), the stream index entry of every event and the head.
- * The batch is written without the WAL: the store is disposable.
+ * memory with the aggregate's own evolve(). At the chunk's end the chunk
+ * writes each touched state once, its net index changes (the entries of
+ * the state as loaded against those of the final state, with the same diff
+ * as the engine: kb_project_save_to), in the order of each aggregate's
+ * last event (so where two aggregates write the same key the later one
+ * wins), the stream index entry of every event and the head.
  *
  * Memory is bounded by the chunk, not by the log: the arena that holds the
  * chunk's events and states is reset after each write (evolve keeps
@@ -18,10 +17,10 @@
  * chunk ends at chunk_events events or when the arena and the kept writes
  * reach chunk_bytes; writing it may take as much again (the packed rows).
  *
- * With an sst_dir, a chunk's writes, sorted and with only the last write
- * of each key kept (a delete as a tombstone), go into one table file per
- * family that is then ingested: a later chunk's file wins over an earlier
- * one, as a later batch would.
+ * A chunk's writes, sorted and with only the last write of each key kept (a
+ * delete as a tombstone), go into one table file per family that is then
+ * ingested, bypassing the memtable: a later chunk's file wins over an
+ * earlier one.
  *
  * A version-1 event starts its stream afresh (the engine writes one only
  * for a stream that has no state), so it reads nothing from the store. */
@@ -50,11 +49,10 @@ typedef struct kb_rebuild_fail {
 typedef struct kb_rebuild_config {
     size_t chunk_events; /* 1..KB_REBUILD_CHUNK_EVENTS_MAX */
     size_t chunk_bytes;  /* memory use that ends a chunk; 0: KB_REBUILD_CHUNK_BYTES */
-    /* Non-NULL: each chunk's writes go into s as sorted table files made in
-     * this directory (kb_sst_*, kb_store_ingest), one per family, instead
-     * of through the memtable. */
+    /* Where each chunk's table files are made (kb_sst_*, kb_store_ingest):
+     * a directory on the store's file system. */
     const char *sst_dir;
-    /* With sst_dir: runs task(arg, 0..n-1), on other threads as well if it
+    /* Runs task(arg, 0..n-1), on other threads as well if it
      * likes, and returns when all are done (ledger/ starts no threads).
      * NULL: one after another. */
     void (*run)(void *run_ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
@@ -62,12 +60,9 @@ typedef struct kb_rebuild_config {
 } kb_rebuild_config;
 
 /* Folds into s (an empty store, written only through this). KB_ERR_ARG
- * when chunk_events is out of range or chunk_bytes below
- * KB_REBUILD_CHUNK_BYTES_MIN. */
+ * when chunk_events is out of range, chunk_bytes below
+ * KB_REBUILD_CHUNK_BYTES_MIN or sst_dir missing. */
 kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild **out) KB_MUST_USE;
-/* kb_rebuild_open with chunk_events and the defaults (writes through the
- * memtable). */
-kb_status kb_rebuild_alloc(kb_store *s, size_t chunk_events, kb_rebuild **out) KB_MUST_USE;
 void kb_rebuild_free(kb_rebuild *r);
 
 /* Folds one record that checked (kb_log_walk_step) and whose tenant,

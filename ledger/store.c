@@ -552,74 +552,7 @@ kb_status kb_store_checkpoint(kb_store *s, const char *dir, char *err, size_t er
 
 /* Measured on a 1M-event log: 256 KiB-1 MiB used the least CPU; larger
  * readahead costs more in the kernel's copies. */
-#define KB_SCAN_READAHEAD_BYTES (512u * 1024u)
-
-kb_iter *kb_iter_open_scan(kb_store *s, const kb_snapshot *snap, kb_cf cf) {
-    kb_iter *it = kb_iter_open(s, snap, cf, NULL, 0);
-    if (!it) return NULL;
-    /* The read options are read when the iterator is made: remake it. */
-    rocksdb_iter_destroy(it->it);
-    rocksdb_readoptions_set_readahead_size(it->ropts, KB_SCAN_READAHEAD_BYTES);
-    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
-    rocksdb_readoptions_set_verify_checksums(it->ropts, 0);
-    it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
-    return it;
-}
-
-struct kb_wbatch {
-    kb_store *store;
-    rocksdb_writebatch_t *wb;
-};
-
-kb_status kb_wbatch_alloc(kb_store *s, kb_wbatch **out) {
-    kb_wbatch *b = calloc(1, sizeof *b);
-    if (!b) return KB_ERR_NOMEM;
-    b->store = s;
-    b->wb = rocksdb_writebatch_create();
-    *out = b;
-    return KB_OK;
-}
-
-void kb_wbatch_free(kb_wbatch *b) {
-    if (!b) return;
-    rocksdb_writebatch_destroy(b->wb);
-    free(b);
-}
-
-void kb_wbatch_clear(kb_wbatch *b) {
-    rocksdb_writebatch_clear(b->wb);
-}
-
-void kb_wbatch_put(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len, const void *val,
-                   size_t val_len) {
-    rocksdb_writebatch_put_cf(b->wb, b->store->cf[cf], key, key_len, val, val_len);
-}
-
-void kb_wbatch_delete(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len) {
-    rocksdb_writebatch_delete_cf(b->wb, b->store->cf[cf], key, key_len);
-}
-
-size_t kb_wbatch_bytes(kb_wbatch *b) {
-    size_t n = 0;
-    (void)rocksdb_writebatch_data(b->wb, &n);
-    return n;
-}
-
-kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) {
-    if (s->read_only) return KB_ERR_STATE;
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_disable_WAL(wo, 1);
-    char *rerr = NULL;
-    rocksdb_write(s->db, wo, b->wb, &rerr);
-    rocksdb_writeoptions_destroy(wo);
-    if (rerr) {
-        free(rerr);
-        return KB_ERR_IO;
-    }
-    return KB_OK;
-}
-
-#define KB_SEQ_READAHEAD_BYTES (2u * 1024u * 1024u)
+#define KB_SEQ_READAHEAD_BYTES (1024u * 1024u) /* 256 KiB-2 MiB measured alike */
 
 kb_iter *kb_iter_open_seq(kb_store *s, const kb_snapshot *snap, kb_cf cf, bool verify) {
     kb_iter *it = kb_iter_open(s, snap, cf, NULL, 0);

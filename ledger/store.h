@@ -107,31 +107,11 @@ kb_status kb_iter_status(kb_iter *it);
 kb_status kb_store_checkpoint(kb_store *s, const char *dir, char *err, size_t err_n) KB_MUST_USE;
 
 /* A sequential scan of one whole family at snap (NULL = latest), for
- * audits that read every record once: large readahead, blocks not kept
- * in the block cache, and block checksums not verified. Use it only where
- * the caller checks every byte itself (the events family: the hash chain
- * covers every byte of every record). Same calls as any kb_iter. */
-kb_iter *kb_iter_open_scan(kb_store *s, const kb_snapshot *snap, kb_cf cf);
-
-/* Plain write batches: no index, so no reads through them; cheaper than
- * kb_batch when the writer keeps what it needs in memory (replay). */
-typedef struct kb_wbatch kb_wbatch;
-kb_status kb_wbatch_alloc(kb_store *s, kb_wbatch **out) KB_MUST_USE;
-void kb_wbatch_free(kb_wbatch *b);
-void kb_wbatch_clear(kb_wbatch *b);
-void kb_wbatch_put(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len, const void *val,
-                   size_t val_len);
-void kb_wbatch_delete(kb_wbatch *b, kb_cf cf, const void *key, size_t key_len);
-size_t kb_wbatch_bytes(kb_wbatch *b);
-/* Writes b atomically, unsynced and without the write-ahead log: a crash
- * may lose it, so only for disposable stores (replay's scratch store).
- * kb_store_close flushes the memtables. */
-kb_status kb_store_write_nowal(kb_store *s, kb_wbatch *b) KB_MUST_USE;
-
-/* Like kb_iter_open_scan, for reading a whole family once in key order
- * where the caller compares every byte (kasboek-audit replay's compare):
- * large readahead, blocks not kept in the block cache; block checksums
- * checked only when verify. */
+ * audits that read every record once: large readahead, blocks not kept in
+ * the block cache. Block checksums are checked only when verify: leave it
+ * off only where the caller checks every byte itself (the events family,
+ * whose hash chain covers every byte; a compare of two stores). Same calls
+ * as any kb_iter. */
 kb_iter *kb_iter_open_seq(kb_store *s, const kb_snapshot *snap, kb_cf cf, bool verify);
 
 /* Bulk loads of a disposable store (replay's scratch store): sorted table

@@ -206,6 +206,35 @@ static void test_append_continues_chain(void **state) {
     check_head(f->s, &f->head);
 }
 
+/* Names past the bounds the hash is laid out for are refused, and the
+ * batch and head stay as they were. */
+static void test_append_refuses_long_names(void **state) {
+    fixture *f = *state;
+    char long_id[KB_ID_LEN_MAX + 2], long_type[KB_METHOD_LEN_MAX + 2];
+    char long_sid[KB_STREAM_LEN_MAX + 1]; /* "payment/" + it: past the stream bound */
+    memset(long_id, 'x', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = 0;
+    memset(long_sid, 'y', sizeof long_sid - 1);
+    long_sid[sizeof long_sid - 1] = 0;
+    memset(long_type, 'T', sizeof long_type - 1);
+    long_type[sizeof long_type - 1] = 0;
+    kb_batch *b;
+    kb_arena a;
+    kb_arena_init(&a, 1u << 16);
+    assert_int_equal(kb_batch_alloc(f->s, &b), KB_OK);
+    kb_head before = f->head;
+    assert_int_equal(kb_log_append(b, &a, &f->head, long_id, "payment", "p", 1, "E", NULL, 0),
+                     KB_ERR_LIMIT);
+    assert_int_equal(kb_log_append(b, &a, &f->head, "t", "payment", long_sid, 1, "E", NULL, 0),
+                     KB_ERR_LIMIT);
+    assert_int_equal(kb_log_append(b, &a, &f->head, "t", "payment", "p", 1, long_type, NULL, 0),
+                     KB_ERR_LIMIT);
+    assert_int_equal(kb_batch_count(b), 0);
+    assert_int_equal(f->head.seq, before.seq);
+    kb_batch_free(b);
+    kb_arena_fini(&a);
+}
+
 static void test_read_decode_chain(void **state) {
     fixture *f = *state;
     append_events(f, N_EVENTS);
@@ -377,6 +406,7 @@ int main(void) {
         T(test_empty_log),
         T(test_append_verify_reopen),
         T(test_append_continues_chain),
+        T(test_append_refuses_long_names),
         T(test_read_decode_chain),
         T(test_decode_checks),
         T(test_stream_index),

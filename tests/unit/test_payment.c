@@ -628,25 +628,20 @@ static void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf) {
     kb_iter_close(ib);
 }
 
-/* Rebuilds the log of e into a new store with chunk_events per chunk,
- * through the memtable or (sst) as ingested table files. */
-static void rebuild_and_compare_via(env *e, size_t chunk_events, bool sst) {
+/* Rebuilds the log of e into a new store with chunk_events per chunk. */
+static void rebuild_and_compare(env *e, size_t chunk_events) {
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/kb-test-rebuild-XXXXXX");
     assert_non_null(mkdtemp(dir));
     kb_store *scratch;
     assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
     kb_rebuild *rb;
-    if (sst) {
-        assert_int_equal(kb_store_bulk_mode(scratch), KB_OK);
-        const kb_rebuild_config cfg = {.chunk_events = chunk_events, .sst_dir = dir};
-        assert_int_equal(kb_rebuild_open(scratch, &cfg, &rb), KB_OK);
-    } else {
-        assert_int_equal(kb_rebuild_alloc(scratch, chunk_events, &rb), KB_OK);
-    }
+    assert_int_equal(kb_store_bulk_mode(scratch), KB_OK);
+    const kb_rebuild_config cfg = {.chunk_events = chunk_events, .sst_dir = dir};
+    assert_int_equal(kb_rebuild_open(scratch, &cfg, &rb), KB_OK);
     kb_log_walk w;
     kb_log_walk_init(&w);
-    kb_iter *it = kb_iter_open_scan(e->store, NULL, KB_CF_EVENTS);
+    kb_iter *it = kb_iter_open_seq(e->store, NULL, KB_CF_EVENTS, false);
     for (kb_iter_seek_first(it); kb_iter_valid(it); kb_iter_next(it)) {
         size_t kl, vl;
         const char *key = kb_iter_key(it, &kl), *val = kb_iter_value(it, &vl);
@@ -672,23 +667,6 @@ static void rebuild_and_compare_via(env *e, size_t chunk_events, bool sst) {
     kb_rebuild_free(rb);
     kb_store_close(scratch);
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void rebuild_and_compare(env *e, size_t chunk_events) {
-    rebuild_and_compare_via(e, chunk_events, false);
-}
-
-/* The same through table files: each chunk's files overlap the earlier
- * ones (a payment's state and index entries rewritten, contact index
- * entries deleted) and must win over them, tombstones included. */
-static void test_rebuild_sst_chunks_equal_live(void **st) {
-    env *e = *st;
-    many_events_per_payment(e);
-    test_engine_versions_and_aliases(st);
-    const size_t sizes[] = {1, 2, 3, 5, 7, 16, 4096};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        rebuild_and_compare_via(e, sizes[i], true);
-    }
 }
 
 /* A write then a delete of one key in one table file keeps the delete, and
@@ -728,7 +706,10 @@ static void test_store_sst_ingest_overrides(void **st) {
 
 /* The chunked fold gives the live bytes whatever the chunk size: chunks
  * of 1 (every event loads its state), sizes that split a payment's events
- * across chunks, and one chunk for the whole log. */
+ * across chunks, and one chunk for the whole log. Each chunk's table files
+ * overlap the earlier ones (a payment's state and index entries rewritten,
+ * contact index entries deleted) and must win over them, tombstones
+ * included. */
 static void test_rebuild_chunks_equal_live(void **st) {
     env *e = *st;
     many_events_per_payment(e);
@@ -741,11 +722,15 @@ static void test_rebuild_chunks_equal_live(void **st) {
 static void test_rebuild_chunk_bounds(void **st) {
     env *e = *st;
     kb_rebuild *rb = NULL;
-    assert_int_equal(kb_rebuild_alloc(e->store, 0, &rb), KB_ERR_ARG);
-    assert_int_equal(kb_rebuild_alloc(e->store, KB_REBUILD_CHUNK_EVENTS_MAX + 1, &rb), KB_ERR_ARG);
-    const kb_rebuild_config small = {.chunk_events = 1,
-                                     .chunk_bytes = KB_REBUILD_CHUNK_BYTES_MIN - 1};
+    kb_rebuild_config cfg = {.chunk_events = 0, .sst_dir = e->dir};
+    assert_int_equal(kb_rebuild_open(e->store, &cfg, &rb), KB_ERR_ARG);
+    cfg.chunk_events = KB_REBUILD_CHUNK_EVENTS_MAX + 1;
+    assert_int_equal(kb_rebuild_open(e->store, &cfg, &rb), KB_ERR_ARG);
+    const kb_rebuild_config small = {
+        .chunk_events = 1, .chunk_bytes = KB_REBUILD_CHUNK_BYTES_MIN - 1, .sst_dir = e->dir};
     assert_int_equal(kb_rebuild_open(e->store, &small, &rb), KB_ERR_ARG);
+    const kb_rebuild_config no_dir = {.chunk_events = 1};
+    assert_int_equal(kb_rebuild_open(e->store, &no_dir, &rb), KB_ERR_ARG);
     assert_null(rb);
 }
 
@@ -844,7 +829,8 @@ static void test_engine_provider_transaction_unique(void **st) {
  * refund more is refused, not a crash. */
 static void test_engine_payment_at_every_bound(void **st) {
     env *e = *st;
-    static char text[KB_TEXT_LEN_MAX + 1], keys[KB_META_ENTRIES_MAX][8], names[KB_LINE_ITEMS_MAX][8];
+    static char text[KB_TEXT_LEN_MAX + 1], keys[KB_META_ENTRIES_MAX][8],
+        names[KB_LINE_ITEMS_MAX][8];
     memset(text, 'x', KB_TEXT_LEN_MAX);
     Kasboek__V1__MetadataEntry md[KB_META_ENTRIES_MAX], *mdp[KB_META_ENTRIES_MAX];
     for (int i = 0; i < KB_META_ENTRIES_MAX; i++) {
@@ -926,8 +912,6 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunks_equal_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunk_bounds, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_rebuild_sst_chunks_equal_live, env_setup,
-                                        env_teardown),
         cmocka_unit_test(test_store_sst_ingest_overrides),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,

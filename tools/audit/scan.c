@@ -89,7 +89,7 @@ static bool slot_fill(scan_ring *r, kb_iter *it, scan_slot *slot) {
 
 static void *reader_main(void *arg) {
     scan_ring *r = arg;
-    kb_iter *it = kb_iter_open_scan(r->s, r->snap, KB_CF_EVENTS);
+    kb_iter *it = kb_iter_open_seq(r->s, r->snap, KB_CF_EVENTS, false);
     if (!it) r->reader_st = KB_ERR_NOMEM;
     if (it) kb_iter_seek_first(it);
     bool done = it == NULL;
