@@ -37,7 +37,34 @@ bool kb_index_set_add(kb_index_set *s, const kb_key *key, const char *value);
  * command name a refund or dispute instead of its payment. */
 void kb_key_alias(kb_key *k, const char *tenant, const char *kind, const char *alias_id);
 
-typedef struct kb_aggregate {
+typedef struct kb_aggregate kb_aggregate;
+typedef struct kb_decide_ctx kb_decide_ctx;
+
+/* Consequences of one aggregate's events in another stream, appended by
+ * the engine in the same commit, right after them (a payment's money
+ * movements book balance transactions; a closed payout day creates its
+ * payout; a failed payout books its amount back). Reactions do not chain:
+ * the target's own reaction is not run. */
+typedef struct kb_reaction {
+    const kb_aggregate *target;
+    /* The target stream's id (from the arena), or NULL when the events
+     * have no consequence. Pure. */
+    const char *(*target_id)(const ProtobufCMessage *source_state,
+                             Kasboek__V1__Event *const *events, size_t n, kb_arena *a);
+    /* Pure: emits into c (c->id is the target id; c->first_seq the seq its
+     * first event will get) the target's events caused by the source's
+     * events (events[0] at seq first_source_seq, the rest after it).
+     * target_state is NULL when the target stream is new. A code other
+     * than OK rejects the whole command (nothing is written). */
+    kb_code (*react)(const ProtobufCMessage *target_state, const ProtobufCMessage *source_state,
+                     Kasboek__V1__Event *const *events, size_t n, uint64_t first_source_seq,
+                     kb_decide_ctx *c);
+} kb_reaction;
+
+/* Where kb_project_save_to and effects write (see project.h). */
+typedef struct kb_project_sink kb_project_sink;
+
+struct kb_aggregate {
     const char *type; /* "payment": stream type */
     const ProtobufCMessageDescriptor *state_desc;
     /* A fresh state for id, before its first event. */
@@ -48,14 +75,24 @@ typedef struct kb_aggregate {
     void (*evolve)(ProtobufCMessage *state, const Kasboek__V1__Event *ev, kb_arena *a);
     /* Adds every index entry the state implies. */
     bool (*index)(const ProtobufCMessage *state, const char *tenant, kb_index_set *out);
-} kb_aggregate;
+    /* Optional: records one event implies on its own, beside the state
+     * (immutable rows such as balance transactions, too many to keep in
+     * a state). Puts only, each key written once; false when out of
+     * memory. seq is the event's. Pure. */
+    bool (*effects)(const char *tenant, uint64_t seq, const Kasboek__V1__Event *ev, kb_arena *a,
+                    const kb_project_sink *sink);
+    const kb_reaction *reaction; /* NULL: none */
+    bool needs_settings;         /* decide/react read the tenant's settings */
+};
 
 /* What decide() gets and gives. */
-typedef struct kb_decide_ctx {
+struct kb_decide_ctx {
     const char *tenant;
-    const char *id;      /* the aggregate id */
-    int64_t now;         /* server clock, microseconds */
-    int64_t occurred_at; /* command's occurred_at, defaulted to now */
+    const char *id;                              /* the aggregate id */
+    int64_t now;                                 /* server clock, microseconds */
+    int64_t occurred_at;                         /* command's occurred_at, defaulted to now */
+    uint64_t first_seq;                          /* the seq the first emitted event will get */
+    const Kasboek__V1__TenantSettings *settings; /* when the aggregate needs_settings */
     kb_arena *arena;
     kb_error *err;
     /* outputs */
@@ -72,7 +109,7 @@ typedef struct kb_decide_ctx {
         kb_reason taken;   /* reason when it is taken */
     } claims[2];
     size_t n_claims;
-} kb_decide_ctx;
+};
 
 /* Adds a claim; false when the bound is reached. */
 bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const char *field,
@@ -82,11 +119,25 @@ bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const c
  * engine). NULL when KB_EVENTS_PER_COMMAND_MAX is reached or no memory. */
 Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c);
 
+/* Emits an event whose body is a copy of tmpl (n bytes) with case bc and
+ * returns the body to fill in; NULL (c->err set) when out of room. */
+void *kb_decide_emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
+                          size_t n);
+/* A copy of tmpl (n bytes) in a; NULL when out of memory. */
+void *kb_arena_copy(kb_arena *a, const void *tmpl, size_t n);
+
+/* A new event body of message type T (INIT its initializer), case CASE. */
+#define KB_EMIT(c, T, INIT, CASE) ((T *)kb_decide_emit_body((c), (CASE), &(T)INIT, sizeof(T)))
+/* A new message of type T from arena a, set to its INIT value. */
+#define KB_NEW(a, T, INIT) ((T *)kb_arena_copy((a), &(T)INIT, sizeof(T)))
+
 typedef struct kb_command {
     const char *method;                     /* "RefundPayment" */
     const ProtobufCMessageDescriptor *desc; /* its request message */
     const kb_aggregate *agg;
     const char *id_field; /* string field naming the aggregate (or alias) */
+    const char *fixed_id; /* instead of id_field: the one stream of its type */
+    bool upsert;          /* the stream may exist or not (decide gets NULL) */
     const char *alias;    /* NULL, or the alias kind id_field names */
     bool creates;         /* the stream must not exist yet */
     kb_reason exists;     /* when creates and it exists */

@@ -205,6 +205,10 @@ static kb_code check_time(cmd_run *r, kb_error *err) {
 /* Finds the aggregate id the command names, through an alias if needed. */
 static kb_status route(kb_engine *e, cmd_run *r, kb_error *err) {
     const kb_command *c = r->cmd;
+    if (c->fixed_id) {
+        r->id = c->fixed_id;
+        return KB_OK;
+    }
     const char *v = kb_pb_string(r->msg, c->id_field);
     KB_VERIFY(v);
     if (!v[0]) {
@@ -234,25 +238,41 @@ static kb_status route(kb_engine *e, cmd_run *r, kb_error *err) {
     return r->id ? KB_OK : KB_ERR_NOMEM;
 }
 
-static kb_status fetch_state(kb_engine *e, cmd_run *r) {
-    kb_status st = kb_project_load(e->store, e->batch, NULL, &e->arena, r->rq->tenant, r->cmd->agg,
-                                   r->id, &r->state);
+/* One stream a command appends to: the command's own, or a reaction's. */
+typedef struct stream_run {
+    const kb_aggregate *agg;
+    const char *id;
+    ProtobufCMessage *state; /* NULL when the stream is new */
+    uint64_t version;
+} stream_run;
+
+static kb_status load_stream(kb_engine *e, const char *tenant, stream_run *sr) {
+    kb_status st =
+        kb_project_load(e->store, e->batch, NULL, &e->arena, tenant, sr->agg, sr->id, &sr->state);
     if (st == KB_ERR_NOT_FOUND) {
-        r->state = NULL;
+        sr->state = NULL;
         st = KB_OK;
     }
-    r->version = 0;
-    if (st == KB_OK && r->state) (void)kb_pb_uint64(r->state, "version", &r->version);
+    sr->version = 0;
+    if (st == KB_OK && sr->state) (void)kb_pb_uint64(sr->state, "version", &sr->version);
+    return st;
+}
+
+static kb_status fetch_state(kb_engine *e, cmd_run *r) {
+    stream_run sr = {.agg = r->cmd->agg, .id = r->id};
+    kb_status st = load_stream(e, r->rq->tenant, &sr);
+    r->state = sr.state;
+    r->version = sr.version;
     return st;
 }
 
 static kb_code judge_state(const cmd_run *r, kb_error *err) {
     const kb_command *c = r->cmd;
-    if (c->creates && r->state) {
+    if (!c->upsert && c->creates && r->state) {
         return kb_error_set(err, c->exists, c->id_field, "%s %s already exists", c->agg->type,
                             r->id);
     }
-    if (!c->creates && !r->state) {
+    if (!c->upsert && !c->creates && !r->state) {
         return kb_error_set(err, c->not_found, c->id_field, "no %s %s", c->agg->type, r->id);
     }
     if (r->rq->has_expected_version && r->rq->expected_version != r->version) {
@@ -352,50 +372,89 @@ static const char *event_type(const Kasboek__V1__Event *ev) {
     return ((const ProtobufCMessageDescriptor *)f->descriptor)->short_name;
 }
 
-static kb_status append_events(kb_engine *e, cmd_run *r) {
-    const kb_aggregate *agg = r->cmd->agg;
-    if (!r->state) {
-        r->state = agg->create(&e->arena, r->id);
-        if (!r->state) return KB_ERR_NOMEM;
+static kb_status append_events(kb_engine *e, const cmd_run *r, stream_run *sr,
+                               Kasboek__V1__Event *const *events, size_t n) {
+    const kb_aggregate *agg = sr->agg;
+    if (!sr->state) {
+        sr->state = agg->create(&e->arena, sr->id);
+        if (!sr->state) return KB_ERR_NOMEM;
     }
-    for (size_t i = 0; i < r->dc.n_events; i++) {
-        Kasboek__V1__Event *ev = r->dc.events[i];
+    for (size_t i = 0; i < n; i++) {
+        Kasboek__V1__Event *ev = events[i];
         assert(ev->body_case != KASBOEK__V1__EVENT__BODY__NOT_SET);
         ev->occurred_at = r->dc.occurred_at;
         ev->recorded_at = r->rq->now;
         ev->actor = (char *)r->rq->actor;
         ev->idempotency_key = (char *)(r->event_key ? r->event_key : "");
-        size_t n = kasboek__v1__event__get_packed_size(ev);
-        uint8_t *buf = kb_arena_alloc(&e->arena, n ? n : 1);
+        size_t len = kasboek__v1__event__get_packed_size(ev);
+        uint8_t *buf = kb_arena_alloc(&e->arena, len ? len : 1);
         if (!buf) return KB_ERR_NOMEM;
         kasboek__v1__event__pack(ev, buf);
-        r->version++;
-        kb_status st = kb_log_append(e->batch, &e->arena, &e->head, r->rq->tenant, agg->type, r->id,
-                                     r->version, event_type(ev), buf, n);
+        sr->version++;
+        kb_status st = kb_log_append(e->batch, &e->arena, &e->head, r->rq->tenant, agg->type,
+                                     sr->id, sr->version, event_type(ev), buf, len);
+        if (st == KB_OK)
+            st = kb_project_effects(e->batch, &e->arena, r->rq->tenant, agg, e->head.seq, ev);
         if (st != KB_OK) return st;
-        agg->evolve(r->state, ev, &e->arena);
-        kb_pb_set_uint64(r->state, "version", r->version);
+        agg->evolve(sr->state, ev, &e->arena);
+        kb_pb_set_uint64(sr->state, "version", sr->version);
     }
     return KB_OK;
 }
 
-static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
-    const kb_aggregate *agg = r->cmd->agg;
-    uint64_t first_seq = e->head.seq + 1;
+/* Appends events to sr's stream and saves its projection. */
+static kb_status write_stream(kb_engine *e, const cmd_run *r, stream_run *sr,
+                              Kasboek__V1__Event *const *events, size_t n) {
     kb_index_set before;
-    kb_status st = kb_project_index(agg, r->state, r->rq->tenant, &e->arena, &before);
-    if (st == KB_OK) st = append_events(e, r);
+    kb_status st = kb_project_index(sr->agg, sr->state, r->rq->tenant, &e->arena, &before);
+    if (st == KB_OK) st = append_events(e, r, sr, events, n);
     if (st == KB_OK)
-        st = kb_project_save(e->batch, &e->arena, r->rq->tenant, agg, r->id, r->state, &before);
+        st = kb_project_save(e->batch, &e->arena, r->rq->tenant, sr->agg, sr->id, sr->state,
+                             &before);
+    return st;
+}
+
+/* The tenant's settings, or their defaults when never set. */
+static kb_status load_settings(kb_engine *e, const char *tenant,
+                               const Kasboek__V1__TenantSettings **out) {
+    const kb_aggregate *agg = kb_aggregate_find("settings");
+    KB_VERIFY(agg);
+    stream_run sr = {.agg = agg, .id = "tenant"};
+    kb_status st = load_stream(e, tenant, &sr);
+    if (st == KB_OK && !sr.state) sr.state = agg->create(&e->arena, "tenant");
+    if (st == KB_OK && !sr.state) st = KB_ERR_NOMEM;
+    if (st == KB_OK) *out = (const void *)sr.state;
+    return st;
+}
+
+/* Runs the reaction of the command's events, if any (after they are
+ * appended). A rejection sets err. */
+static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t first_seq,
+                       kb_error *err) {
+    const kb_reaction *rx = src->agg->reaction;
+    if (!rx || !r->dc.n_events) return KB_OK;
+    stream_run t = {.agg = rx->target};
+    t.id = rx->target_id(src->state, r->dc.events, r->dc.n_events, &e->arena);
+    if (!t.id) return KB_OK;
+    kb_status st = load_stream(e, r->rq->tenant, &t);
     if (st != KB_OK) return st;
-    Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
-    res.version = r->version;
-    res.first_seq = r->dc.n_events ? first_seq : 0;
-    res.last_seq = r->dc.n_events ? e->head.seq : 0;
-    res.created_id = (char *)(r->dc.created_id ? r->dc.created_id : "");
-    r->cmd->result(r->state, &res);
-    st = kb_reply_set(reply, &res.base);
-    if (st != KB_OK || !r->idem_key) return st;
+    kb_decide_ctx tc = {.tenant = r->rq->tenant,
+                        .id = t.id,
+                        .now = r->rq->now,
+                        .occurred_at = r->dc.occurred_at,
+                        .first_seq = e->head.seq + 1,
+                        .settings = r->dc.settings,
+                        .arena = &e->arena,
+                        .err = err};
+    if (rx->react(t.state, src->state, r->dc.events, r->dc.n_events, first_seq, &tc) !=
+        KB_CODE_OK) {
+        return KB_OK;
+    }
+    KB_VERIFY(tc.n_claims == 0);
+    return write_stream(e, r, &t, tc.events, tc.n_events);
+}
+
+static kb_status remember(kb_engine *e, cmd_run *r, kb_reply *reply) {
     kb_key k;
     idem_key(&k, r);
     uint8_t *v = kb_arena_alloc(&e->arena, KB_HASH_BYTES + reply->payload_len);
@@ -405,6 +464,27 @@ static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
     kb_batch_put(e->batch, KB_CF_IDEMPOTENCY, k.bytes, k.len, v,
                  KB_HASH_BYTES + reply->payload_len);
     return KB_OK;
+}
+
+/* Appends the command's events and their reaction's. err is set (and
+ * KB_OK returned) when the reaction refuses: the caller rolls back. */
+static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
+    uint64_t first_seq = e->head.seq + 1;
+    stream_run sr = {.agg = r->cmd->agg, .id = r->id, .state = r->state, .version = r->version};
+    kb_status st = write_stream(e, r, &sr, r->dc.events, r->dc.n_events);
+    r->state = sr.state;
+    r->version = sr.version;
+    if (st == KB_OK) st = react(e, r, &sr, first_seq, &reply->err);
+    if (st != KB_OK || reply->err.code != KB_CODE_OK) return st;
+    Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
+    res.version = r->version;
+    res.first_seq = r->dc.n_events ? first_seq : 0;
+    res.last_seq = r->dc.n_events ? e->head.seq : 0;
+    res.created_id = (char *)(r->dc.created_id ? r->dc.created_id : "");
+    r->cmd->result(r->state, &res);
+    st = kb_reply_set(reply, &res.base);
+    if (st != KB_OK || !r->idem_key) return st;
+    return remember(e, r, reply);
 }
 
 /* --------------------------------------------------------------- execute */
@@ -457,10 +537,15 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     }
     if (st != KB_OK || done || check_time(&r, err) != KB_CODE_OK) return st;
     if (judge_state(&r, err) != KB_CODE_OK) return KB_OK;
+    const Kasboek__V1__TenantSettings *settings = NULL;
+    if (r.cmd->agg->needs_settings) st = load_settings(e, rq->tenant, &settings);
+    if (st != KB_OK) return st;
     r.dc = (kb_decide_ctx){.tenant = rq->tenant,
                            .id = r.id,
                            .now = rq->now,
                            .occurred_at = r.dc.occurred_at,
+                           .first_seq = e->head.seq + 1,
+                           .settings = settings,
                            .arena = &e->arena,
                            .err = err};
     if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
@@ -471,7 +556,7 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     kb_head head = e->head;
     kb_batch_savepoint(e->batch);
     st = apply(e, &r, reply);
-    if (st != KB_OK) {
+    if (st != KB_OK || err->code != KB_CODE_OK) { /* nothing of it stays */
         e->head = head;
         kb_reply_fini(reply);
         if (kb_batch_rollback(e->batch) != KB_OK) e->sticky = true;
@@ -486,6 +571,25 @@ bool kb_decide_claim(kb_decide_ctx *c, const char *kind, const char *id, const c
     if (c->n_claims == sizeof c->claims / sizeof c->claims[0]) return false;
     c->claims[c->n_claims++] = (struct kb_claim){kind, id, field, taken};
     return true;
+}
+
+void *kb_arena_copy(kb_arena *a, const void *tmpl, size_t n) {
+    void *p = kb_arena_alloc(a, n);
+    if (p) memcpy(p, tmpl, n);
+    return p;
+}
+
+void *kb_decide_emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
+                          size_t n) {
+    Kasboek__V1__Event *ev = kb_decide_emit(c);
+    void *body = ev ? kb_arena_copy(c->arena, tmpl, n) : NULL;
+    if (!body) {
+        kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no room for the command's events");
+        return NULL;
+    }
+    ev->body_case = bc;
+    ev->payment_recorded = body; /* the body oneof is a union of pointers */
+    return body;
 }
 
 Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "balance.h"
 #include "money.h"
 #include "validate.h"
 
@@ -120,34 +121,8 @@ static const char *provider_txn_alias(kb_arena *a, int provider, const char *txi
     return hex;
 }
 
-/* Emits an event whose body is a copy of tmpl (n bytes) with case bc, and
- * returns the body to fill in; NULL (c->err set) when out of room. The
- * body oneof of Event is a union of pointers, so one member sets any. */
-static void *emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
-                       size_t n) {
-    Event *ev = kb_decide_emit(c);
-    void *body = ev ? kb_arena_alloc(c->arena, n) : NULL;
-    if (!body) {
-        kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no room for the command's events");
-        return NULL;
-    }
-    memcpy(body, tmpl, n);
-    ev->body_case = bc;
-    ev->payment_recorded = body;
-    return body;
-}
-
-/* A new event body of message type T (INIT its initializer), case CASE. */
-#define EMIT(c, T, INIT, CASE) ((T *)emit_body((c), (CASE), &(T)INIT, sizeof(T)))
-
-static void *new_copy(kb_arena *a, const void *tmpl, size_t n) {
-    void *p = kb_arena_alloc(a, n);
-    if (p) memcpy(p, tmpl, n);
-    return p;
-}
-
-/* A new message of type T from arena a, set to its INIT value. */
-#define NEW(a, T, INIT) ((T *)new_copy((a), &(T)INIT, sizeof(T)))
+#define EMIT KB_EMIT
+#define NEW  KB_NEW
 
 /* ---------------------------------------------------------------- record */
 
@@ -605,7 +580,6 @@ static Kasboek__V1__Dispute *dispute_mut(Payment *p, const char *id) {
     return (Kasboek__V1__Dispute *)find_dispute(p, id);
 }
 
-
 /* Recomputes the derived amounts and, once collected, the status. */
 static void derive(Payment *p) {
     int64_t refunded = 0, pending = 0, disputed = 0;
@@ -838,6 +812,8 @@ const kb_aggregate kb_payment_aggregate = {
     .create = payment_create,
     .evolve = payment_evolve,
     .index = payment_index,
+    .reaction = &kb_payment_booking,
+    .needs_settings = true,
 };
 
 #define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                              \

@@ -116,6 +116,13 @@ kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb
     return kb_project_save_to(&sink, a, tenant, agg, id, state, before);
 }
 
+kb_status kb_project_effects(kb_batch *b, kb_arena *a, const char *tenant, const kb_aggregate *agg,
+                             uint64_t seq, const Kasboek__V1__Event *ev) {
+    if (!agg->effects) return KB_OK;
+    const kb_project_sink sink = {.ctx = b, .put = batch_sink_put, .del = batch_sink_del};
+    return agg->effects(tenant, seq, ev, a, &sink) ? KB_OK : KB_ERR_NOMEM;
+}
+
 static bool split_stream(kb_arena *a, const char *stream, char **type, char **id) {
     const char *slash = strchr(stream, '/');
     if (!slash || slash == stream || !slash[1]) return false;
@@ -145,5 +152,7 @@ kb_status kb_project_record(kb_store *s, kb_batch *b, kb_arena *a,
     if (st != KB_OK) return st;
     agg->evolve(state, ev, a);
     kb_pb_set_uint64(state, "version", rec->version);
+    st = kb_project_effects(b, a, rec->tenant, agg, rec->seq, ev);
+    if (st != KB_OK) return st;
     return kb_project_save(b, a, rec->tenant, agg, id, state, &before);
 }

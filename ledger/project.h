@@ -25,17 +25,21 @@ kb_status kb_project_save(kb_batch *b, kb_arena *a, const char *tenant, const kb
                           const kb_index_set *before) KB_MUST_USE;
 
 /* Where kb_project_save_to writes the row and index changes. */
-typedef struct kb_project_sink {
+struct kb_project_sink {
     void *ctx;
     void (*put)(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
                 size_t val_len);
     void (*del)(void *ctx, kb_cf cf, const void *key, size_t key_len);
-} kb_project_sink;
+};
 
 /* kb_project_save into any sink (kb_project_save is this with b's). */
 kb_status kb_project_save_to(const kb_project_sink *sink, kb_arena *a, const char *tenant,
                              const kb_aggregate *agg, const char *id, const ProtobufCMessage *state,
                              const kb_index_set *before) KB_MUST_USE;
+
+/* The effects of one event (agg->effects) into b; KB_OK when it has none. */
+kb_status kb_project_effects(kb_batch *b, kb_arena *a, const char *tenant, const kb_aggregate *agg,
+                             uint64_t seq, const Kasboek__V1__Event *ev) KB_MUST_USE;
 
 /* Applies one stored event to the projections in b: load, evolve, save.
  * The stream must name a known aggregate ("payment/<id>"). Used by

@@ -370,6 +370,15 @@ static kb_status rb_ops_to_files(kb_rebuild *r) {
     return KB_OK;
 }
 
+static void ops_sink_put(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
+                         size_t val_len) {
+    rb_op_add(ctx, cf, key, key_len, val, val_len, false);
+}
+
+static void ops_sink_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
+    rb_op_add(ctx, cf, key, key_len, NULL, 0, true);
+}
+
 static void rb_stream_entry(kb_rebuild *r, const rb_entry *e, const kb_log_view *v) {
     kb_key k;
     kb_key_stream(&k, e->tenant, e->type, e->id, v->version);
@@ -390,6 +399,11 @@ static kb_status rb_fold(kb_rebuild *r, const kb_log_view *v) {
     }
     e->agg->evolve(e->state, ev, &r->arena);
     if (!kb_pb_set_uint64(e->state, "version", v->version)) return KB_ERR_CORRUPT;
+    if (e->agg->effects) {
+        const kb_project_sink sink = {.ctx = r, .put = ops_sink_put, .del = ops_sink_del};
+        kb_arena_reset(&r->tmp);
+        if (!e->agg->effects(e->tenant, v->seq, ev, &r->tmp, &sink)) return KB_ERR_NOMEM;
+    }
     e->last_seq = v->seq;
     rb_touch(r, e);
     rb_stream_entry(r, e, v);
@@ -409,15 +423,6 @@ kb_status kb_rebuild_add(kb_rebuild *r, const kb_log_view *v) {
     r->head.seq = v->seq;
     memcpy(r->head.hash, v->hash, KB_HASH_BYTES);
     return KB_OK;
-}
-
-static void ops_sink_put(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
-                         size_t val_len) {
-    rb_op_add(ctx, cf, key, key_len, val, val_len, false);
-}
-
-static void ops_sink_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
-    rb_op_add(ctx, cf, key, key_len, NULL, 0, true);
 }
 
 /* Each touched state and its net index changes, by last event. The sink

@@ -111,7 +111,16 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
     X(SHUTTING_DOWN, UNAVAILABLE)                       \
     X(STORAGE_FAILED, UNAVAILABLE)                      \
     X(RECORD_CORRUPT, DATA_LOSS)                        \
-    X(INTERNAL_ERROR, INTERNAL)
+    X(INTERNAL_ERROR, INTERNAL)                         \
+    X(INVALID_DATE, INVALID_ARGUMENT)                   \
+    X(SETTING_OUT_OF_RANGE, INVALID_ARGUMENT)           \
+    X(BALANCE_NOT_FOUND, NOT_FOUND)                     \
+    X(PAYOUT_NOT_FOUND, NOT_FOUND)                      \
+    X(PAYOUT_DATE_IN_FUTURE, FAILED_PRECONDITION)       \
+    X(PAYOUT_DATE_CLOSED, FAILED_PRECONDITION)          \
+    X(PAYOUT_NOT_PENDING, FAILED_PRECONDITION)          \
+    X(PAYOUT_ALREADY_FAILED, FAILED_PRECONDITION)       \
+    X(TOO_MANY_OPEN_DAYS, RESOURCE_EXHAUSTED)
 
 typedef enum kb_reason {
 #define KB_REASON_ENUM(name, code) KB_REASON_##name,

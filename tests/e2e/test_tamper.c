@@ -9,7 +9,7 @@
 
 #include "store.h"
 
-#define TAMPER_SEQ 7
+#define TAMPER_SEQ 11
 #define DELETE_SEQ 5
 
 static kbe_server srv;
@@ -19,7 +19,8 @@ static int teardown_server(void **state) {
     return 0;
 }
 
-/* Five payments, a refund each: 15 events (card refunds are 2 events). */
+/* Five payments, a refund each: 25 events (a card payment is recorded and
+ * booked; a card refund is created, settled and booked). */
 static void write_events(kb_client *c, const char *prefix) {
     char id[32];
     for (int i = 0; i < 5; i++) {
@@ -29,14 +30,14 @@ static void write_events(kb_client *c, const char *prefix) {
     }
 }
 
-/* A stopped server's data dir with 15 events. */
+/* A stopped server's data dir with 25 events. */
 static void prepare_stopped(kbe_server *s) {
     kbe_server_start(s, NULL);
     kb_client *c = kbe_connect(s, NULL);
     write_events(c, "tp");
     kbe_head h;
     kbe_head_get(c, &h);
-    assert_int_equal(h.seq, 15);
+    assert_int_equal(h.seq, 25);
     kb_client_close(c);
     kbe_server_stop_ok(s);
 }
@@ -160,7 +161,7 @@ static void expect_replay_equal_chunked(const char *dir) {
 
 static void test_flipped_byte_names_its_seq(void **state) {
     prepare_stopped(&srv);
-    expect_audit_ok("verify", srv.data_dir, "ok: 15 events");
+    expect_audit_ok("verify", srv.data_dir, "ok: 25 events");
     flip_payload_byte(srv.data_dir, TAMPER_SEQ);
     expect_verify_fails_at(srv.data_dir, TAMPER_SEQ);
     kbe_proc p;
@@ -172,7 +173,7 @@ static void test_flipped_byte_names_its_seq(void **state) {
 }
 
 /* The server does not hand out the tampered record as if it were sound:
- * seq 7 is tp-2's PaymentRecorded (tp-0 and tp-1 hold seqs 1-6). */
+ * seq 11 is tp-2's PaymentRecorded (tp-0 and tp-1 hold seqs 1-10). */
 static void test_server_refuses_tampered_timeline(void **state) {
     prepare_stopped(&srv);
     flip_payload_byte(srv.data_dir, TAMPER_SEQ);
@@ -246,7 +247,7 @@ static void test_checkpoint_through_the_cli(void **state) {
     if (p.status != 0) kbe_proc_dump("kasboek checkpoint", &p);
     assert_int_equal(p.status, 0);
     kbe_proc_fini(&p);
-    expect_audit_ok("verify", dir, "ok: 15 events");
+    expect_audit_ok("verify", dir, "ok: 25 events");
     expect_audit_ok("replay", dir, "equal");
     kbe_cli(&srv, &p, "checkpoint", dir, NULL); /* exists now */
     assert_int_equal(p.status, 1);

@@ -411,7 +411,8 @@ static void test_engine_pipelined_batches(void **st) {
     Kasboek__V1__CommandResult *res = result(e);
     assert_true(res->replayed);
     assert_int_equal(res->payment->amount_refunded, 1000);
-    assert_int_equal(res->payment->version, s2.head.seq);
+    assert_int_equal(res->payment->version, 3); /* recorded, refund created and settled */
+    assert_int_equal(s2.head.seq, 5);           /* and two balance bookings */
     kasboek__v1__command_result__free_unpacked(res, NULL);
     uint64_t count, bad;
     char why[128];
@@ -440,13 +441,13 @@ static void test_engine_idempotency(void **st) {
     env *e = *st;
     rec(e, "p1", 1000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1", KB_CODE_OK);
     kb_head h1 = kb_engine_head(e->engine);
-    assert_int_equal(h1.seq, 1);
+    assert_int_equal(h1.seq, 2); /* PaymentRecorded, BalanceBooked */
     rec(e, "p1", 1000, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1", KB_CODE_OK);
     Kasboek__V1__CommandResult *r = result(e);
     assert_true(r->replayed);
-    assert_int_equal(r->last_seq, 1);
+    assert_int_equal(r->last_seq, 2);
     kasboek__v1__command_result__free_unpacked(r, NULL);
-    assert_int_equal(kb_engine_head(e->engine).seq, 1);
+    assert_int_equal(kb_engine_head(e->engine).seq, 2);
     rec(e, "p1", 999, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, "k1",
         KB_CODE_ALREADY_EXISTS);
     assert_int_equal(e->reply.err.reason, KB_REASON_IDEMPOTENCY_KEY_REUSED);
@@ -459,11 +460,11 @@ static void test_engine_idempotency(void **st) {
     rec(e, "p2", 501, KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD, NULL,
         KB_CODE_ALREADY_EXISTS);
     assert_int_equal(e->reply.err.reason, KB_REASON_PAYMENT_EXISTS);
-    assert_int_equal(kb_engine_head(e->engine).seq, 2);
+    assert_int_equal(kb_engine_head(e->engine).seq, 4);
     uint64_t count, bad;
     char why[128];
     assert_int_equal(kb_log_verify(e->store, &count, &bad, why, sizeof why), KB_OK);
-    assert_int_equal(count, 2);
+    assert_int_equal(count, 4);
 }
 
 static void test_engine_versions_and_aliases(void **st) {
@@ -787,7 +788,8 @@ static void test_engine_submit_batch(void **st) {
     assert_true(cr->replayed);
     kasboek__v1__command_result__free_unpacked(cr, NULL);
     kasboek__v1__submit_batch_reply__free_unpacked(out, NULL);
-    assert_int_equal(kb_engine_head(e->engine).seq, 3); /* recorded, refund created+settled */
+    /* recorded, refund created+settled, and a balance booking for each */
+    assert_int_equal(kb_engine_head(e->engine).seq, 5);
     b.n_commands = 0;
     assert_int_equal(exec(e, "SubmitBatch", &b.base, NULL, -1), KB_CODE_INVALID_ARGUMENT);
     assert_int_equal(e->reply.err.reason, KB_REASON_FIELD_REQUIRED);
@@ -813,12 +815,12 @@ static void test_engine_provider_transaction_unique(void **st) {
     assert_string_equal(e->reply.err.field, "provider_transaction_id");
     r.provider = KASBOEK__V1__PROVIDER__PROVIDER_STRIPE;
     assert_int_equal(exec(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_OK);
-    assert_int_equal(kb_engine_head(e->engine).seq, 2);
+    assert_int_equal(kb_engine_head(e->engine).seq, 4); /* each with its booking */
     /* the event records the natural key of a keyless command */
     kb_arena a;
     kb_arena_init(&a, 1u << 20);
     Kasboek__V1__EventRecord *rec;
-    assert_int_equal(kb_log_read(e->store, NULL, 2, &a, &rec), KB_OK);
+    assert_int_equal(kb_log_read(e->store, NULL, 3, &a, &rec), KB_OK);
     Kasboek__V1__Event *ev = kasboek__v1__event__unpack(&a.pb, rec->payload.len, rec->payload.data);
     assert_string_equal(ev->idempotency_key, "RecordPayment/m2");
     kb_arena_fini(&a);
@@ -889,7 +891,7 @@ static void test_engine_payment_at_every_bound(void **st) {
     uint64_t count, bad;
     char why[128];
     assert_int_equal(kb_log_verify(e->store, &count, &bad, why, sizeof why), KB_OK);
-    assert_int_equal(count, 1 + KB_DISPUTES_MAX + 2 * KB_REFUNDS_MAX);
+    assert_int_equal(count, 2 + KB_DISPUTES_MAX + 3 * KB_REFUNDS_MAX); /* with bookings */
 }
 
 int main(void) {

@@ -1,0 +1,57 @@
+/* Balance, payouts and tenant settings (DOMAIN.md §2).
+ *
+ * Every money movement of a payment books balance transactions in the
+ * stream "balance/<currency>" in the same commit (a reaction, see
+ * aggregate.h): payment +amount and fee -fee (available 2 business days
+ * after a card payment, 3 after a bank debit settles; tenant settings),
+ * refund -amount and refund_failure +amount (available the day they
+ * happen), dispute -(amount + fee) when lost. The Balance state keeps the
+ * open (not yet paid out) amounts per available_on day; every transaction
+ * is also an immutable index row (effects).
+ *
+ * ClosePayout(currency, date) closes every open day up to date into the
+ * payout "po_<YYYYMMDD>_<currency>" (a reaction creates its stream) and
+ * books the payout's own -amount transaction. Membership needs no list:
+ * a transaction (available_on d, booked at seq s) belongs to the first
+ * payout of its currency, in close order, with date >= d and closed_seq
+ * > s. Payout dates only move forward, so payout k holds exactly
+ *   (a) the transactions booked between closed_seq(k-1) and closed_seq(k)
+ *       with available_on <= date(k), and
+ *   (b) those booked before closed_seq(k-1) with available_on in
+ *       (date(k-1), date(k)].
+ * A failed payout books its amount back (payout_failure, available at once);
+ * its transactions stay in it. */
+#ifndef KB_BALANCE_H
+#define KB_BALANCE_H
+
+#include "aggregate.h"
+
+extern const kb_aggregate kb_settings_aggregate;
+extern const kb_aggregate kb_balance_aggregate;
+extern const kb_aggregate kb_payout_aggregate;
+extern const kb_command kb_balance_commands[]; /* terminated by method NULL */
+extern const kb_reaction kb_payment_booking;   /* payment -> balance */
+
+#define KB_SETTINGS_CARD_DAYS_DEFAULT     2
+#define KB_SETTINGS_DEBIT_DAYS_DEFAULT    3
+#define KB_SETTINGS_PAYOUT_MINUTE_DEFAULT 360 /* 06:00 UTC */
+#define KB_SETTINGS_ARRIVAL_DAYS_DEFAULT  1
+
+/* Index rows (family index):
+ *   <tenant>/btxn/seq/<currency>/<seq hex16>/<n hex16>  -> BalanceTransaction
+ *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16>/<n hex16> -> ""
+ *        (every transaction but payouts' own)
+ *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id */
+void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
+void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
+                     uint64_t n);
+void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day);
+
+/* "po_20260302_EUR" into buf (at least KB_ID_LEN_MAX + 1 bytes). */
+void kb_payout_id(int32_t day, const char *currency, char *buf, size_t n);
+
+/* Sum of a Balance's open days available on or before day, and after it. */
+void kb_balance_split(const Kasboek__V1__Balance *b, int32_t day, int64_t *available,
+                      int64_t *pending);
+
+#endif
