@@ -596,6 +596,13 @@ static bool payout_index(const ProtobufCMessage *state, const char *tenant, kb_i
     if (!p->amount) return true;
     kb_key k;
     kb_payout_key_date(&k, tenant, p->amount->currency, p->date);
+    if (!kb_index_set_add(out, &k, p->payout_id)) return false;
+    kb_key_init(&k); /* every currency: <tenant>/payout/all/<day hex16>/<currency> */
+    kb_key_add(&k, tenant);
+    kb_key_add(&k, "payout");
+    kb_key_add(&k, "all");
+    kb_key_add_hex64(&k, (uint64_t)p->date);
+    kb_key_add(&k, p->amount->currency);
     return kb_index_set_add(out, &k, p->payout_id);
 }
 

@@ -41,7 +41,8 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
  *   <tenant>/btxn/seq/<currency>/<seq hex16>/<n hex16>  -> BalanceTransaction
  *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16>/<n hex16> -> ""
  *        (every transaction but payouts' own)
- *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id */
+ *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id
+ *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
 void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
                      uint64_t n);

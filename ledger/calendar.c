@@ -7,13 +7,13 @@
  * Algorithms": proleptic Gregorian calendar, eras of 400 years (146097
  * days). Worked in int64_t so no intermediate step can overflow. */
 
-#define KB_YEAR_MIN 1
-#define KB_YEAR_MAX 9999
-#define KB_DAYS_MIN INT32_C(-719162)  /* 0001-01-01 */
-#define KB_DAYS_MAX INT32_C(2932896)  /* 9999-12-31 */
-#define KB_US_PER_MIN (INT64_C(60) * KB_US_PER_SEC)
-#define KB_US_PER_HOUR (INT64_C(60) * KB_US_PER_MIN)
-#define KB_FRACTION_DIGITS_MAX 6      /* microseconds */
+#define KB_YEAR_MIN            1
+#define KB_YEAR_MAX            9999
+#define KB_DAYS_MIN            INT32_C(-719162) /* 0001-01-01 */
+#define KB_DAYS_MAX            INT32_C(2932896) /* 9999-12-31 */
+#define KB_US_PER_MIN          (INT64_C(60) * KB_US_PER_SEC)
+#define KB_US_PER_HOUR         (INT64_C(60) * KB_US_PER_MIN)
+#define KB_FRACTION_DIGITS_MAX 6 /* microseconds */
 
 static int64_t floor_div(int64_t a, int64_t b) {
     assert(b > 0);
@@ -25,19 +25,19 @@ static int64_t days_from_ymd(int64_t y, int64_t m, int64_t d) {
     assert(m >= 1 && m <= 12 && d >= 1 && d <= 31);
     y -= m <= 2;
     int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                  /* [0, 399] */
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* [0, 146096] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
 static kb_civil civil_from_days64(int64_t z) {
     z += 719468;
     int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                        /* [0, 146096] */
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                 /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                      /* [0, 11] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);

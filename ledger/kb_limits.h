@@ -4,39 +4,39 @@
 #ifndef KB_LIMITS_H
 #define KB_LIMITS_H
 
-#define KB_ID_LEN_MAX 64              /* tenant and aggregate ids */
-#define KB_IDEMPOTENCY_KEY_LEN_MAX 128
-#define KB_API_KEY_LEN_MAX 256
-#define KB_METHOD_LEN_MAX 96
-#define KB_TEXT_LEN_MAX 500           /* reasons, descriptions, names */
-#define KB_EMAIL_LEN_MAX 254
-#define KB_META_KEY_LEN_MAX 40
-#define KB_META_VALUE_LEN_MAX 500
-#define KB_META_ENTRIES_MAX 20
-#define KB_LINE_ITEMS_MAX 50
-#define KB_REFUNDS_MAX 64             /* per payment */
-#define KB_DISPUTES_MAX 8             /* per payment */
-#define KB_EVENTS_PER_COMMAND_MAX 8
-#define KB_BALANCE_OPEN_DAYS_MAX 1000  /* open available_on days of one balance */
+#define KB_ID_LEN_MAX                    64 /* tenant and aggregate ids */
+#define KB_IDEMPOTENCY_KEY_LEN_MAX       128
+#define KB_API_KEY_LEN_MAX               256
+#define KB_METHOD_LEN_MAX                96
+#define KB_TEXT_LEN_MAX                  500 /* reasons, descriptions, names */
+#define KB_EMAIL_LEN_MAX                 254
+#define KB_META_KEY_LEN_MAX              40
+#define KB_META_VALUE_LEN_MAX            500
+#define KB_META_ENTRIES_MAX              20
+#define KB_LINE_ITEMS_MAX                50
+#define KB_REFUNDS_MAX                   64 /* per payment */
+#define KB_DISPUTES_MAX                  8  /* per payment */
+#define KB_EVENTS_PER_COMMAND_MAX        8
+#define KB_BALANCE_OPEN_DAYS_MAX         1000 /* open available_on days of one balance */
 #define KB_BALANCE_ENTRIES_PER_EVENT_MAX 4
-#define KB_STREAM_LEN_MAX 96          /* "payment/<id>" */
-#define KB_FIELD_LEN_MAX 64           /* offending field path in errors */
-#define KB_MESSAGE_LEN_MAX 200        /* error message text */
+#define KB_STREAM_LEN_MAX                96  /* "payment/<id>" */
+#define KB_FIELD_LEN_MAX                 64  /* offending field path in errors */
+#define KB_MESSAGE_LEN_MAX               200 /* error message text */
 
-#define KB_MESSAGE_BYTES_MAX (1u << 20)      /* default request size cap */
-#define KB_EVENT_BYTES_MAX (256u * 1024u)    /* one packed event */
+#define KB_MESSAGE_BYTES_MAX   (1u << 20)           /* default request size cap */
+#define KB_EVENT_BYTES_MAX     (256u * 1024u)       /* one packed event */
 #define KB_COMMAND_ARENA_BYTES (8u * 1024u * 1024u) /* a bound; chunks come as needed */
 
 #define KB_PAGE_SIZE_DEFAULT 50
-#define KB_PAGE_SIZE_MAX 1000
-#define KB_LIST_SCAN_MAX 100000       /* index entries one list call reads */
+#define KB_PAGE_SIZE_MAX     1000
+#define KB_LIST_SCAN_MAX     100000                /* index entries one list call reads */
 #define KB_QUERY_ARENA_BYTES (64u * 1024u * 1024u) /* one query's reply rows */
-#define KB_QUERY_PAGE_BYTES (32u * 1024u * 1024u)  /* a page ends (with a cursor) past this */
+#define KB_QUERY_PAGE_BYTES  (32u * 1024u * 1024u) /* a page ends (with a cursor) past this */
 
 #define KB_BATCH_COMMANDS_MAX_DEFAULT 512
-#define KB_SUBMIT_BATCH_COMMANDS_MAX 1000 /* commands in one SubmitBatch */
-#define KB_BATCH_BYTES_MAX_DEFAULT (8u * 1024u * 1024u)
+#define KB_SUBMIT_BATCH_COMMANDS_MAX  1000 /* commands in one SubmitBatch */
+#define KB_BATCH_BYTES_MAX_DEFAULT    (8u * 1024u * 1024u)
 
-#define KB_HASH_BYTES 32              /* BLAKE2b-256 */
+#define KB_HASH_BYTES 32 /* BLAKE2b-256 */
 
 #endif

@@ -10,52 +10,50 @@
 #include "money.h"
 #include "payment.h"
 #include "project.h"
+#include "query_int.h"
 #include "validate.h"
 
-typedef struct qctx {
-    kb_store *s;
-    kb_snapshot *snap;
-    kb_arena arena;   /* the reply's rows */
-    kb_arena scratch; /* one row being examined, reset per row */
-    const kb_request *rq;
-    kb_reply *reply;
-} qctx;
-
-typedef kb_status (*query_fn)(qctx *q, const ProtobufCMessage *msg);
+typedef kb_qctx qctx;
+typedef kb_query_fn query_fn;
 
 /* ------------------------------------------------------------ GetPayment */
 
-static kb_status timeline(qctx *q, const char *id, Kasboek__V1__GetPaymentReply *out) {
+kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,
+                            Kasboek__V1__EventRecord ***out, size_t *n_out) {
     kb_key prefix, end;
-    kb_key_state(&prefix, q->rq->tenant, "payment", id);
+    kb_key_state(&prefix, q->rq->tenant, type, id);
     kb_key_raw(&prefix, "/", 1);
     kb_key_prefix_end(&prefix, &end);
     kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_STREAMS, end.bytes, end.len);
     if (!it) return KB_ERR_NOMEM;
-    size_t cap = 16;
-    out->timeline = kb_arena_alloc(&q->arena, cap * sizeof *out->timeline);
-    kb_status st = out->timeline ? KB_OK : KB_ERR_NOMEM;
+    size_t cap = 16, n = 0;
+    Kasboek__V1__EventRecord **v = kb_arena_alloc(&q->arena, cap * sizeof *v);
+    kb_status st = v ? KB_OK : KB_ERR_NOMEM;
     for (kb_iter_seek(it, prefix.bytes, prefix.len);
-         st == KB_OK && kb_iter_valid(it) && out->n_timeline < KB_PAGE_SIZE_MAX; kb_iter_next(it)) {
+         st == KB_OK && kb_iter_valid(it) && n < KB_PAGE_SIZE_MAX; kb_iter_next(it)) {
         size_t vl;
-        const char *v = kb_iter_value(it, &vl);
+        const char *val = kb_iter_value(it, &vl);
         if (vl != 8) {
             st = KB_ERR_CORRUPT;
             break;
         }
-        if (out->n_timeline == cap) {
+        if (n == cap) {
             Kasboek__V1__EventRecord **g = kb_arena_alloc(&q->arena, 2 * cap * sizeof *g);
-            if (!g) return KB_ERR_NOMEM;
-            memcpy(g, out->timeline, cap * sizeof *g);
-            out->timeline = g;
+            if (!g) {
+                st = KB_ERR_NOMEM;
+                break;
+            }
+            memcpy(g, v, cap * sizeof *g);
+            v = g;
             cap *= 2;
         }
-        st = kb_log_read(q->s, q->snap, kb_be64_get((const unsigned char *)v), &q->arena,
-                         &out->timeline[out->n_timeline]);
-        if (st == KB_OK) out->n_timeline++;
+        st = kb_log_read(q->s, q->snap, kb_be64_get((const unsigned char *)val), &q->arena, &v[n]);
+        if (st == KB_OK) n++;
     }
     if (st == KB_OK) st = kb_iter_status(it);
     kb_iter_close(it);
+    *out = v;
+    *n_out = n;
     return st;
 }
 
@@ -78,7 +76,7 @@ static kb_status get_payment(qctx *q, const ProtobufCMessage *msg) {
     if (st != KB_OK) return st;
     Kasboek__V1__GetPaymentReply out = KASBOEK__V1__GET_PAYMENT_REPLY__INIT;
     out.payment = (Kasboek__V1__Payment *)state;
-    st = timeline(q, r->payment_id, &out);
+    st = kb_query_timeline(q, "payment", r->payment_id, &out.timeline, &out.n_timeline);
     return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
 }
 
@@ -342,6 +340,13 @@ static const struct {
     {"GetPayment", &kasboek__v1__get_payment_request__descriptor, get_payment},
     {"ListPayments", &kasboek__v1__list_payments_request__descriptor, list_payments},
     {"ReadEvents", &kasboek__v1__read_events_request__descriptor, read_events},
+    {"GetBalance", &kasboek__v1__get_balance_request__descriptor, kb_query_get_balance},
+    {"GetPayout", &kasboek__v1__get_payout_request__descriptor, kb_query_get_payout},
+    {"ListPayouts", &kasboek__v1__list_payouts_request__descriptor, kb_query_list_payouts},
+    {"ListBalanceTransactions", &kasboek__v1__list_balance_transactions_request__descriptor,
+     kb_query_list_btxns},
+    {"GetTenantSettings", &kasboek__v1__get_tenant_settings_request__descriptor,
+     kb_query_get_settings},
 };
 
 static int query_index(const char *method) {

@@ -11,7 +11,8 @@
 /* True when method is a query this module answers. */
 bool kb_query_known(const char *method);
 
-/* Answers rq (rq->now and idempotency fields are ignored). Returns KB_OK
+/* Answers rq (idempotency fields are ignored; rq->now is the server's clock,
+ * which splits available from pending in GetBalance). Returns KB_OK
  * when answered (see reply->err), or a system error. */
 kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) KB_MUST_USE;
 

@@ -22,8 +22,8 @@ _Noreturn void kb_panic(const char *file, int line, const char *what);
 
 typedef enum kb_status {
     KB_OK = 0,
-    KB_ERR_IO,        /* RocksDB or the file system failed */
-    KB_ERR_CORRUPT,   /* a stored record fails its checks */
+    KB_ERR_IO,      /* RocksDB or the file system failed */
+    KB_ERR_CORRUPT, /* a stored record fails its checks */
     KB_ERR_NOMEM,
     KB_ERR_LIMIT,     /* a bound in limits.h was reached */
     KB_ERR_NOT_FOUND, /* key absent (not an error for most callers) */
@@ -58,68 +58,68 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
 
 /* Stable machine reasons. Append only: the string is the contract.
  * X(name, default code) */
-#define KB_REASONS(X)                                   \
-    X(NONE, OK)                                         \
-    X(UNKNOWN_METHOD, UNIMPLEMENTED)                    \
-    X(MALFORMED_REQUEST, INVALID_ARGUMENT)              \
-    X(MALFORMED_PAYLOAD, INVALID_ARGUMENT)              \
-    X(MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED)            \
-    X(FIELD_REQUIRED, INVALID_ARGUMENT)                 \
-    X(INVALID_ID, INVALID_ARGUMENT)                     \
-    X(INVALID_TENANT, INVALID_ARGUMENT)                 \
-    X(INVALID_UTF8, INVALID_ARGUMENT)                   \
-    X(TEXT_TOO_LONG, INVALID_ARGUMENT)                  \
-    X(INVALID_IDEMPOTENCY_KEY, INVALID_ARGUMENT)        \
-    X(CARD_NUMBER_NOT_ALLOWED, INVALID_ARGUMENT)        \
-    X(INVALID_AMOUNT, INVALID_ARGUMENT)                 \
-    X(AMOUNT_OVERFLOW, INVALID_ARGUMENT)                \
-    X(UNKNOWN_CURRENCY, INVALID_ARGUMENT)               \
-    X(CURRENCY_MISMATCH, INVALID_ARGUMENT)              \
-    X(INVALID_ENUM, INVALID_ARGUMENT)                   \
-    X(INVALID_EMAIL, INVALID_ARGUMENT)                  \
-    X(INVALID_TIME, INVALID_ARGUMENT)                   \
-    X(TOO_MANY_ITEMS, INVALID_ARGUMENT)                 \
-    X(DUPLICATE_KEY, INVALID_ARGUMENT)                  \
-    X(LINE_ITEMS_TOTAL_MISMATCH, INVALID_ARGUMENT)      \
-    X(FEE_EXCEEDS_AMOUNT, INVALID_ARGUMENT)             \
-    X(INVALID_CURSOR, INVALID_ARGUMENT)                 \
-    X(INVALID_RANGE, INVALID_ARGUMENT)                  \
-    X(IDEMPOTENCY_KEY_REUSED, ALREADY_EXISTS)           \
-    X(PAYMENT_EXISTS, ALREADY_EXISTS)                   \
-    X(REFUND_EXISTS, ALREADY_EXISTS)                    \
-    X(DISPUTE_EXISTS, ALREADY_EXISTS)                   \
-    X(PROVIDER_TRANSACTION_EXISTS, ALREADY_EXISTS)      \
-    X(PAYMENT_NOT_FOUND, NOT_FOUND)                     \
-    X(REFUND_NOT_FOUND, NOT_FOUND)                      \
-    X(DISPUTE_NOT_FOUND, NOT_FOUND)                     \
-    X(VERSION_CONFLICT, ABORTED)                        \
-    X(PAYMENT_NOT_PROCESSING, FAILED_PRECONDITION)      \
-    X(PAYMENT_NOT_SUCCEEDED, FAILED_PRECONDITION)       \
-    X(REFUND_EXCEEDS_AVAILABLE, FAILED_PRECONDITION)    \
-    X(REFUND_NOT_PENDING, FAILED_PRECONDITION)          \
-    X(DISPUTE_EXCEEDS_AVAILABLE, FAILED_PRECONDITION)   \
-    X(DISPUTE_NOT_OPEN, FAILED_PRECONDITION)            \
-    X(RECEIPT_NOT_REQUESTED, FAILED_PRECONDITION)       \
-    X(TOO_MANY_REFUNDS, FAILED_PRECONDITION)            \
-    X(TOO_MANY_DISPUTES, FAILED_PRECONDITION)           \
-    X(OCCURRED_IN_FUTURE, INVALID_ARGUMENT)             \
-    X(CLOCK_NOT_MANUAL, FAILED_PRECONDITION)            \
-    X(CLOCK_BACKWARDS, FAILED_PRECONDITION)             \
-    X(CHECKPOINT_FAILED, FAILED_PRECONDITION)           \
-    X(UNAUTHENTICATED, UNAUTHENTICATED)                 \
-    X(OVERLOADED, RESOURCE_EXHAUSTED)                   \
-    X(SHUTTING_DOWN, UNAVAILABLE)                       \
-    X(STORAGE_FAILED, UNAVAILABLE)                      \
-    X(RECORD_CORRUPT, DATA_LOSS)                        \
-    X(INTERNAL_ERROR, INTERNAL)                         \
-    X(INVALID_DATE, INVALID_ARGUMENT)                   \
-    X(SETTING_OUT_OF_RANGE, INVALID_ARGUMENT)           \
-    X(BALANCE_NOT_FOUND, NOT_FOUND)                     \
-    X(PAYOUT_NOT_FOUND, NOT_FOUND)                      \
-    X(PAYOUT_DATE_IN_FUTURE, FAILED_PRECONDITION)       \
-    X(PAYOUT_DATE_CLOSED, FAILED_PRECONDITION)          \
-    X(PAYOUT_NOT_PENDING, FAILED_PRECONDITION)          \
-    X(PAYOUT_ALREADY_FAILED, FAILED_PRECONDITION)       \
+#define KB_REASONS(X)                                 \
+    X(NONE, OK)                                       \
+    X(UNKNOWN_METHOD, UNIMPLEMENTED)                  \
+    X(MALFORMED_REQUEST, INVALID_ARGUMENT)            \
+    X(MALFORMED_PAYLOAD, INVALID_ARGUMENT)            \
+    X(MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED)          \
+    X(FIELD_REQUIRED, INVALID_ARGUMENT)               \
+    X(INVALID_ID, INVALID_ARGUMENT)                   \
+    X(INVALID_TENANT, INVALID_ARGUMENT)               \
+    X(INVALID_UTF8, INVALID_ARGUMENT)                 \
+    X(TEXT_TOO_LONG, INVALID_ARGUMENT)                \
+    X(INVALID_IDEMPOTENCY_KEY, INVALID_ARGUMENT)      \
+    X(CARD_NUMBER_NOT_ALLOWED, INVALID_ARGUMENT)      \
+    X(INVALID_AMOUNT, INVALID_ARGUMENT)               \
+    X(AMOUNT_OVERFLOW, INVALID_ARGUMENT)              \
+    X(UNKNOWN_CURRENCY, INVALID_ARGUMENT)             \
+    X(CURRENCY_MISMATCH, INVALID_ARGUMENT)            \
+    X(INVALID_ENUM, INVALID_ARGUMENT)                 \
+    X(INVALID_EMAIL, INVALID_ARGUMENT)                \
+    X(INVALID_TIME, INVALID_ARGUMENT)                 \
+    X(TOO_MANY_ITEMS, INVALID_ARGUMENT)               \
+    X(DUPLICATE_KEY, INVALID_ARGUMENT)                \
+    X(LINE_ITEMS_TOTAL_MISMATCH, INVALID_ARGUMENT)    \
+    X(FEE_EXCEEDS_AMOUNT, INVALID_ARGUMENT)           \
+    X(INVALID_CURSOR, INVALID_ARGUMENT)               \
+    X(INVALID_RANGE, INVALID_ARGUMENT)                \
+    X(IDEMPOTENCY_KEY_REUSED, ALREADY_EXISTS)         \
+    X(PAYMENT_EXISTS, ALREADY_EXISTS)                 \
+    X(REFUND_EXISTS, ALREADY_EXISTS)                  \
+    X(DISPUTE_EXISTS, ALREADY_EXISTS)                 \
+    X(PROVIDER_TRANSACTION_EXISTS, ALREADY_EXISTS)    \
+    X(PAYMENT_NOT_FOUND, NOT_FOUND)                   \
+    X(REFUND_NOT_FOUND, NOT_FOUND)                    \
+    X(DISPUTE_NOT_FOUND, NOT_FOUND)                   \
+    X(VERSION_CONFLICT, ABORTED)                      \
+    X(PAYMENT_NOT_PROCESSING, FAILED_PRECONDITION)    \
+    X(PAYMENT_NOT_SUCCEEDED, FAILED_PRECONDITION)     \
+    X(REFUND_EXCEEDS_AVAILABLE, FAILED_PRECONDITION)  \
+    X(REFUND_NOT_PENDING, FAILED_PRECONDITION)        \
+    X(DISPUTE_EXCEEDS_AVAILABLE, FAILED_PRECONDITION) \
+    X(DISPUTE_NOT_OPEN, FAILED_PRECONDITION)          \
+    X(RECEIPT_NOT_REQUESTED, FAILED_PRECONDITION)     \
+    X(TOO_MANY_REFUNDS, FAILED_PRECONDITION)          \
+    X(TOO_MANY_DISPUTES, FAILED_PRECONDITION)         \
+    X(OCCURRED_IN_FUTURE, INVALID_ARGUMENT)           \
+    X(CLOCK_NOT_MANUAL, FAILED_PRECONDITION)          \
+    X(CLOCK_BACKWARDS, FAILED_PRECONDITION)           \
+    X(CHECKPOINT_FAILED, FAILED_PRECONDITION)         \
+    X(UNAUTHENTICATED, UNAUTHENTICATED)               \
+    X(OVERLOADED, RESOURCE_EXHAUSTED)                 \
+    X(SHUTTING_DOWN, UNAVAILABLE)                     \
+    X(STORAGE_FAILED, UNAVAILABLE)                    \
+    X(RECORD_CORRUPT, DATA_LOSS)                      \
+    X(INTERNAL_ERROR, INTERNAL)                       \
+    X(INVALID_DATE, INVALID_ARGUMENT)                 \
+    X(SETTING_OUT_OF_RANGE, INVALID_ARGUMENT)         \
+    X(BALANCE_NOT_FOUND, NOT_FOUND)                   \
+    X(PAYOUT_NOT_FOUND, NOT_FOUND)                    \
+    X(PAYOUT_DATE_IN_FUTURE, FAILED_PRECONDITION)     \
+    X(PAYOUT_DATE_CLOSED, FAILED_PRECONDITION)        \
+    X(PAYOUT_NOT_PENDING, FAILED_PRECONDITION)        \
+    X(PAYOUT_ALREADY_FAILED, FAILED_PRECONDITION)     \
     X(TOO_MANY_OPEN_DAYS, RESOURCE_EXHAUSTED)
 
 typedef enum kb_reason {
@@ -129,8 +129,8 @@ typedef enum kb_reason {
         KB_REASON_COUNT_
 } kb_reason;
 
-const char *kb_reason_str(kb_reason r);  /* "REFUND_EXCEEDS_AVAILABLE", "" for NONE */
-kb_code kb_reason_code(kb_reason r);     /* its default code */
+const char *kb_reason_str(kb_reason r); /* "REFUND_EXCEEDS_AVAILABLE", "" for NONE */
+kb_code kb_reason_code(kb_reason r);    /* its default code */
 
 /* A command's outcome as the caller sees it. Plain data, caller owned. */
 typedef struct kb_error {
@@ -145,7 +145,7 @@ void kb_error_clear(kb_error *e);
 
 /* Sets e to reason (with its default code), field (may be NULL) and a
  * printf-style message. Returns the reason's code for convenience. */
-kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+kb_code kb_error_set(kb_error *e, kb_reason reason, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

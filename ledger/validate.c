@@ -14,8 +14,7 @@ static bool is_digit(char c) {
 }
 
 static bool is_id_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' ||
-           c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
 }
 
 /* 0x21..0x7e: printable ASCII without the space. */
@@ -41,11 +40,11 @@ static int utf8_lead(unsigned char b, unsigned char *lo, unsigned char *hi) {
     *hi = 0xbf;
     if (b <= 0x7f) return 1;
     if (b >= 0xc2 && b <= 0xdf) return 2;
-    if (b == 0xe0) *lo = 0xa0;      /* no overlongs */
-    if (b == 0xed) *hi = 0x9f;      /* no surrogates D800..DFFF */
+    if (b == 0xe0) *lo = 0xa0; /* no overlongs */
+    if (b == 0xed) *hi = 0x9f; /* no surrogates D800..DFFF */
     if (b >= 0xe0 && b <= 0xef) return 3;
-    if (b == 0xf0) *lo = 0x90;      /* no overlongs */
-    if (b == 0xf4) *hi = 0x8f;      /* nothing above U+10FFFF */
+    if (b == 0xf0) *lo = 0x90; /* no overlongs */
+    if (b == 0xf4) *hi = 0x8f; /* nothing above U+10FFFF */
     if (b >= 0xf0 && b <= 0xf4) return 4;
     return 0;
 }
@@ -159,8 +158,7 @@ bool kb_contains_card_number(const char *s, size_t len) {
             memmove(recent + 1, recent, KB_CARD_DIGITS_MAX - 1);
             recent[0] = (uint8_t)(c - '0');
             if (avail < KB_CARD_DIGITS_MAX) avail++;
-            if (avail >= KB_CARD_DIGITS_MIN && luhn_window_ending_here(recent, avail))
-                return true;
+            if (avail >= KB_CARD_DIGITS_MIN && luhn_window_ending_here(recent, avail)) return true;
             continue;
         }
         bool separator = (c == ' ' || c == '-') && i > 0 && is_digit(s[i - 1]);

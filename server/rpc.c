@@ -144,6 +144,7 @@ static void answer_status(kbd_ctx *c) {
 
 static void answer_query(kbd_ctx *c, const char *method) {
     fill_request(c, method);
+    c->job.rq.now = kbd_clock_now(c->rpc->clock); /* GetBalance splits by today */
     kb_reply reply;
     kb_status st = kb_query_execute(c->rpc->store, &c->job.rq, &reply);
     if (st != KB_OK) {

@@ -104,12 +104,12 @@ static void test_round_trip_all_days(void **state) {
 
 static void test_weekday(void **state) {
     (void)state;
-    assert_int_equal(kb_weekday(0), 3);                /* 1970-01-01 Thursday */
-    assert_int_equal(kb_weekday(-1), 2);               /* Wednesday */
-    assert_int_equal(kb_weekday(ymd(2024, 1, 1)), 0);  /* Monday */
-    assert_int_equal(kb_weekday(ymd(2000, 1, 1)), 5);  /* Saturday */
-    assert_int_equal(kb_weekday(ymd(2026, 2, 1)), 6);  /* Sunday */
-    assert_int_equal(kb_weekday(ymd(1, 1, 1)), 0);     /* Monday, proleptic */
+    assert_int_equal(kb_weekday(0), 3);               /* 1970-01-01 Thursday */
+    assert_int_equal(kb_weekday(-1), 2);              /* Wednesday */
+    assert_int_equal(kb_weekday(ymd(2024, 1, 1)), 0); /* Monday */
+    assert_int_equal(kb_weekday(ymd(2000, 1, 1)), 5); /* Saturday */
+    assert_int_equal(kb_weekday(ymd(2026, 2, 1)), 6); /* Sunday */
+    assert_int_equal(kb_weekday(ymd(1, 1, 1)), 0);    /* Monday, proleptic */
     assert_int_equal(kb_weekday(INT32_MIN), ((INT32_MIN % 7) + 7 + 3) % 7);
     for (int32_t d = -10000; d < 10000; d++) {
         assert_int_equal(kb_weekday(d + 1), (kb_weekday(d) + 1) % 7);
@@ -170,16 +170,16 @@ static void test_business_days(void **state) {
     assert_int_equal(kb_weekday(mon), 0);
     assert_int_equal(kb_add_business_days(mon, 0), mon);
     assert_int_equal(kb_add_business_days(mon, 1), mon + 1);
-    assert_int_equal(kb_add_business_days(mon, 4), mon + 4);      /* Friday */
-    assert_int_equal(kb_add_business_days(mon, 5), mon + 7);      /* next Monday */
-    assert_int_equal(kb_add_business_days(mon + 4, 1), mon + 7);  /* Fri + 1 = Mon */
-    assert_int_equal(kb_add_business_days(mon + 3, 2), mon + 7);  /* Thu + 2 = Mon */
+    assert_int_equal(kb_add_business_days(mon, 4), mon + 4);       /* Friday */
+    assert_int_equal(kb_add_business_days(mon, 5), mon + 7);       /* next Monday */
+    assert_int_equal(kb_add_business_days(mon + 4, 1), mon + 7);   /* Fri + 1 = Mon */
+    assert_int_equal(kb_add_business_days(mon + 3, 2), mon + 7);   /* Thu + 2 = Mon */
     assert_int_equal(kb_add_business_days(mon + 2, 10), mon + 16); /* Wed + 10 = Wed */
-    assert_int_equal(kb_add_business_days(mon + 5, 0), mon + 5);  /* Sat + 0 = Sat */
-    assert_int_equal(kb_add_business_days(mon + 5, 1), mon + 7);  /* Sat + 1 = Mon */
-    assert_int_equal(kb_add_business_days(mon + 6, 1), mon + 7);  /* Sun + 1 = Mon */
-    assert_int_equal(kb_add_business_days(mon + 5, 5), mon + 11); /* Sat + 5 = Fri */
-    assert_int_equal(kb_add_business_days(mon + 6, 6), mon + 14); /* Sun + 6 = Mon */
+    assert_int_equal(kb_add_business_days(mon + 5, 0), mon + 5);   /* Sat + 0 = Sat */
+    assert_int_equal(kb_add_business_days(mon + 5, 1), mon + 7);   /* Sat + 1 = Mon */
+    assert_int_equal(kb_add_business_days(mon + 6, 1), mon + 7);   /* Sun + 1 = Mon */
+    assert_int_equal(kb_add_business_days(mon + 5, 5), mon + 11);  /* Sat + 5 = Fri */
+    assert_int_equal(kb_add_business_days(mon + 6, 6), mon + 14);  /* Sun + 6 = Mon */
     for (int32_t d = -30; d < 30; d++) {
         for (int32_t n = 0; n <= 40; n++) {
             int32_t got = kb_add_business_days(d, n);
@@ -355,8 +355,8 @@ static void test_date_parse_format(void **state) {
     assert_int_equal(kb_date_format(0, buf, 10), -1);
     assert_int_equal(kb_date_format(DAYS_MIN - 1, buf, sizeof buf), -1);
     assert_int_equal(kb_date_format(DAYS_MAX + 1, buf, sizeof buf), -1);
-    const char *bad[] = {"2023-02-29", "2024-02-29T00:00:00Z", "2024-2-29", "", "2024-02-29 ",
-                         "10000-01-01", "0000-01-01"};
+    const char *bad[] = {"2023-02-29",  "2024-02-29T00:00:00Z", "2024-2-29", "",
+                         "2024-02-29 ", "10000-01-01",          "0000-01-01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         d = 12345;
         assert_int_equal(kb_date_parse(bad[i], &d), KB_ERR_ARG);

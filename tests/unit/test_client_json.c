@@ -50,7 +50,8 @@ static void test_escaping(void **st) {
     p.payment_id = "p1";
     p.description = "quote \" backslash \\ tab \t nl \n ctl \x01 bad \xff end";
     char *j = to_json(&p.base, NULL);
-    assert_non_null(strstr(j, "quote \\\" backslash \\\\ tab \\t nl \\n ctl \\u0001 bad \\ufffd end"));
+    assert_non_null(
+        strstr(j, "quote \\\" backslash \\\\ tab \\t nl \\n ctl \\u0001 bad \\ufffd end"));
     free(j);
 }
 

@@ -122,9 +122,9 @@ static void test_hash_pinned(void **state) {
     /* Computed once, independently, with Python's hashlib.blake2b
      * (digest_size=32) over the layout in log.h. */
     static const unsigned char want[KB_HASH_BYTES] = {
-        0x0e, 0x15, 0x90, 0x91, 0xba, 0x04, 0xd6, 0x3f, 0x05, 0x31, 0xf4, 0x80,
-        0x28, 0xb6, 0x76, 0xe5, 0x1a, 0xe5, 0x02, 0x98, 0x38, 0x96, 0xf6, 0x11,
-        0xa0, 0x9c, 0x3f, 0x90, 0x9e, 0x11, 0x87, 0xf6,
+        0x0e, 0x15, 0x90, 0x91, 0xba, 0x04, 0xd6, 0x3f, 0x05, 0x31, 0xf4,
+        0x80, 0x28, 0xb6, 0x76, 0xe5, 0x1a, 0xe5, 0x02, 0x98, 0x38, 0x96,
+        0xf6, 0x11, 0xa0, 0x9c, 0x3f, 0x90, 0x9e, 0x11, 0x87, 0xf6,
     };
     assert_memory_equal(out, want, KB_HASH_BYTES);
 }
@@ -135,12 +135,12 @@ static void test_hash_layout(void **state) {
     unsigned char prev[KB_HASH_BYTES], out[KB_HASH_BYTES], want[KB_HASH_BYTES];
     for (int i = 0; i < KB_HASH_BYTES; i++) prev[i] = (unsigned char)(i * 7);
     static const unsigned char buf[] = {
-        0, 0, 0, 0, 0, 0, 0x01, 0x02,                    /* seq 258 */
-        0, 0, 0, 2, 't', '1',                            /* tenant */
-        0, 0, 0, 10, 'p', 'a', 'y', 'm', 'e', 'n', 't', '/', 'p', '9', /* stream */
-        0, 0, 0, 0, 0, 0, 0, 3,                          /* version */
-        0, 0, 0, 1, 'X',                                 /* type */
-        0, 0, 0, 0,                                      /* empty payload */
+        0, 0, 0, 0,  0,   0,   0x01, 0x02,                               /* seq 258 */
+        0, 0, 0, 2,  't', '1',                                           /* tenant */
+        0, 0, 0, 10, 'p', 'a', 'y',  'm',  'e', 'n', 't', '/', 'p', '9', /* stream */
+        0, 0, 0, 0,  0,   0,   0,    3,                                  /* version */
+        0, 0, 0, 1,  'X',                                                /* type */
+        0, 0, 0, 0,                                                      /* empty payload */
     };
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, KB_HASH_BYTES);
@@ -195,9 +195,8 @@ static void test_append_continues_chain(void **state) {
     kb_arena a;
     kb_arena_init(&a, 1u << 16);
     assert_int_equal(kb_batch_alloc(f->s, &b), KB_OK);
-    assert_int_equal(kb_log_append(b, &a, &f->head, "t2", "payment", "q", 1, "PaymentRecorded",
-                                   NULL, 0),
-                     KB_OK);
+    assert_int_equal(
+        kb_log_append(b, &a, &f->head, "t2", "payment", "q", 1, "PaymentRecorded", NULL, 0), KB_OK);
     kb_log_head_put(b, &f->head);
     assert_int_equal(kb_store_write(f->s, b, true), KB_OK);
     kb_batch_free(b);
@@ -287,8 +286,7 @@ static void test_stream_index(void **state) {
         kb_key k;
         kb_key_stream(&k, "t1", "payment", id, (seq + 1) / 2);
         kb_value v;
-        assert_int_equal(kb_store_get(f->s, NULL, NULL, KB_CF_STREAMS, k.bytes, k.len, &v),
-                         KB_OK);
+        assert_int_equal(kb_store_get(f->s, NULL, NULL, KB_CF_STREAMS, k.bytes, k.len, &v), KB_OK);
         assert_int_equal(v.len, 8);
         assert_int_equal(kb_be64_get((const unsigned char *)v.data), seq);
         kb_value_free(&v);

@@ -18,6 +18,7 @@
 #include "payment.h"
 #include "project.h"
 #include "rebuild.h"
+#include "support/engine_env.h"
 
 typedef Kasboek__V1__Payment Payment;
 
@@ -277,64 +278,6 @@ static void test_line_items_must_sum(void **st) {
 
 /* --------------------------------------------------------------- engine */
 
-typedef struct env {
-    char dir[64];
-    kb_store *store;
-    kb_engine *engine;
-    kb_reply reply;
-    uint8_t buf[1 << 17]; /* one packed request */
-} env;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static int env_setup(void **st) {
-    env *e = calloc(1, sizeof *e);
-    snprintf(e->dir, sizeof e->dir, "/tmp/kb-test-payment-XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
-    assert_int_equal(kb_store_open(e->dir, KB_OPEN_CREATE, NULL, &e->store, NULL, 0), KB_OK);
-    assert_int_equal(kb_engine_open(e->store, &e->engine), KB_OK);
-    *st = e;
-    return 0;
-}
-
-static int env_teardown(void **st) {
-    env *e = *st;
-    kb_reply_fini(&e->reply);
-    kb_engine_close(e->engine);
-    kb_store_close(e->store);
-    nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(e);
-    return 0;
-}
-
-/* Executes one command in its own committed batch. */
-static kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
-                    int expected) {
-    kb_reply_fini(&e->reply);
-    assert_true(protobuf_c_message_get_packed_size(m) <= sizeof e->buf);
-    size_t n = protobuf_c_message_pack(m, e->buf);
-    kb_request rq = {.tenant = "t1",
-                     .actor = "test",
-                     .method = method,
-                     .idempotency_key = idem ? idem : "",
-                     .payload = e->buf,
-                     .payload_len = n,
-                     .now = NOW,
-                     .has_expected_version = expected >= 0,
-                     .expected_version = expected >= 0 ? (uint64_t)expected : 0};
-    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
-    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
-    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
-    return e->reply.err.code;
-}
-
-static Kasboek__V1__CommandResult *result(env *e) {
-    return kasboek__v1__command_result__unpack(NULL, e->reply.payload_len, e->reply.payload);
-}
-
 static void rec(env *e, const char *id, int64_t amount, Kasboek__V1__PaymentMethod m,
                 const char *idem, kb_code want) {
     Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT;
@@ -573,7 +516,7 @@ static void test_engine_replay_equals_live(void **st) {
     kb_arena_fini(&a);
     kb_batch_free(b);
     kb_store_close(scratch);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    nftw(dir, kbt_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Many events per payment, interleaved, with index entries that come and
@@ -608,68 +551,6 @@ static void many_events_per_payment(env *e) {
     }
 }
 
-/* Family cf of a and b hold the same keys and values. */
-static void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf) {
-    kb_iter *ia = kb_iter_open(a, NULL, cf, NULL, 0), *ib = kb_iter_open(b, NULL, cf, NULL, 0);
-    size_t n = 0;
-    for (kb_iter_seek_first(ia), kb_iter_seek_first(ib); kb_iter_valid(ia);
-         kb_iter_next(ia), kb_iter_next(ib), n++) {
-        assert_true(kb_iter_valid(ib));
-        size_t kla, klb, vla, vlb;
-        const char *ka = kb_iter_key(ia, &kla), *kb = kb_iter_key(ib, &klb);
-        const char *va = kb_iter_value(ia, &vla), *vb = kb_iter_value(ib, &vlb);
-        assert_int_equal(kla, klb);
-        assert_memory_equal(ka, kb, kla);
-        assert_int_equal(vla, vlb);
-        if (vla) assert_memory_equal(va, vb, vla);
-    }
-    assert_false(kb_iter_valid(ib));
-    assert_true(n > 0);
-    kb_iter_close(ia);
-    kb_iter_close(ib);
-}
-
-/* Rebuilds the log of e into a new store with chunk_events per chunk. */
-static void rebuild_and_compare(env *e, size_t chunk_events) {
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/kb-test-rebuild-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    kb_store *scratch;
-    assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
-    kb_rebuild *rb;
-    assert_int_equal(kb_store_bulk_mode(scratch), KB_OK);
-    const kb_rebuild_config cfg = {.chunk_events = chunk_events, .sst_dir = dir};
-    assert_int_equal(kb_rebuild_open(scratch, &cfg, &rb), KB_OK);
-    kb_log_walk w;
-    kb_log_walk_init(&w);
-    kb_iter *it = kb_iter_open_seq(e->store, NULL, KB_CF_EVENTS, false);
-    for (kb_iter_seek_first(it); kb_iter_valid(it); kb_iter_next(it)) {
-        size_t kl, vl;
-        const char *key = kb_iter_key(it, &kl), *val = kb_iter_value(it, &vl);
-        assert_int_equal(kb_log_walk_step(&w, key, kl, val, vl), KB_OK);
-        kb_log_view v;
-        assert_true(kb_log_view_parse(val, vl, &v));
-        assert_int_equal(kb_rebuild_add(rb, &v), KB_OK);
-    }
-    kb_iter_close(it);
-    assert_int_equal(kb_rebuild_flush(rb), KB_OK);
-    kb_head live;
-    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &live), KB_OK);
-    assert_int_equal(kb_log_walk_end(&w, &live), KB_OK);
-    assert_int_equal(kb_rebuild_head(rb)->seq, live.seq);
-    const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS, KB_CF_META};
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
-        if (families[i] != KB_CF_META) assert_family_equal(e->store, scratch, families[i]);
-    }
-    kb_head rebuilt;
-    assert_int_equal(kb_log_head_read(scratch, NULL, NULL, &rebuilt), KB_OK);
-    assert_int_equal(rebuilt.seq, live.seq);
-    assert_memory_equal(rebuilt.hash, live.hash, KB_HASH_BYTES);
-    kb_rebuild_free(rb);
-    kb_store_close(scratch);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A write then a delete of one key in one table file keeps the delete, and
  * a later file's put of it wins again. */
 static void test_store_sst_ingest_overrides(void **st) {
@@ -702,7 +583,7 @@ static void test_store_sst_ingest_overrides(void **st) {
     kb_sst_put(w, "a", 1, "z", 1); /* out of order: refused */
     assert_int_equal(kb_sst_finish(w), KB_ERR_IO);
     kb_store_close(s);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    nftw(dir, kbt_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The chunked fold gives the live bytes whatever the chunk size: chunks

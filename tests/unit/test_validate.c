@@ -27,8 +27,8 @@ static void test_id(void **state) {
     assert_true(kb_id_valid(repeat('x', KB_ID_LEN_MAX)));
     assert_false(kb_id_valid(repeat('x', KB_ID_LEN_MAX + 1)));
     assert_false(kb_id_valid(repeat('x', 500)));
-    const char *bad[] = {"", "a b", " a", "a ", "a/b", "a.b", "a:b", "a@b", "a+b",
-                         "a\tb", "a\nb", "caf\xc3\xa9", "a\x7f", "tenant/payment"};
+    const char *bad[] = {"",    "a b", " a",   "a ",   "a/b",         "a.b",   "a:b",
+                         "a@b", "a+b", "a\tb", "a\nb", "caf\xc3\xa9", "a\x7f", "tenant/payment"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(kb_id_valid(bad[i]));
     assert_false(kb_id_valid(NULL));
 }
@@ -43,45 +43,45 @@ static void test_utf8_examples(void **state) {
     assert_true(kb_utf8_valid(NULL, 0));
     assert_false(kb_utf8_valid(NULL, 1));
     assert_true(utf8("plain ascii ~"));
-    assert_true(utf8("caf\xc3\xa9"));                 /* U+00E9 */
-    assert_true(utf8("\xc2\x80"));                    /* U+0080, smallest 2-byte */
-    assert_true(utf8("\xdf\xbf"));                    /* U+07FF */
-    assert_true(utf8("\xe0\xa0\x80"));                /* U+0800, smallest 3-byte */
-    assert_true(utf8("\xe2\x82\xac 12"));             /* euro sign */
-    assert_true(utf8("\xed\x9f\xbf"));                /* U+D7FF, below surrogates */
-    assert_true(utf8("\xee\x80\x80"));                /* U+E000, above surrogates */
-    assert_true(utf8("\xef\xbf\xbf"));                /* U+FFFF */
-    assert_true(utf8("\xf0\x90\x80\x80"));            /* U+10000 */
-    assert_true(utf8("\xf0\x9d\x84\x9e"));            /* U+1D11E */
-    assert_true(utf8("\xf4\x8f\xbf\xbf"));            /* U+10FFFF */
+    assert_true(utf8("caf\xc3\xa9"));                          /* U+00E9 */
+    assert_true(utf8("\xc2\x80"));                             /* U+0080, smallest 2-byte */
+    assert_true(utf8("\xdf\xbf"));                             /* U+07FF */
+    assert_true(utf8("\xe0\xa0\x80"));                         /* U+0800, smallest 3-byte */
+    assert_true(utf8("\xe2\x82\xac 12"));                      /* euro sign */
+    assert_true(utf8("\xed\x9f\xbf"));                         /* U+D7FF, below surrogates */
+    assert_true(utf8("\xee\x80\x80"));                         /* U+E000, above surrogates */
+    assert_true(utf8("\xef\xbf\xbf"));                         /* U+FFFF */
+    assert_true(utf8("\xf0\x90\x80\x80"));                     /* U+10000 */
+    assert_true(utf8("\xf0\x9d\x84\x9e"));                     /* U+1D11E */
+    assert_true(utf8("\xf4\x8f\xbf\xbf"));                     /* U+10FFFF */
     assert_true(utf8("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e")); /* three CJK */
-    assert_true(kb_utf8_valid("a\0b", 3));           /* U+0000 is well-formed */
+    assert_true(kb_utf8_valid("a\0b", 3));                     /* U+0000 is well-formed */
 
     const char *bad[] = {
-        "\x80",             /* lone continuation */
+        "\x80", /* lone continuation */
         "\xbf",
         "a\x80z",
-        "\xc0\x80",         /* overlong NUL */
-        "\xc1\xbf",         /* overlong U+007F */
-        "\xe0\x80\x80",     /* overlong */
-        "\xe0\x9f\xbf",     /* overlong U+07FF */
-        "\xf0\x80\x80\x80", /* overlong */
-        "\xf0\x8f\xbf\xbf", /* overlong U+FFFF */
-        "\xed\xa0\x80",     /* U+D800 surrogate */
-        "\xed\xbf\xbf",     /* U+DFFF surrogate */
+        "\xc0\x80",                 /* overlong NUL */
+        "\xc1\xbf",                 /* overlong U+007F */
+        "\xe0\x80\x80",             /* overlong */
+        "\xe0\x9f\xbf",             /* overlong U+07FF */
+        "\xf0\x80\x80\x80",         /* overlong */
+        "\xf0\x8f\xbf\xbf",         /* overlong U+FFFF */
+        "\xed\xa0\x80",             /* U+D800 surrogate */
+        "\xed\xbf\xbf",             /* U+DFFF surrogate */
         "\xed\xa0\xbd\xed\xb2\xa9", /* CESU-8 pair */
-        "\xf4\x90\x80\x80", /* U+110000 */
+        "\xf4\x90\x80\x80",         /* U+110000 */
         "\xf5\x80\x80\x80",
         "\xf7\xbf\xbf\xbf",
         "\xf8\x88\x80\x80\x80", /* 5-byte form */
         "\xfc\x84\x80\x80\x80\x80",
         "\xfe",
         "\xff",
-        "\xc3",             /* truncated */
+        "\xc3", /* truncated */
         "\xe2\x82",
         "\xf0\x9d\x84",
         "abc\xc3",
-        "\xc3\x41",         /* bad continuation */
+        "\xc3\x41", /* bad continuation */
         "\xe2\x28\xa1",
         "\xe2\x82\x28",
         "\xf0\x9d\x28\x9e",
@@ -101,11 +101,20 @@ static bool utf8_reference(const unsigned char *s, size_t len) {
         unsigned char b = s[i];
         size_t n;
         uint32_t cp;
-        if (b < 0x80) { n = 1; cp = b; }
-        else if ((b & 0xe0) == 0xc0) { n = 2; cp = b & 0x1fu; }
-        else if ((b & 0xf0) == 0xe0) { n = 3; cp = b & 0x0fu; }
-        else if ((b & 0xf8) == 0xf0) { n = 4; cp = b & 0x07u; }
-        else return false;
+        if (b < 0x80) {
+            n = 1;
+            cp = b;
+        } else if ((b & 0xe0) == 0xc0) {
+            n = 2;
+            cp = b & 0x1fu;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 3;
+            cp = b & 0x0fu;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 4;
+            cp = b & 0x07u;
+        } else
+            return false;
         if (n > len - i) return false;
         for (size_t k = 1; k < n; k++) {
             if ((s[i + k] & 0xc0) != 0x80) return false;
@@ -161,14 +170,14 @@ static void test_card_detected(void **state) {
     assert_true(card("4111111111111111"));
     assert_true(card("4111 1111 1111 1111"));
     assert_true(card("4111-1111-1111-1111"));
-    assert_true(card("4111 1111-1111 1111"));             /* mixed separators */
+    assert_true(card("4111 1111-1111 1111")); /* mixed separators */
     assert_true(card("card 4111 1111 1111 1111 exp 12/27"));
     assert_true(card("paid with4111111111111111."));
     assert_true(card("-4111111111111111-"));
-    assert_true(card("378282246310005"));                 /* Amex, 15 digits */
-    assert_true(card("3782 822463 10005"));               /* Amex grouping */
-    assert_true(card("4222222222222"));                   /* 13 digits */
-    assert_true(card("4111111111111111110"));             /* 19 digits */
+    assert_true(card("378282246310005"));     /* Amex, 15 digits */
+    assert_true(card("3782 822463 10005"));   /* Amex grouping */
+    assert_true(card("4222222222222"));       /* 13 digits */
+    assert_true(card("4111111111111111110")); /* 19 digits */
     assert_true(card("6011111111111117"));
     assert_true(card("5500 0000 0000 0004"));
     assert_true(card("ref 12 4111111111111111 34"));
@@ -188,24 +197,24 @@ static void test_card_not_detected(void **state) {
     const char *fine[] = {
         "",
         "no digits at all",
-        "1234567812345678",     /* 16 digits, fails Luhn (and so does every window) */
+        "1234567812345678", /* 16 digits, fails Luhn (and so does every window) */
         "4111111111111113",
-        "411111111111",         /* 12 digits */
+        "411111111111", /* 12 digits */
         "4111 1111 1111",
         "411111111111111",      /* 15 digits, no window passes */
         "4111  1111 1111 1111", /* a double space ends the run: 4 + 12 */
         "4111 - 1111 1111 1111",
         "4111--1111-1111-1111",
-        "4111.1111.1111.1111",  /* dots are not separators */
+        "4111.1111.1111.1111", /* dots are not separators */
         "4111/1111/1111/1111",
         "4111_1111_1111_1111",
-        "+31 20 123 4567",      /* phone numbers */
+        "+31 20 123 4567", /* phone numbers */
         "+1-555-123-4567",
         "(020) 555 0123",
-        "NL91ABNA0417164300",   /* IBAN */
+        "NL91ABNA0417164300",          /* IBAN */
         "DE89 3704 0044 0532 0130 00", /* IBAN with spaces: digits glued to letters */
         "ref DE89370400440532013000 paid",
-        "00000000000000000",    /* zeros pass Luhn but start no card number */
+        "00000000000000000", /* zeros pass Luhn but start no card number */
         "order 0000-0000-0000-0000",
         "NL91 ABNA 0417 1643 00",
         "invoice 2026-01-31 amount 1250.00 EUR",
@@ -263,10 +272,10 @@ static void test_email(void **state) {
     assert_true(kb_email_valid("a@b.c"));
     assert_true(kb_email_valid("user.name+tag@example.co.uk"));
     assert_true(kb_email_valid("x_y-z@sub.example.com"));
-    const char *bad[] = {"",          "ab",        "a@b",        "@b.c",      "a@",
-                         "a@@b.c",    "a@b@c.d",   "a b@c.d",    "a@b .c",    "a@.bc",
-                         "a@bc.",     "a@b..c",    "a@.",        "a.b.c",     "caf\xc3\xa9@b.c",
-                         "a\t@b.c",   "a@b.c\n",   " a@b.c",     "a@b.c "};
+    const char *bad[] = {"",        "ab",      "a@b",     "@b.c",   "a@",
+                         "a@@b.c",  "a@b@c.d", "a b@c.d", "a@b .c", "a@.bc",
+                         "a@bc.",   "a@b..c",  "a@.",     "a.b.c",  "caf\xc3\xa9@b.c",
+                         "a\t@b.c", "a@b.c\n", " a@b.c",  "a@b.c "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(kb_email_valid(bad[i]));
     assert_false(kb_email_valid(NULL));
     /* Length bounds: 254 fine, 255 not. */

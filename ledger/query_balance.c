@@ -1,0 +1,560 @@
+/* Balance, payout and settings queries (see balance.h for the rows and the
+ * payout membership rule they rely on). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "calendar.h"
+#include "money.h"
+#include "project.h"
+#include "query_int.h"
+#include "validate.h"
+
+typedef Kasboek__V1__BalanceTransaction Btxn;
+typedef Kasboek__V1__Payout Payout;
+
+#define BT_PAYOUT KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT
+
+static void refuse(kb_qctx *q, kb_reason reason, const char *field, const char *what) {
+    kb_error_set(&q->reply->err, reason, field, "%s", what);
+}
+
+static bool parse_hex16(const char *p, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Calls fn for every index row in [lower, upper), ascending; fn returns
+ * false to stop. */
+typedef kb_status (*row_fn)(void *ctx, const char *key, size_t kl, const char *val, size_t vl,
+                            bool *go_on);
+
+static kb_status scan_rows(kb_qctx *q, const kb_key *lower, const kb_key *upper, row_fn fn,
+                           void *ctx) {
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, upper->bytes, upper->len);
+    if (!it) return KB_ERR_NOMEM;
+    kb_status st = KB_OK;
+    bool go_on = true;
+    for (kb_iter_seek(it, lower->bytes, lower->len); go_on && kb_iter_valid(it); kb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        const char *v = kb_iter_value(it, &vl);
+        st = fn(ctx, k, kl, v, vl, &go_on);
+        if (st != KB_OK) break;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+/* A growing list of balance transactions in the reply arena. */
+typedef struct btxn_list {
+    kb_qctx *q;
+    Btxn **v;
+    size_t n, cap;
+    /* filters */
+    const char *currency;
+    uint64_t seq_below; /* day rows: keep seq < seq_below */
+    int32_t day_max;    /* seq rows: keep available_on <= day_max */
+    size_t prefix_len;  /* of the scanned rows' keys */
+    int64_t sum;        /* of the kept amounts */
+    int32_t split_day;  /* as-of: available on or before it */
+    int64_t available, pending;
+    bool keep; /* keep the rows (else only sum them) */
+} btxn_list;
+
+static kb_status list_push(btxn_list *l, Btxn *t) {
+    if (!kb_add_checked(l->sum, t->amount, &l->sum)) return KB_ERR_CORRUPT;
+    int64_t *into = t->available_on <= l->split_day ? &l->available : &l->pending;
+    if (!kb_add_checked(*into, t->amount, into)) return KB_ERR_CORRUPT;
+    if (!l->keep) return KB_OK;
+    if (l->n == KB_LIST_SCAN_MAX) return KB_ERR_LIMIT;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        Btxn **g = kb_arena_alloc(&l->q->arena, cap * sizeof *g);
+        if (!g) return KB_ERR_NOMEM;
+        if (l->n) memcpy(g, l->v, l->n * sizeof *g);
+        l->v = g;
+        l->cap = cap;
+    }
+    l->v[l->n++] = t;
+    return KB_OK;
+}
+
+static kb_status decode_btxn(kb_qctx *q, const char *v, size_t vl, Btxn **out) {
+    *out = kasboek__v1__balance_transaction__unpack(&q->arena.pb, vl, (const uint8_t *)v);
+    return *out ? KB_OK : KB_ERR_CORRUPT;
+}
+
+/* seq rows: every non-payout transaction available by day_max. */
+static kb_status seq_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                         bool *go_on) {
+    (void)k, (void)kl, (void)go_on;
+    btxn_list *l = ctx;
+    Btxn *t;
+    kb_status st = decode_btxn(l->q, v, vl, &t);
+    if (st != KB_OK || t->type == BT_PAYOUT || t->available_on > l->day_max) return st;
+    return list_push(l, t);
+}
+
+/* day rows: those booked before seq_below, read through their seq row. */
+static kb_status day_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                         bool *go_on) {
+    (void)v, (void)vl, (void)go_on;
+    btxn_list *l = ctx;
+    uint64_t day, seq, n;
+    if (kl != l->prefix_len + 50 || !parse_hex16(k + l->prefix_len, &day) ||
+        !parse_hex16(k + l->prefix_len + 17, &seq) || !parse_hex16(k + l->prefix_len + 34, &n)) {
+        return KB_ERR_CORRUPT;
+    }
+    if (seq >= l->seq_below) return KB_OK;
+    kb_key key;
+    kb_btxn_key_seq(&key, l->q->rq->tenant, l->currency, seq, n);
+    kb_value val;
+    kb_status st = kb_store_get(l->q->s, NULL, l->q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
+    if (st == KB_ERR_NOT_FOUND) return KB_ERR_CORRUPT; /* a day row without its record */
+    if (st != KB_OK) return st;
+    Btxn *t;
+    st = decode_btxn(l->q, val.data, val.len, &t);
+    kb_value_free(&val);
+    return st == KB_OK ? list_push(l, t) : st;
+}
+
+/* The open set after payout (prev_day, prev_seq) as of seq `upto`, with
+ * available_on <= day_max: the rows of balance.h's rule (a) and (b). */
+static kb_status collect(btxn_list *l, int32_t prev_day, uint64_t prev_seq, uint64_t upto) {
+    kb_qctx *q = l->q;
+    const char *t = q->rq->tenant;
+    kb_key lo, hi;
+    /* (b) first: booked before prev_seq, available after prev_day. */
+    if (prev_seq > 0 && l->day_max > prev_day) {
+        kb_btxn_key_day(&lo, t, l->currency, prev_day + 1, 0, 0);
+        kb_btxn_key_day(&hi, t, l->currency, l->day_max == INT32_MAX ? INT32_MAX : l->day_max + 1,
+                        0, 0);
+        kb_key prefix;
+        kb_btxn_key_day(&prefix, t, l->currency, 0, 0, 0);
+        l->prefix_len = prefix.len - 50;
+        l->seq_below = prev_seq;
+        kb_status st = scan_rows(q, &lo, &hi, day_row, l);
+        if (st != KB_OK) return st;
+    }
+    /* (a): booked after prev_seq, up to upto. */
+    kb_btxn_key_seq(&lo, t, l->currency, prev_seq + 1, 0);
+    kb_btxn_key_seq(&hi, t, l->currency, upto + 1, 0);
+    return scan_rows(q, &lo, &hi, seq_row, l);
+}
+
+static int by_seq(const void *a, const void *b) {
+    const Btxn *x = *(Btxn *const *)a, *y = *(Btxn *const *)b;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* ------------------------------------------------------------- GetPayout */
+
+static kb_status load_payout(kb_qctx *q, const char *id, Payout **out) {
+    return kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant, &kb_payout_aggregate, id,
+                           (ProtobufCMessage **)out);
+}
+
+kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__GetPayoutRequest *r = (const void *)msg;
+    if (!kb_id_valid(r->payout_id)) {
+        refuse(q, r->payout_id[0] ? KB_REASON_INVALID_ID : KB_REASON_FIELD_REQUIRED, "payout_id",
+               "payout_id must be 1-64 characters of [A-Za-z0-9_-]");
+        return KB_OK;
+    }
+    Payout *p;
+    kb_status st = load_payout(q, r->payout_id, &p);
+    if (st == KB_ERR_NOT_FOUND) {
+        refuse(q, KB_REASON_PAYOUT_NOT_FOUND, "payout_id", "no such payout");
+        return KB_OK;
+    }
+    if (st != KB_OK) return st;
+    btxn_list l = {.q = q, .currency = p->amount->currency, .day_max = p->date, .keep = true};
+    st = collect(&l, p->previous_date, p->previous_seq, p->closed_seq - 1);
+    if (st != KB_OK) return st;
+    /* The rule and the closed days must agree to the cent. */
+    if (l.sum != p->amount->amount || l.n != p->transaction_count) return KB_ERR_CORRUPT;
+    qsort(l.v, l.n, sizeof *l.v, by_seq);
+    Kasboek__V1__GetPayoutReply out = KASBOEK__V1__GET_PAYOUT_REPLY__INIT;
+    out.payout = p;
+    out.transactions = l.v;
+    out.n_transactions = l.n;
+    st = kb_query_timeline(q, "payout", p->payout_id, &out.timeline, &out.n_timeline);
+    return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
+}
+
+/* ------------------------------------------------------------ GetBalance */
+
+/* The last seq whose event was recorded at or before t (0: none). The
+ * clock only moves forward, so recorded_at grows with seq. */
+static kb_status seq_at_time(kb_qctx *q, uint64_t head, int64_t t, uint64_t *out) {
+    uint64_t lo = 0, hi = head; /* answer in [lo, hi] */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        kb_arena_reset(&q->scratch);
+        Kasboek__V1__EventRecord *rec;
+        kb_status st = kb_log_read(q->s, q->snap, mid, &q->scratch, &rec);
+        if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+        Kasboek__V1__Event *ev =
+            kasboek__v1__event__unpack(&q->scratch.pb, rec->payload.len, rec->payload.data);
+        if (!ev) return KB_ERR_CORRUPT;
+        if (ev->recorded_at <= t) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    *out = lo;
+    return KB_OK;
+}
+
+static kb_status recorded_day(kb_qctx *q, uint64_t seq, int32_t *day) {
+    kb_arena_reset(&q->scratch);
+    Kasboek__V1__EventRecord *rec;
+    kb_status st = kb_log_read(q->s, q->snap, seq, &q->scratch, &rec);
+    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+    Kasboek__V1__Event *ev =
+        kasboek__v1__event__unpack(&q->scratch.pb, rec->payload.len, rec->payload.data);
+    if (!ev) return KB_ERR_CORRUPT;
+    *day = kb_day_of_instant(ev->recorded_at);
+    return KB_OK;
+}
+
+/* The last payout of currency closed at or before seq (*p NULL: none). */
+static kb_status payout_before(kb_qctx *q, const char *currency, uint64_t seq, Payout **p) {
+    *p = NULL;
+    kb_key lo, hi;
+    kb_payout_key_date(&lo, q->rq->tenant, currency, 0);
+    lo.len -= 16;
+    kb_key_prefix_end(&lo, &hi);
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, hi.bytes, hi.len);
+    if (!it) return KB_ERR_NOMEM;
+    kb_status st = KB_OK;
+    for (kb_iter_seek_last(it); kb_iter_valid(it); kb_iter_prev(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        if (kl < lo.len || memcmp(k, lo.bytes, lo.len) != 0) break;
+        const char *v = kb_iter_value(it, &vl);
+        char id[KB_ID_LEN_MAX + 1];
+        if (vl == 0 || vl > KB_ID_LEN_MAX) {
+            st = KB_ERR_CORRUPT;
+            break;
+        }
+        memcpy(id, v, vl);
+        id[vl] = 0;
+        Payout *cand;
+        st = load_payout(q, id, &cand);
+        if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT;
+        if (st != KB_OK || cand->closed_seq <= seq) {
+            if (st == KB_OK) *p = cand;
+            break;
+        }
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+static kb_status balance_as_of(kb_qctx *q, const char *currency, uint64_t seq, int32_t day,
+                               Kasboek__V1__CurrencyBalance *out) {
+    Payout *p;
+    kb_status st = payout_before(q, currency, seq, &p);
+    if (st != KB_OK) return st;
+    btxn_list l = {.q = q, .currency = currency, .day_max = INT32_MAX, .split_day = day};
+    st = collect(&l, p ? p->date : 0, p ? p->closed_seq : 0, seq);
+    if (st != KB_OK) return st;
+    out->available = l.available;
+    out->pending = l.pending;
+    out->total = l.sum;
+    out->open_transactions = (uint32_t)l.n;
+    return KB_OK;
+}
+
+static kb_status balance_now(kb_qctx *q, const Kasboek__V1__Balance *b, int32_t day,
+                             Kasboek__V1__CurrencyBalance *out) {
+    kb_balance_split(b, day, &out->available, &out->pending);
+    out->total = b->total;
+    for (size_t i = 0; i < b->n_open; i++) out->open_transactions += b->open[i]->count;
+    (void)q;
+    return KB_OK;
+}
+
+typedef struct bal_ctx {
+    kb_qctx *q;
+    const Kasboek__V1__GetBalanceRequest *r;
+    uint64_t seq; /* as of; 0 with now */
+    int32_t day;
+    Kasboek__V1__GetBalanceReply *out;
+    size_t prefix_len;
+} bal_ctx;
+
+static kb_status balance_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                             bool *go_on) {
+    (void)go_on;
+    bal_ctx *c = ctx;
+    kb_qctx *q = c->q;
+    Kasboek__V1__Balance *b = kasboek__v1__balance__unpack(&q->arena.pb, vl, (const uint8_t *)v);
+    if (!b || kl <= c->prefix_len) return KB_ERR_CORRUPT;
+    if (c->r->currency[0] && strcmp(c->r->currency, b->currency) != 0) return KB_OK;
+    if (c->out->n_balances == KB_PAGE_SIZE_MAX) return KB_ERR_LIMIT;
+    Kasboek__V1__CurrencyBalance *cb =
+        KB_NEW(&q->arena, Kasboek__V1__CurrencyBalance, KASBOEK__V1__CURRENCY_BALANCE__INIT);
+    if (!cb) return KB_ERR_NOMEM;
+    cb->currency = b->currency;
+    kb_status st = c->r->as_of_case ? balance_as_of(q, b->currency, c->seq, c->day, cb)
+                                    : balance_now(q, b, c->day, cb);
+    if (st != KB_OK) return st;
+    if (c->r->as_of_case && cb->total == 0 && cb->open_transactions == 0) return KB_OK;
+    c->out->balances[c->out->n_balances++] = cb;
+    return KB_OK;
+}
+
+static kb_status as_of_point(kb_qctx *q, const Kasboek__V1__GetBalanceRequest *r, uint64_t head,
+                             bal_ctx *c) {
+    c->seq = head;
+    c->day = kb_day_of_instant(q->rq->now);
+    if (r->as_of_case == KASBOEK__V1__GET_BALANCE_REQUEST__AS_OF_AS_OF_SEQ) {
+        if (r->as_of_seq == 0 || r->as_of_seq > head) {
+            refuse(q, KB_REASON_INVALID_RANGE, "as_of_seq", "as_of_seq must lie in 1..head");
+            return KB_OK;
+        }
+        c->seq = r->as_of_seq;
+        return recorded_day(q, c->seq, &c->day);
+    }
+    if (r->as_of_case == KASBOEK__V1__GET_BALANCE_REQUEST__AS_OF_AS_OF_TIME) {
+        if (r->as_of_time < 0) {
+            refuse(q, KB_REASON_INVALID_TIME, "as_of_time", "as_of_time < 0");
+            return KB_OK;
+        }
+        c->day = kb_day_of_instant(r->as_of_time);
+        return seq_at_time(q, head, r->as_of_time, &c->seq);
+    }
+    return KB_OK;
+}
+
+kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__GetBalanceRequest *r = (const void *)msg;
+    if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
+        refuse(q, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
+        return KB_OK;
+    }
+    kb_head head;
+    kb_status st = kb_log_head_read(q->s, NULL, q->snap, &head);
+    if (st != KB_OK) return st;
+    Kasboek__V1__GetBalanceReply out = KASBOEK__V1__GET_BALANCE_REPLY__INIT;
+    bal_ctx c = {.q = q, .r = r, .out = &out};
+    st = as_of_point(q, r, head.seq, &c);
+    if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
+    out.as_of_seq = c.seq;
+    out.as_of_date = c.day;
+    out.balances = kb_arena_alloc(&q->arena, KB_PAGE_SIZE_MAX * sizeof *out.balances);
+    if (!out.balances) return KB_ERR_NOMEM;
+    kb_key lo, hi;
+    kb_key_state(&lo, q->rq->tenant, "balance", "");
+    kb_key_prefix_end(&lo, &hi);
+    c.prefix_len = lo.len;
+    /* balance rows live in the state family */
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_STATE, hi.bytes, hi.len);
+    if (!it) return KB_ERR_NOMEM;
+    bool go_on = true;
+    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        const char *v = kb_iter_value(it, &vl);
+        st = balance_row(&c, k, kl, v, vl, &go_on);
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
+}
+
+/* ----------------------------------------------------------- ListPayouts */
+
+typedef struct po_list {
+    kb_qctx *q;
+    const Kasboek__V1__ListPayoutsRequest *r;
+    int32_t from;
+    uint32_t limit;
+    kb_key prefix; /* <tenant>/payout/all/ */
+    size_t prefix_len;
+    Kasboek__V1__ListPayoutsReply *out;
+    const char *last_key; /* cursor of the last row listed */
+    size_t last_len;
+    bool more;
+} po_list;
+
+static kb_status date_arg(kb_qctx *q, const char *text, const char *field, int32_t *day) {
+    if (!text[0]) return KB_OK;
+    if (kb_date_parse(text, day) != KB_OK || *day < 0) {
+        kb_error_set(&q->reply->err, KB_REASON_INVALID_DATE, field, "%s must be YYYY-MM-DD", field);
+    }
+    return KB_OK;
+}
+
+/* Rows of <tenant>/payout/all/<day hex16>/<currency> -> id, newest first. */
+static kb_status list_payout_rows(po_list *l, kb_iter *it) {
+    kb_status st = KB_OK;
+    for (kb_iter_seek_last(it); kb_iter_valid(it); kb_iter_prev(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        const char *v = kb_iter_value(it, &vl);
+        uint64_t day;
+        if (kl < l->prefix_len || memcmp(k, l->prefix.bytes, l->prefix_len) != 0) break;
+        if (kl < l->prefix_len + 18 || !parse_hex16(k + l->prefix_len, &day) || vl == 0 ||
+            vl > KB_ID_LEN_MAX) {
+            return KB_ERR_CORRUPT;
+        }
+        if ((int64_t)day < l->from) break;
+        const char *cur = k + l->prefix_len + 17;
+        if (l->r->currency[0] && (strlen(l->r->currency) != kl - l->prefix_len - 17 ||
+                                  memcmp(cur, l->r->currency, kl - l->prefix_len - 17) != 0)) {
+            continue;
+        }
+        char id[KB_ID_LEN_MAX + 1];
+        memcpy(id, v, vl);
+        id[vl] = 0;
+        Payout *p;
+        st = load_payout(l->q, id, &p);
+        if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+        if (l->r->status && p->status != l->r->status) continue;
+        if (l->out->n_payouts == l->limit) {
+            l->more = true;
+            break;
+        }
+        l->out->payouts[l->out->n_payouts++] = p;
+        l->last_key = kb_arena_strndup(&l->q->arena, k + l->prefix_len, kl - l->prefix_len);
+        if (!l->last_key) return KB_ERR_NOMEM;
+    }
+    return kb_iter_status(it);
+}
+
+static kb_status list_bounds(po_list *l, int32_t to, kb_key *upper) {
+    kb_qctx *q = l->q;
+    kb_key_init(upper);
+    kb_key_add(upper, q->rq->tenant);
+    kb_key_add(upper, "payout");
+    kb_key_add(upper, "all");
+    l->prefix = *upper;
+    kb_key_raw(&l->prefix, "/", 1);
+    l->prefix_len = l->prefix.len;
+    const char *cursor = l->r->cursor;
+    if (cursor[0]) { /* "<day hex16>/<currency>": list what sorts before it */
+        uint64_t d;
+        size_t n = strlen(cursor);
+        if (n < 18 || n > 17 + 3 || cursor[16] != '/' || !parse_hex16(cursor, &d)) {
+            refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of ListPayouts");
+            return KB_OK;
+        }
+        kb_key_raw(upper, "/", 1);
+        kb_key_raw(upper, cursor, n);
+        return KB_OK;
+    }
+    kb_key_add_hex64(upper, (uint64_t)to + 1);
+    return KB_OK;
+}
+
+kb_status kb_query_list_payouts(kb_qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__ListPayoutsRequest *r = (const void *)msg;
+    po_list l = {.q = q, .r = r, .from = 0, .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
+    int32_t to = INT32_MAX - 1;
+    if (r->limit > KB_PAGE_SIZE_MAX) {
+        refuse(q, KB_REASON_INVALID_RANGE, "limit", "limit is at most 1000");
+        return KB_OK;
+    }
+    if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
+        refuse(q, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
+        return KB_OK;
+    }
+    kb_status st = date_arg(q, r->from, "from", &l.from);
+    if (st == KB_OK) st = date_arg(q, r->to, "to", &to);
+    if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
+    kb_key upper;
+    st = list_bounds(&l, to, &upper);
+    if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
+    Kasboek__V1__ListPayoutsReply out = KASBOEK__V1__LIST_PAYOUTS_REPLY__INIT;
+    out.payouts = kb_arena_alloc(&q->arena, l.limit * sizeof *out.payouts);
+    if (!out.payouts) return KB_ERR_NOMEM;
+    l.out = &out;
+    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, upper.bytes, upper.len);
+    if (!it) return KB_ERR_NOMEM;
+    st = list_payout_rows(&l, it);
+    kb_iter_close(it);
+    if (st != KB_OK) return st;
+    out.next_cursor = (char *)(l.more && l.last_key ? l.last_key : "");
+    return kb_reply_set(q->reply, &out.base);
+}
+
+/* ----------------------------------------------- ListBalanceTransactions */
+
+typedef struct bt_page {
+    btxn_list l;
+    uint32_t limit;
+    uint64_t next_seq;
+} bt_page;
+
+static kb_status page_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                          bool *go_on) {
+    (void)k, (void)kl;
+    bt_page *p = ctx;
+    Btxn *t;
+    kb_status st = decode_btxn(p->l.q, v, vl, &t);
+    if (st != KB_OK) return st;
+    /* A page ends between events, never inside one. */
+    if (p->l.n >= p->limit && t->seq != p->l.v[p->l.n - 1]->seq) {
+        p->next_seq = t->seq;
+        *go_on = false;
+        return KB_OK;
+    }
+    return list_push(&p->l, t);
+}
+
+kb_status kb_query_list_btxns(kb_qctx *q, const ProtobufCMessage *msg) {
+    const Kasboek__V1__ListBalanceTransactionsRequest *r = (const void *)msg;
+    if (kb_currency_exponent(r->currency) < 0) {
+        refuse(q, r->currency[0] ? KB_REASON_UNKNOWN_CURRENCY : KB_REASON_FIELD_REQUIRED,
+               "currency", "a known currency is required");
+        return KB_OK;
+    }
+    if (r->limit > KB_PAGE_SIZE_MAX) {
+        refuse(q, KB_REASON_INVALID_RANGE, "limit", "limit is at most 1000");
+        return KB_OK;
+    }
+    bt_page p = {.l = {.q = q, .currency = r->currency, .keep = true},
+                 .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
+    kb_key lo, hi;
+    kb_btxn_key_seq(&lo, q->rq->tenant, r->currency, r->from_seq, 0);
+    kb_btxn_key_seq(&hi, q->rq->tenant, r->currency, 0, 0);
+    hi.len -= 33;
+    kb_key_prefix_end(&hi, &hi);
+    kb_status st = scan_rows(q, &lo, &hi, page_row, &p);
+    if (st != KB_OK) return st;
+    Kasboek__V1__ListBalanceTransactionsReply out =
+        KASBOEK__V1__LIST_BALANCE_TRANSACTIONS_REPLY__INIT;
+    out.transactions = p.l.v;
+    out.n_transactions = p.l.n;
+    out.next_seq = p.next_seq;
+    return kb_reply_set(q->reply, &out.base);
+}
+
+/* ----------------------------------------------------- GetTenantSettings */
+
+kb_status kb_query_get_settings(kb_qctx *q, const ProtobufCMessage *msg) {
+    (void)msg;
+    ProtobufCMessage *s;
+    kb_status st = kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
+                                   &kb_settings_aggregate, "tenant", &s);
+    if (st == KB_ERR_NOT_FOUND) {
+        s = kb_settings_aggregate.create(&q->arena, "tenant");
+        st = s ? KB_OK : KB_ERR_NOMEM;
+    }
+    return st == KB_OK ? kb_reply_set(q->reply, s) : st;
+}

@@ -1,0 +1,31 @@
+/* Shared by the query modules (query.c, query_balance.c); not an API. */
+#ifndef KB_QUERY_INT_H
+#define KB_QUERY_INT_H
+
+#include "arena.h"
+#include "engine.h"
+#include "store.h"
+
+typedef struct kb_qctx {
+    kb_store *s;
+    kb_snapshot *snap;
+    kb_arena arena;   /* the reply's rows */
+    kb_arena scratch; /* one row being examined, reset per row */
+    const kb_request *rq;
+    kb_reply *reply;
+} kb_qctx;
+
+typedef kb_status (*kb_query_fn)(kb_qctx *q, const ProtobufCMessage *msg);
+
+/* Every event of stream type/id (at most KB_PAGE_SIZE_MAX), seq ascending,
+ * into the reply arena. */
+kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,
+                            Kasboek__V1__EventRecord ***out, size_t *n) KB_MUST_USE;
+
+kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_list_payouts(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_list_btxns(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_get_settings(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+
+#endif

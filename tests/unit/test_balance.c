@@ -1,0 +1,581 @@
+/* Balance transactions, payouts and settings through the engine and the
+ * queries: worked examples with exact figures, every refusal, and a
+ * randomized run checked against the invariants of issue 4 and replay. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "calendar.h"
+#include "query.h"
+#include "support/engine_env.h"
+
+typedef Kasboek__V1__BalanceTransaction Btxn;
+
+#define DAY_US INT64_C(86400000000)
+#define CARD   KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD
+#define SEPA   KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT
+
+/* 10:00 UTC on date "YYYY-MM-DD". */
+static int64_t at(const char *date) {
+    int32_t d;
+    assert_int_equal(kb_date_parse(date, &d), KB_OK);
+    return kb_instant_of_day(d) + 10 * INT64_C(3600000000);
+}
+
+static int32_t day(const char *date) {
+    int32_t d;
+    assert_int_equal(kb_date_parse(date, &d), KB_OK);
+    return d;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static kb_code pay(env *e, const char *id, int64_t amount, int64_t fee, const char *cur,
+                   Kasboek__V1__PaymentMethod m) {
+    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT, f = KASBOEK__V1__MONEY__INIT;
+    a.amount = amount;
+    a.currency = f.currency = (char *)cur;
+    f.amount = fee;
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.amount = &a;
+    r.fee = fee ? &f : NULL;
+    r.method = m;
+    return exec(e, "RecordPayment", &r.base, NULL, -1);
+}
+
+static kb_code settle(env *e, const char *id) {
+    Kasboek__V1__SettlePaymentRequest r = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    return exec(e, "SettlePayment", &r.base, NULL, -1);
+}
+
+static kb_code fail_payment(env *e, const char *id) {
+    Kasboek__V1__FailPaymentRequest r = KASBOEK__V1__FAIL_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.reason = "insufficient_funds";
+    return exec(e, "FailPayment", &r.base, NULL, -1);
+}
+
+static kb_code refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur) {
+    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
+    a.amount = amount;
+    a.currency = (char *)cur;
+    Kasboek__V1__RefundPaymentRequest r = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)pid;
+    r.refund_id = (char *)rid;
+    r.amount = &a;
+    r.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_REQUESTED_BY_CUSTOMER;
+    return exec(e, "RefundPayment", &r.base, NULL, -1);
+}
+
+static kb_code refund_outcome(env *e, const char *rid, bool ok) {
+    if (ok) {
+        Kasboek__V1__SettleRefundRequest r = KASBOEK__V1__SETTLE_REFUND_REQUEST__INIT;
+        r.refund_id = (char *)rid;
+        return exec(e, "SettleRefund", &r.base, NULL, -1);
+    }
+    Kasboek__V1__FailRefundRequest r = KASBOEK__V1__FAIL_REFUND_REQUEST__INIT;
+    r.refund_id = (char *)rid;
+    r.reason = "account_closed";
+    return exec(e, "FailRefund", &r.base, NULL, -1);
+}
+
+static kb_code dispute(env *e, const char *pid, const char *did, int64_t amount, int64_t fee,
+                       const char *cur, bool lost) {
+    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT, f = KASBOEK__V1__MONEY__INIT;
+    a.amount = amount;
+    a.currency = f.currency = (char *)cur;
+    f.amount = fee;
+    Kasboek__V1__OpenDisputeRequest o = KASBOEK__V1__OPEN_DISPUTE_REQUEST__INIT;
+    o.payment_id = (char *)pid;
+    o.dispute_id = (char *)did;
+    o.amount = &a;
+    o.fee = fee ? &f : NULL;
+    o.reason = "fraudulent";
+    kb_code c = exec(e, "OpenDispute", &o.base, NULL, -1);
+    if (c != KB_CODE_OK) return c;
+    Kasboek__V1__CloseDisputeRequest cl = KASBOEK__V1__CLOSE_DISPUTE_REQUEST__INIT;
+    cl.dispute_id = (char *)did;
+    cl.outcome = lost ? KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST
+                      : KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_WON;
+    return exec(e, "CloseDispute", &cl.base, NULL, -1);
+}
+
+static kb_code close_payout(env *e, const char *cur, const char *date) {
+    Kasboek__V1__ClosePayoutRequest r = KASBOEK__V1__CLOSE_PAYOUT_REQUEST__INIT;
+    r.currency = (char *)cur;
+    r.date = (char *)(date ? date : "");
+    return exec(e, "ClosePayout", &r.base, NULL, -1);
+}
+
+static kb_code payout_outcome(env *e, const char *id, bool paid) {
+    if (paid) {
+        Kasboek__V1__MarkPayoutPaidRequest r = KASBOEK__V1__MARK_PAYOUT_PAID_REQUEST__INIT;
+        r.payout_id = (char *)id;
+        return exec(e, "MarkPayoutPaid", &r.base, NULL, -1);
+    }
+    Kasboek__V1__MarkPayoutFailedRequest r = KASBOEK__V1__MARK_PAYOUT_FAILED_REQUEST__INIT;
+    r.payout_id = (char *)id;
+    r.reason = "account_closed";
+    return exec(e, "MarkPayoutFailed", &r.base, NULL, -1);
+}
+
+/* -------------------------------------------------------------- queries */
+
+static uint8_t qbuf[4096];
+static kb_reply qreply;
+
+/* Runs a query at e's clock; returns the reply's code (payload in qreply). */
+static kb_code query(env *e, const char *method, const ProtobufCMessage *m) {
+    kb_reply_fini(&qreply);
+    size_t n = protobuf_c_message_pack(m, qbuf);
+    kb_request rq = {.tenant = "t1",
+                     .actor = "test",
+                     .method = method,
+                     .idempotency_key = "",
+                     .payload = qbuf,
+                     .payload_len = n,
+                     .now = e->now ? e->now : NOW};
+    assert_int_equal(kb_query_execute(e->store, &rq, &qreply), KB_OK);
+    return qreply.err.code;
+}
+
+typedef struct bal {
+    int64_t available, pending, total;
+    uint32_t open;
+    uint64_t as_of_seq;
+} bal;
+
+/* The balance in cur now (as_of_seq 0) or as of a seq. */
+static bal balance(env *e, const char *cur, uint64_t as_of_seq) {
+    Kasboek__V1__GetBalanceRequest r = KASBOEK__V1__GET_BALANCE_REQUEST__INIT;
+    r.currency = (char *)cur;
+    if (as_of_seq) {
+        r.as_of_case = KASBOEK__V1__GET_BALANCE_REQUEST__AS_OF_AS_OF_SEQ;
+        r.as_of_seq = as_of_seq;
+    }
+    assert_int_equal(query(e, "GetBalance", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetBalanceReply *g =
+        kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_non_null(g);
+    bal b = {.as_of_seq = g->as_of_seq};
+    assert_true(g->n_balances <= 1);
+    if (g->n_balances) {
+        assert_string_equal(g->balances[0]->currency, cur);
+        b.available = g->balances[0]->available;
+        b.pending = g->balances[0]->pending;
+        b.total = g->balances[0]->total;
+        b.open = g->balances[0]->open_transactions;
+        assert_int_equal(b.available + b.pending, b.total); /* the parts make the whole */
+    }
+    kasboek__v1__get_balance_reply__free_unpacked(g, NULL);
+    return b;
+}
+
+static Kasboek__V1__GetPayoutReply *get_payout(env *e, const char *id) {
+    Kasboek__V1__GetPayoutRequest r = KASBOEK__V1__GET_PAYOUT_REQUEST__INIT;
+    r.payout_id = (char *)id;
+    assert_int_equal(query(e, "GetPayout", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetPayoutReply *g =
+        kasboek__v1__get_payout_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_non_null(g);
+    return g;
+}
+
+/* Every balance transaction of cur, by seq (free with ..._free_unpacked
+ * of each page: kept in pages[]). */
+typedef struct all_btxns {
+    Btxn *v[20000];
+    size_t n;
+    Kasboek__V1__ListBalanceTransactionsReply *pages[200];
+    size_t n_pages;
+} all_btxns;
+
+static void list_all(env *e, const char *cur, all_btxns *out) {
+    out->n = out->n_pages = 0;
+    uint64_t from = 0;
+    do {
+        Kasboek__V1__ListBalanceTransactionsRequest r =
+            KASBOEK__V1__LIST_BALANCE_TRANSACTIONS_REQUEST__INIT;
+        r.currency = (char *)cur;
+        r.from_seq = from;
+        r.limit = 1000;
+        assert_int_equal(query(e, "ListBalanceTransactions", &r.base), KB_CODE_OK);
+        Kasboek__V1__ListBalanceTransactionsReply *p =
+            kasboek__v1__list_balance_transactions_reply__unpack(NULL, qreply.payload_len,
+                                                                 qreply.payload);
+        assert_non_null(p);
+        assert_true(out->n_pages < 200);
+        out->pages[out->n_pages++] = p;
+        for (size_t i = 0; i < p->n_transactions; i++) {
+            assert_true(out->n < 20000);
+            out->v[out->n++] = p->transactions[i];
+        }
+        from = p->next_seq;
+    } while (from);
+}
+
+static void free_all(all_btxns *a) {
+    for (size_t i = 0; i < a->n_pages; i++) {
+        kasboek__v1__list_balance_transactions_reply__free_unpacked(a->pages[i], NULL);
+    }
+    a->n = a->n_pages = 0;
+}
+
+static void expect_txn(const Btxn *t, Kasboek__V1__BalanceTransactionType type, int64_t amount,
+                       const char *available_on) {
+    assert_int_equal(t->type, type);
+    assert_int_equal(t->amount, amount);
+    assert_int_equal(t->available_on, day(available_on));
+}
+
+#define T(x) KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_##x
+
+/* --------------------------------------------------------------- tests */
+
+/* Each money movement books its transactions, available when the rules
+ * say: card +2 business days (over a weekend), bank debit +3 after it
+ * settles, refunds and lost disputes at once; a failed refund gives back. */
+static void test_booking_rules(void **st) {
+    env *e = *st;
+    e->now = at("2026-03-05"); /* a Thursday */
+    assert_int_equal(pay(e, "c1", 10000, 290, "EUR", CARD), KB_CODE_OK);
+    assert_int_equal(pay(e, "s1", 5000, 35, "EUR", SEPA), KB_CODE_OK); /* processing: nothing */
+    assert_int_equal(pay(e, "s2", 4000, 0, "EUR", SEPA), KB_CODE_OK);
+    bal b = balance(e, "EUR", 0);
+    assert_int_equal(b.pending, 10000 - 290);
+    assert_int_equal(b.available, 0);
+    e->now = at("2026-03-06"); /* Friday */
+    assert_int_equal(settle(e, "s1"), KB_CODE_OK);
+    assert_int_equal(fail_payment(e, "s2"), KB_CODE_OK);               /* never booked */
+    assert_int_equal(refund(e, "s1", "rs1", 1000, "EUR"), KB_CODE_OK); /* pending refund */
+    assert_int_equal(refund_outcome(e, "rs1", false), KB_CODE_OK);     /* failed: back */
+    assert_int_equal(refund(e, "c1", "rc1", 2500, "EUR"), KB_CODE_OK);
+    assert_int_equal(dispute(e, "c1", "d1", 3000, 1500, "EUR", true), KB_CODE_OK);
+    assert_int_equal(dispute(e, "s1", "d2", 1000, 1500, "EUR", false), KB_CODE_OK); /* won */
+    all_btxns *all = calloc(1, sizeof *all);
+    list_all(e, "EUR", all);
+    assert_int_equal(all->n, 8);
+    expect_txn(all->v[0], T(PAYMENT), 10000, "2026-03-09"); /* Thu + 2 = Mon */
+    expect_txn(all->v[1], T(FEE), -290, "2026-03-09");
+    expect_txn(all->v[2], T(PAYMENT), 5000, "2026-03-11"); /* Fri + 3 = Wed */
+    expect_txn(all->v[3], T(FEE), -35, "2026-03-11");
+    expect_txn(all->v[4], T(REFUND), -1000, "2026-03-06");
+    expect_txn(all->v[5], T(REFUND_FAILURE), 1000, "2026-03-06");
+    expect_txn(all->v[6], T(REFUND), -2500, "2026-03-06"); /* a card refund: at once */
+    expect_txn(all->v[7], T(DISPUTE), -4500, "2026-03-06");
+    assert_int_equal(all->v[7]->dispute_fee, 1500);
+    assert_string_equal(all->v[0]->payment_id, "c1");
+    assert_string_equal(all->v[4]->source_type, "refund");
+    assert_string_equal(all->v[4]->source_id, "rs1");
+    assert_string_equal(all->v[7]->source_id, "d1");
+    free_all(all);
+    b = balance(e, "EUR", 0);
+    assert_int_equal(b.total, 10000 - 290 + 5000 - 35 - 1000 + 1000 - 2500 - 4500);
+    assert_int_equal(b.available, -1000 + 1000 - 2500 - 4500);
+    e->now = at("2026-03-11");
+    b = balance(e, "EUR", 0);
+    assert_int_equal(b.pending, 0);
+    assert_int_equal(b.available, b.total);
+    free(all);
+}
+
+/* The worked example of issue 4: a negative payout day.
+ *   Mon 03-02  card A 100.00 (fee 2.90), card B 50.00 (fee 1.75), both
+ *              available Wed 03-04
+ *   Wed 03-04  close: payout +145.35
+ *   Thu 03-05  A refunded in full (-100.00), dispute on B lost with a
+ *              15.00 fee (-65.00), card C 20.00 (fee 0.88) available Mon
+ *              03-09; close: payout -165.00, a debit of the bank account;
+ *              19.12 stays pending. */
+static void test_negative_payout_day(void **st) {
+    env *e = *st;
+    e->now = at("2026-03-02");
+    assert_int_equal(pay(e, "A", 10000, 290, "EUR", CARD), KB_CODE_OK);
+    assert_int_equal(pay(e, "B", 5000, 175, "EUR", CARD), KB_CODE_OK);
+    uint64_t head = kb_engine_head(e->engine).seq;
+    assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK); /* nothing available yet */
+    assert_int_equal(kb_engine_head(e->engine).seq, head);
+    e->now = at("2026-03-04");
+    assert_int_equal(close_payout(e, "EUR", "2026-03-04"), KB_CODE_OK);
+    Kasboek__V1__GetPayoutReply *p1 = get_payout(e, "po_20260304_EUR");
+    assert_int_equal(p1->payout->amount->amount, 14535);
+    assert_false(p1->payout->debit);
+    assert_int_equal(p1->payout->status, KASBOEK__V1__PAYOUT_STATUS__PAYOUT_STATUS_PENDING);
+    assert_int_equal(p1->payout->arrival_date, day("2026-03-05"));
+    assert_int_equal(p1->n_transactions, 4);
+    kasboek__v1__get_payout_reply__free_unpacked(p1, NULL);
+    e->now = at("2026-03-05");
+    assert_int_equal(refund(e, "A", "rA", 10000, "EUR"), KB_CODE_OK);
+    assert_int_equal(dispute(e, "B", "dB", 5000, 1500, "EUR", true), KB_CODE_OK);
+    assert_int_equal(pay(e, "C", 2000, 88, "EUR", CARD), KB_CODE_OK);
+    uint64_t before_close = kb_engine_head(e->engine).seq;
+    assert_int_equal(close_payout(e, "EUR", "2026-03-05"), KB_CODE_OK);
+    Kasboek__V1__GetPayoutReply *p2 = get_payout(e, "po_20260305_EUR");
+    assert_int_equal(p2->payout->amount->amount, -16500);
+    assert_true(p2->payout->debit);
+    assert_int_equal(p2->n_transactions, 2);
+    expect_txn(p2->transactions[0], T(REFUND), -10000, "2026-03-05");
+    expect_txn(p2->transactions[1], T(DISPUTE), -6500, "2026-03-05");
+    assert_int_equal(p2->payout->previous_date, day("2026-03-04"));
+    assert_int_equal(p2->n_timeline, 1); /* PayoutCreated */
+    kasboek__v1__get_payout_reply__free_unpacked(p2, NULL);
+    bal b = balance(e, "EUR", 0);
+    assert_int_equal(b.available, 0);
+    assert_int_equal(b.pending, 1912);
+    assert_int_equal(b.total, 1912);
+    /* as of the seq before the close: -165.00 available, 19.12 pending */
+    b = balance(e, "EUR", before_close);
+    assert_int_equal(b.available, -16500);
+    assert_int_equal(b.pending, 1912);
+    assert_int_equal(b.as_of_seq, before_close);
+    /* as of the first day's payments: all pending */
+    b = balance(e, "EUR", 4);
+    assert_int_equal(b.pending, 14535);
+    assert_int_equal(b.available, 0);
+    /* closing the same day twice appends nothing; earlier and future
+     * days are refused */
+    head = kb_engine_head(e->engine).seq;
+    assert_int_equal(close_payout(e, "EUR", "2026-03-05"), KB_CODE_OK);
+    assert_int_equal(kb_engine_head(e->engine).seq, head);
+    assert_int_equal(close_payout(e, "EUR", "2026-03-04"), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PAYOUT_DATE_CLOSED);
+    assert_int_equal(close_payout(e, "EUR", "2026-03-06"), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PAYOUT_DATE_IN_FUTURE);
+    assert_string_equal(e->reply.err.field, "date");
+    assert_int_equal(close_payout(e, "EUR", "2026-3-5"), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_INVALID_DATE);
+    assert_int_equal(close_payout(e, "USD", NULL), KB_CODE_NOT_FOUND);
+    assert_int_equal(e->reply.err.reason, KB_REASON_BALANCE_NOT_FOUND);
+    assert_int_equal(kb_engine_head(e->engine).seq, head);
+    rebuild_and_compare(e, 3);
+}
+
+/* Paid and failed: a failed payout books its amount back (available at
+ * once, so the next payout carries it); its transactions stay in it. */
+static void test_payout_paid_and_failed(void **st) {
+    env *e = *st;
+    e->now = at("2026-03-02");
+    assert_int_equal(pay(e, "A", 10000, 0, "EUR", CARD), KB_CODE_OK);
+    e->now = at("2026-03-04");
+    assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK);
+    assert_int_equal(payout_outcome(e, "po_20260304_EUR", true), KB_CODE_OK);
+    assert_int_equal(payout_outcome(e, "po_20260304_EUR", true), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PAYOUT_NOT_PENDING);
+    e->now = at("2026-03-05"); /* the bank returns it */
+    assert_int_equal(payout_outcome(e, "po_20260304_EUR", false), KB_CODE_OK);
+    Kasboek__V1__CommandResult *r = result(e);
+    assert_int_equal(r->payout->status, KASBOEK__V1__PAYOUT_STATUS__PAYOUT_STATUS_FAILED);
+    assert_string_equal(r->payout->failure_reason, "account_closed");
+    kasboek__v1__command_result__free_unpacked(r, NULL);
+    assert_int_equal(payout_outcome(e, "po_20260304_EUR", false), KB_CODE_FAILED_PRECONDITION);
+    assert_int_equal(e->reply.err.reason, KB_REASON_PAYOUT_ALREADY_FAILED);
+    assert_int_equal(payout_outcome(e, "po_nope", true), KB_CODE_NOT_FOUND);
+    bal b = balance(e, "EUR", 0);
+    assert_int_equal(b.available, 10000);
+    Kasboek__V1__GetPayoutReply *p = get_payout(e, "po_20260304_EUR");
+    assert_int_equal(p->n_transactions, 1); /* still the payment */
+    assert_int_equal(p->n_timeline, 3);     /* created, paid, failed */
+    kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
+    assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK);
+    p = get_payout(e, "po_20260305_EUR");
+    assert_int_equal(p->payout->amount->amount, 10000);
+    assert_int_equal(p->n_transactions, 1);
+    expect_txn(p->transactions[0], T(PAYOUT_FAILURE), 10000, "2026-03-05");
+    kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
+    rebuild_and_compare(e, 2);
+}
+
+/* Settings: defaults when never set; a change applies to later bookings. */
+static void test_settings(void **st) {
+    env *e = *st;
+    Kasboek__V1__GetTenantSettingsRequest g = KASBOEK__V1__GET_TENANT_SETTINGS_REQUEST__INIT;
+    assert_int_equal(query(e, "GetTenantSettings", &g.base), KB_CODE_OK);
+    Kasboek__V1__TenantSettings *s =
+        kasboek__v1__tenant_settings__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_int_equal(s->card_available_days, 2);
+    assert_int_equal(s->debit_available_days, 3);
+    assert_int_equal(s->payout_minute_of_day, 360);
+    kasboek__v1__tenant_settings__free_unpacked(s, NULL);
+    Kasboek__V1__UpdateTenantSettingsRequest u = KASBOEK__V1__UPDATE_TENANT_SETTINGS_REQUEST__INIT;
+    u.card_case = KASBOEK__V1__UPDATE_TENANT_SETTINGS_REQUEST__CARD_CARD_AVAILABLE_DAYS;
+    u.card_available_days = 31;
+    uint64_t head = kb_engine_head(e->engine).seq;
+    assert_int_equal(exec(e, "UpdateTenantSettings", &u.base, NULL, -1), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_SETTING_OUT_OF_RANGE);
+    assert_string_equal(e->reply.err.field, "card_available_days");
+    assert_int_equal(kb_engine_head(e->engine).seq, head);
+    e->now = at("2026-03-02");
+    assert_int_equal(pay(e, "A", 1000, 0, "EUR", CARD), KB_CODE_OK); /* 2 days */
+    u.card_available_days = 0;
+    assert_int_equal(exec(e, "UpdateTenantSettings", &u.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__CommandResult *r = result(e);
+    assert_int_equal(r->settings->card_available_days, 0);
+    assert_int_equal(r->settings->debit_available_days, 3); /* untouched */
+    kasboek__v1__command_result__free_unpacked(r, NULL);
+    assert_int_equal(pay(e, "B", 500, 0, "EUR", CARD), KB_CODE_OK); /* same day */
+    bal b = balance(e, "EUR", 0);
+    assert_int_equal(b.available, 500);
+    assert_int_equal(b.pending, 1000);
+    rebuild_and_compare(e, 4096);
+}
+
+/* ------------------------------------------------------ randomized run */
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+typedef struct sim_payment {
+    char id[16];
+    const char *cur;
+    bool sepa;
+    int refunds, disputes;
+} sim_payment;
+
+static void random_action(env *e, sim_payment *ps, int *n, int day_no) {
+    static const char *curs[] = {"EUR", "USD"};
+    char rid[24];
+    int op = (int)rnd(10);
+    if (op < 4 || *n == 0) {
+        sim_payment *p = &ps[(*n)++];
+        snprintf(p->id, sizeof p->id, "p%d", *n);
+        p->cur = curs[rnd(2)];
+        p->sepa = rnd(3) == 0;
+        (void)pay(e, p->id, 100 + rnd(100000), rnd(400), p->cur, p->sepa ? SEPA : CARD);
+        return;
+    }
+    sim_payment *p = &ps[rnd((uint32_t)*n)];
+    int64_t amount = 1 + rnd(60000);
+    switch (op) {
+        case 4:
+            (void)(rnd(4) ? settle(e, p->id) : fail_payment(e, p->id));
+            break;
+        case 5:
+        case 6:
+            snprintf(rid, sizeof rid, "%s-r%d", p->id, p->refunds++);
+            if (refund(e, p->id, rid, amount, p->cur) == KB_CODE_OK && p->sepa) {
+                (void)refund_outcome(e, rid, rnd(3) != 0);
+            }
+            break;
+        case 7:
+            snprintf(rid, sizeof rid, "%s-d%d", p->id, p->disputes++);
+            (void)dispute(e, p->id, rid, amount, rnd(2) ? 1500 : 0, p->cur, rnd(2));
+            break;
+        default: {
+            const char *cur = curs[rnd(2)];
+            (void)close_payout(e, cur, NULL);
+            if (rnd(3) == 0) {
+                char id[40];
+                kb_payout_id(kb_day_of_instant(e->now) - (int32_t)rnd(3), cur, id, sizeof id);
+                (void)payout_outcome(e, id, rnd(4) != 0);
+            }
+            (void)day_no;
+        }
+    }
+}
+
+static bool has_id(char (*ids)[40], size_t n, const char *id) {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ids[i], id) == 0) return true;
+    }
+    return false;
+}
+
+/* The invariants for cur: the parts make the whole; every transaction is
+ * in at most one payout and a payout's transactions sum to its amount; the
+ * open ones (in no payout) sum to the balance; as of any seq the balance is
+ * the sum of what was booked by then. */
+static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids)[40]) {
+    list_all(e, cur, all);
+    bal now = balance(e, cur, 0);
+    int64_t sum = 0;
+    for (size_t i = 0; i < all->n; i++) sum += all->v[i]->amount;
+    assert_int_equal(sum, now.total);
+    size_t n_in = 0;
+    Kasboek__V1__ListPayoutsRequest lr = KASBOEK__V1__LIST_PAYOUTS_REQUEST__INIT;
+    lr.currency = (char *)cur;
+    lr.limit = 1000;
+    assert_int_equal(query(e, "ListPayouts", &lr.base), KB_CODE_OK);
+    Kasboek__V1__ListPayoutsReply *pl =
+        kasboek__v1__list_payouts_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    int32_t newer = INT32_MAX;
+    for (size_t i = 0; i < pl->n_payouts; i++) {
+        assert_true(pl->payouts[i]->date < newer); /* newest first, one per day */
+        newer = pl->payouts[i]->date;
+        Kasboek__V1__GetPayoutReply *p = get_payout(e, pl->payouts[i]->payout_id);
+        int64_t in = 0;
+        for (size_t j = 0; j < p->n_transactions; j++) {
+            assert_false(has_id(ids, n_in, p->transactions[j]->id));
+            snprintf(ids[n_in++], 40, "%s", p->transactions[j]->id);
+            in += p->transactions[j]->amount;
+            assert_true(p->transactions[j]->available_on <= p->payout->date);
+        }
+        assert_int_equal(in, p->payout->amount->amount);
+        kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
+    }
+    kasboek__v1__list_payouts_reply__free_unpacked(pl, NULL);
+    int64_t open = 0;
+    uint32_t n_open = 0;
+    for (size_t i = 0; i < all->n; i++) {
+        if (all->v[i]->type == T(PAYOUT) || has_id(ids, n_in, all->v[i]->id)) continue;
+        open += all->v[i]->amount;
+        n_open++;
+    }
+    assert_int_equal(open, now.total);
+    assert_int_equal(n_open, now.open);
+    for (int k = 0; k < 3 && all->n; k++) {
+        uint64_t s = all->v[rnd((uint32_t)all->n)]->seq;
+        int64_t upto = 0;
+        for (size_t i = 0; i < all->n && all->v[i]->seq <= s; i++) upto += all->v[i]->amount;
+        assert_int_equal(balance(e, cur, s).total, upto);
+    }
+    free_all(all);
+}
+
+static void test_randomized_invariants(void **st) {
+    env *e = *st;
+    rng_state = 20261122;
+    sim_payment *ps = calloc(4000, sizeof *ps);
+    all_btxns *all = calloc(1, sizeof *all);
+    char(*ids)[40] = calloc(20000, 40);
+    int n = 0, actions = 0;
+    for (int d = 0; d < 40; d++) {
+        e->now = at("2026-03-02") + d * DAY_US;
+        for (int i = 0; i < 60; i++, actions++) random_action(e, ps, &n, d);
+        if (d % 5 == 4) {
+            check_invariants(e, "EUR", all, ids);
+            check_invariants(e, "USD", all, ids);
+        }
+    }
+    print_message("randomized: %d actions, %d payments, head seq %llu\n", actions, n,
+                  (unsigned long long)kb_engine_head(e->engine).seq);
+    rebuild_and_compare(e, 7);
+    rebuild_and_compare(e, 4096);
+    free(ids);
+    free(all);
+    free(ps);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_booking_rules, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_negative_payout_day, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_payout_paid_and_failed, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_settings, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_randomized_invariants, env_setup, env_teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    kb_reply_fini(&qreply);
+    return rc;
+}
