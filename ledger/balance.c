@@ -206,6 +206,12 @@ static void balance_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a
     KB_VERIFY(open_sum(b) == b->total);
 }
 
+int32_t kb_payout_day_due(const Settings *s, int64_t now) {
+    int32_t today = kb_day_of_instant(now);
+    int64_t minute = (now - kb_instant_of_day(today)) / INT64_C(60000000);
+    return minute >= (int64_t)s->payout_minute_of_day ? today : today - 1;
+}
+
 void kb_balance_split(const Balance *b, int32_t day, int64_t *available, int64_t *pending) {
     *available = *pending = 0;
     for (size_t i = 0; i < b->n_open; i++) {
@@ -365,12 +371,28 @@ static kb_code close_react(const ProtobufCMessage *target, const ProtobufCMessag
 static const kb_reaction balance_to_payout = {
     .target = &kb_payout_aggregate, .target_id = close_target, .react = close_react};
 
+void kb_balance_key_due(kb_key *k, const char *tenant, const char *currency) {
+    kb_key_init(k);
+    kb_key_add(k, KB_SYS_PREFIX);
+    kb_key_add(k, "balances");
+    kb_key_add(k, tenant);
+    kb_key_add(k, currency);
+}
+
+/* Every balance is listed for Tick under the system prefix. */
+static bool balance_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
+    const Balance *b = (const void *)state;
+    kb_key k;
+    kb_balance_key_due(&k, tenant, b->currency);
+    return kb_index_set_add(out, &k, "");
+}
+
 const kb_aggregate kb_balance_aggregate = {
     .type = "balance",
     .state_desc = &kasboek__v1__balance__descriptor,
     .create = balance_create,
     .evolve = balance_evolve,
-    .index = no_index,
+    .index = balance_index,
     .effects = balance_effects,
     .reaction = &balance_to_payout,
     .needs_settings = true,

@@ -46,10 +46,19 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
 void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
                      uint64_t n);
+/* Tenant-independent rows start with KB_SYS_PREFIX, a character no tenant
+ * id may hold: "~sys/balances/<tenant>/<currency>" -> "" lists every
+ * balance for Tick. */
+#define KB_SYS_PREFIX "~sys"
+void kb_balance_key_due(kb_key *k, const char *tenant, const char *currency);
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day);
 
 /* "po_20260302_EUR" into buf (at least KB_ID_LEN_MAX + 1 bytes). */
 void kb_payout_id(int32_t day, const char *currency, char *buf, size_t n);
+
+/* The payout day due at now for a tenant's settings: today once the
+ * payout minute has passed, else yesterday. */
+int32_t kb_payout_day_due(const Kasboek__V1__TenantSettings *s, int64_t now);
 
 /* Sum of a Balance's open days available on or before day, and after it. */
 void kb_balance_split(const Kasboek__V1__Balance *b, int32_t day, int64_t *available,

@@ -132,6 +132,14 @@ size_t kb_engine_batch_bytes(kb_engine *e) {
     return kb_batch_bytes(e->batch);
 }
 
+kb_store *kb_engine_store(kb_engine *e) {
+    return e->store;
+}
+
+kb_batch *kb_engine_open_batch(kb_engine *e) {
+    return e->in_batch ? e->batch : NULL;
+}
+
 kb_head kb_engine_head(const kb_engine *e) {
     return e->head;
 }

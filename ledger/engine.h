@@ -93,6 +93,16 @@ void kb_engine_batch_abort(kb_engine *e);
 int kb_engine_batch_commands(const kb_engine *e);
 size_t kb_engine_batch_bytes(kb_engine *e);
 kb_head kb_engine_head(const kb_engine *e);
+/* The store, and the open batch (reads through it see what the batch
+ * holds so far); for ledger modules that run commands (tick.c). */
+kb_store *kb_engine_store(kb_engine *e);
+kb_batch *kb_engine_open_batch(kb_engine *e);
+
+/* Runs what time makes due at now as commands of the open batch (actor
+ * "system:tick"): each tenant's payout day closes once its payout minute
+ * has passed and something is available by it. At most KB_TICK_ACTIONS_MAX
+ * commands per call (*more says there is more). */
+kb_status kb_engine_tick(kb_engine *e, int64_t now, uint32_t *closed, bool *more) KB_MUST_USE;
 
 /* Reads the stored manual clock (0 when never set). */
 kb_status kb_engine_clock_read(kb_store *s, int64_t *now) KB_MUST_USE;

@@ -39,10 +39,12 @@ struct kbd_writer {
     kbd_writer_stats stats;
 };
 
-static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now) {
+static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, uint32_t closed, bool more) {
     Kasboek__V1__ClockReply r = KASBOEK__V1__CLOCK_REPLY__INIT;
     r.now = now;
     r.manual = kbd_clock_manual(w->clock);
+    r.payouts_closed = closed;
+    r.more = more;
     if (kb_reply_set(&j->reply, &r.base) != KB_OK) {
         kb_error_set(&j->reply.err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
     }
@@ -60,7 +62,23 @@ static void run_set_clock(kbd_writer *w, kbd_job *j) {
         return;
     }
     kb_engine_set_clock(w->engine, j->arg_time_us);
-    reply_clock(w, j, j->arg_time_us);
+    reply_clock(w, j, j->arg_time_us, 0, false);
+}
+
+/* Runs what is due now (payout days) as commands of this batch. */
+static void run_tick(kbd_writer *w, kbd_job *j) {
+    int64_t now = kbd_clock_now(w->clock);
+    uint32_t closed = 0;
+    bool more = false;
+    kb_status st = kb_engine_tick(w->engine, now, &closed, &more);
+    if (st != KB_OK) {
+        fprintf(stderr, "kasboekd: tick failed: %s\n", kb_status_str(st));
+        kb_error_set(&j->reply.err,
+                     st == KB_ERR_CORRUPT ? KB_REASON_RECORD_CORRUPT : KB_REASON_INTERNAL_ERROR, "",
+                     "tick: %s", kb_status_str(st));
+        return;
+    }
+    reply_clock(w, j, now, closed, more);
 }
 
 static void run_job(kbd_writer *w, kbd_job *j) {
@@ -88,7 +106,7 @@ static void run_job(kbd_writer *w, kbd_job *j) {
             run_set_clock(w, j);
             break;
         case KBD_JOB_TICK:
-            reply_clock(w, j, kbd_clock_now(w->clock));
+            run_tick(w, j);
             break;
         case KBD_JOB_CHECKPOINT:
             break; /* after the commit */

@@ -428,6 +428,39 @@ static void test_settings(void **st) {
     rebuild_and_compare(e, 4096);
 }
 
+/* Tick closes a tenant's payout day once its payout minute (06:00 UTC by
+ * default) has passed and something is available by it, once. */
+static uint32_t run_tick(env *e, int64_t now) {
+    uint32_t closed;
+    bool more;
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(kb_engine_tick(e->engine, now, &closed, &more), KB_OK);
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    assert_false(more);
+    return closed;
+}
+
+static void test_tick_closes_due_days(void **st) {
+    env *e = *st;
+    e->now = at("2026-03-02");
+    assert_int_equal(pay(e, "A", 10000, 300, "EUR", CARD), KB_CODE_OK);
+    assert_int_equal(pay(e, "B", 7000, 0, "USD", CARD), KB_CODE_OK);
+    int32_t d = day("2026-03-04");
+    int64_t five = kb_instant_of_day(d) + 5 * INT64_C(3600000000);
+    assert_int_equal(run_tick(e, five), 0);              /* 03-03 is due: nothing available by it */
+    assert_int_equal(run_tick(e, five + 3600000000), 2); /* 06:00: 03-04 closes */
+    assert_int_equal(run_tick(e, five + 7200000000), 0); /* once */
+    e->now = five + 7200000000;
+    Kasboek__V1__GetPayoutReply *p = get_payout(e, "po_20260304_EUR");
+    assert_int_equal(p->payout->amount->amount, 9700);
+    assert_string_equal(p->timeline[0]->tenant, "t1");
+    kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
+    p = get_payout(e, "po_20260304_USD");
+    assert_int_equal(p->payout->amount->amount, 7000);
+    kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
+    rebuild_and_compare(e, 5);
+}
+
 /* ------------------------------------------------------ randomized run */
 
 static uint64_t rng_state;
@@ -573,6 +606,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_negative_payout_day, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payout_paid_and_failed, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_tick_closes_due_days, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_randomized_invariants, env_setup, env_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
