@@ -50,21 +50,6 @@ static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, uint32_t closed,
     }
 }
 
-static void run_set_clock(kbd_writer *w, kbd_job *j) {
-    if (!kbd_clock_manual(w->clock)) {
-        kb_error_set(&j->reply.err, KB_REASON_CLOCK_NOT_MANUAL, "now",
-                     "the server runs on the system clock (start it with --manual-clock)");
-        return;
-    }
-    if (!kbd_clock_set(w->clock, j->arg_time_us)) {
-        kb_error_set(&j->reply.err, KB_REASON_CLOCK_BACKWARDS, "now",
-                     "the manual clock never moves backwards");
-        return;
-    }
-    kb_engine_set_clock(w->engine, j->arg_time_us);
-    reply_clock(w, j, j->arg_time_us, 0, false);
-}
-
 /* Runs what is due now (payout days) as commands of this batch. */
 static void run_tick(kbd_writer *w, kbd_job *j) {
     int64_t now = kbd_clock_now(w->clock);
@@ -79,6 +64,21 @@ static void run_tick(kbd_writer *w, kbd_job *j) {
         return;
     }
     reply_clock(w, j, now, closed, more);
+}
+
+static void run_set_clock(kbd_writer *w, kbd_job *j) {
+    if (!kbd_clock_manual(w->clock)) {
+        kb_error_set(&j->reply.err, KB_REASON_CLOCK_NOT_MANUAL, "now",
+                     "the server runs on the system clock (start it with --manual-clock)");
+        return;
+    }
+    if (!kbd_clock_set(w->clock, j->arg_time_us)) {
+        kb_error_set(&j->reply.err, KB_REASON_CLOCK_BACKWARDS, "now",
+                     "the manual clock never moves backwards");
+        return;
+    }
+    kb_engine_set_clock(w->engine, j->arg_time_us);
+    run_tick(w, j); /* what the new time makes due */
 }
 
 static void run_job(kbd_writer *w, kbd_job *j) {

@@ -21,11 +21,11 @@
 #define CLI_EXIT_USAGE     2 /* bad command line; the server was not asked */
 #define CLI_EXIT_TRANSPORT 3 /* no answer: connect failed, timeout, bad reply */
 
-#define CLI_POS_MAX        4   /* positional arguments of a command */
-#define CLI_FLAGS_MAX      24  /* flags one command declares */
-#define CLI_REPEAT_MAX     64  /* values of a repeatable flag (--meta) */
-#define CLI_IDEM_KEY_LETTERS 32 /* random letters of a generated idempotency key */
-#define CLI_TEXT_MAX       128 /* money and time text buffers */
+#define CLI_POS_MAX          4   /* positional arguments of a command */
+#define CLI_FLAGS_MAX        24  /* flags one command declares */
+#define CLI_REPEAT_MAX       64  /* values of a repeatable flag (--meta) */
+#define CLI_IDEM_KEY_LETTERS 32  /* random letters of a generated idempotency key */
+#define CLI_TEXT_MAX         128 /* money and time text buffers */
 
 typedef enum cli_output { CLI_OUT_TABLE, CLI_OUT_JSON } cli_output;
 
@@ -155,5 +155,15 @@ int cli_cmd_clock_set(cli *c);
 int cli_cmd_clock_tick(cli *c);
 int cli_cmd_status(cli *c);
 int cli_cmd_checkpoint(cli *c);
+int cli_cmd_balance(cli *c);
+int cli_cmd_payouts_close(cli *c);
+int cli_cmd_payouts_list(cli *c);
+int cli_cmd_payouts_get(cli *c);
+int cli_cmd_payouts_paid(cli *c);
+int cli_cmd_payouts_failed(cli *c);
+int cli_cmd_settings_get(cli *c);
+int cli_cmd_settings_set(cli *c);
+/* cmd_balance.c: the payout, balance or settings part of a CommandResult. */
+void cli_print_payout_result(const Kasboek__V1__CommandResult *r);
 
 #endif

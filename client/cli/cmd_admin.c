@@ -56,6 +56,11 @@ static void print_clock(cli *c, const ProtobufCMessage *m) {
     snprintf(line, sizeof line, "%s%s", cli_time(now, sizeof now, r->now),
              r->manual ? " (manual)" : " (system)");
     cli_kv("clock", line);
+    if (r->payouts_closed) {
+        snprintf(line, sizeof line, "%u", r->payouts_closed);
+        cli_kv("payouts closed", line);
+    }
+    if (r->more) cli_kv("more due", "yes: tick again");
 }
 
 int cli_cmd_clock_set(cli *c) {

@@ -42,6 +42,20 @@ static const cli_cmd commands[] = {
      "events tail [--from SEQ] [--follow]"},
     {"clock", "set", 1, "", "", true, cli_cmd_clock_set, "clock set TIME"},
     {"clock", "tick", 0, "", "", true, cli_cmd_clock_tick, "clock tick"},
+    {"balance", NULL, 0, "currency= as-of=", "", false, cli_cmd_balance,
+     "balance [--currency C] [--as-of SEQ|TIME]"},
+    {"payouts", "close", 0, "date= currency=", "", true, cli_cmd_payouts_close,
+     "payouts close [--date 2026-03-02] [--currency EUR]"},
+    {"payouts", "list", 0, "from= to= status= currency= limit= cursor=", "", false,
+     cli_cmd_payouts_list, "payouts list [--from D] [--to D] [--status S] [--currency C]"},
+    {"payouts", "get", 1, "", "", false, cli_cmd_payouts_get, "payouts get ID"},
+    {"payouts", "paid", 1, AT, "", true, cli_cmd_payouts_paid, "payouts paid ID"},
+    {"payouts", "failed", 1, "reason= " AT, "reason", true, cli_cmd_payouts_failed,
+     "payouts failed ID --reason R"},
+    {"settings", "get", 0, "", "", false, cli_cmd_settings_get, "settings get"},
+    {"settings", "set", 0, "card-days= debit-days= payout-time= arrival-days=", "", true,
+     cli_cmd_settings_set,
+     "settings set [--card-days N] [--debit-days N] [--payout-time HH:MM] [--arrival-days N]"},
     {"status", NULL, 0, "", "", false, cli_cmd_status, "status"},
     {"checkpoint", NULL, 1, "", "", false, cli_cmd_checkpoint, "checkpoint DIR"},
 };
@@ -84,6 +98,17 @@ static const char usage_text[] =
     "  refunds fail REFUND_ID [--reason TEXT]\n"
     "  disputes close DISPUTE_ID --outcome won|lost\n"
     "  receipts report PAYMENT_ID --sent | --failed ERROR\n"
+    "\n"
+    "Balance and payouts:\n"
+    "  balance [--currency C] [--as-of SEQ|TIME]  available and pending per currency\n"
+    "  payouts close [--date D] [--currency C]  close the payout day D (default today)\n"
+    "          for C (default every currency with a balance); a day closes once\n"
+    "  payouts list [--from D] [--to D] [--status pending|paid|failed] [--currency C]\n"
+    "          [--limit N] [--cursor C]        newest first\n"
+    "  payouts get ID                          the payout and every transaction in it\n"
+    "  payouts paid ID | payouts failed ID --reason R\n"
+    "  settings get | settings set [--card-days N] [--debit-days N]\n"
+    "          [--payout-time HH:MM] [--arrival-days N]\n"
     "\n"
     "Log and admin:\n"
     "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"
@@ -134,7 +159,8 @@ static int prepare_idempotency(cli *c) {
      * Luhn check, which the server refuses as a card number. 32 letters of
      * 26 carry 150 random bits. */
     memcpy(c->idem_buf, "cli-", 4);
-    for (size_t i = 0; i < CLI_IDEM_KEY_LETTERS; i++) c->idem_buf[4 + i] = (char)('a' + randombytes_uniform(26));
+    for (size_t i = 0; i < CLI_IDEM_KEY_LETTERS; i++)
+        c->idem_buf[4 + i] = (char)('a' + randombytes_uniform(26));
     c->idem_buf[4 + CLI_IDEM_KEY_LETTERS] = '\0';
     c->idempotency_key = c->idem_buf;
     return CLI_EXIT_OK;

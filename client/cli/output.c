@@ -117,6 +117,7 @@ void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__Com
         return;
     }
     if (r->payment) print_payment_summary(r->payment);
+    cli_print_payout_result(r);
     if (r->created_id[0]) {
         cli_kv(strcmp(method, "OpenDispute") == 0 ? "dispute" : "refund", r->created_id);
     }

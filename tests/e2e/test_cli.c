@@ -286,6 +286,58 @@ static void test_clock_set_moves_time_forward_only(void **state) {
     kbe_proc_fini(&p);
 }
 
+/* Balance and payouts through the CLI (tenant "po"): a card payment on a
+ * Sunday is available on Tuesday; moving the clock past Tuesday's payout
+ * time (06:00 UTC) closes the day; paid; a second close appends nothing. */
+static void test_balance_and_payouts(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "--tenant", "po", "payments", "record", "po1", "--amount", "10.00",
+            "--fee", "0.30", "--currency", "EUR", "--method", "card", NULL);
+    expect_exit(&p, 0, "record");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "-o", "json", "balance", NULL);
+    expect_exit(&p, 0, "balance");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"pending\": 970");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "clock", "set", "2026-02-03T07:00:00Z", NULL);
+    expect_exit(&p, 0, "clock set past the payout time");
+    expect_out(&p, "payouts closed");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "payouts", "list", NULL);
+    expect_exit(&p, 0, "payouts list");
+    expect_out(&p, "po_20260203_EUR");
+    expect_out(&p, "9.70 EUR");
+    expect_out(&p, "pending");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "-o", "json", "payouts", "get", "po_20260203_EUR", NULL);
+    expect_exit(&p, 0, "payouts get");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"transactions\": [");
+    expect_out(&p, "\"amount\": -30");
+    expect_out(&p, "\"type\": \"fee\"");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "payouts", "paid", "po_20260203_EUR", NULL);
+    expect_exit(&p, 0, "payouts paid");
+    expect_out(&p, "paid");
+    kbe_proc_fini(&p);
+    kbe_head h1, h2;
+    head_now(&h1);
+    kbe_cli(&server, &p, "--tenant", "po", "payouts", "close", "--date", "2026-02-03", NULL);
+    expect_exit(&p, 0, "payouts close again");
+    expect_out(&p, "nothing");
+    kbe_proc_fini(&p);
+    head_now(&h2);
+    assert_int_equal(h1.seq, h2.seq);
+    kbe_cli(&server, &p, "--tenant", "po", "balance", "--currency", "EUR", NULL);
+    expect_exit(&p, 0, "balance after");
+    expect_out(&p, "0.00 EUR");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "payouts", "failed", "po_20260203_EUR", NULL);
+    expect_exit(&p, 2, "payouts failed without --reason");
+    kbe_proc_fini(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_checker),
@@ -298,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_usage_error_exits_2),
         cmocka_unit_test(test_no_server_exits_3),
         cmocka_unit_test(test_clock_set_moves_time_forward_only),
+        cmocka_unit_test(test_balance_and_payouts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
