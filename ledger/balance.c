@@ -149,8 +149,8 @@ static void open_add(Balance *b, int32_t day, int64_t amount, kb_arena *a) {
         BalanceDay **v = kb_arena_alloc(a, (b->n_open + 1) * sizeof *v);
         BalanceDay *d = KB_NEW(a, BalanceDay, KASBOEK__V1__BALANCE_DAY__INIT);
         KB_VERIFY(v && d); /* the arena is sized for a command */
-        memcpy(v, b->open, i * sizeof *v);
-        memcpy(v + i + 1, b->open + i, (b->n_open - i) * sizeof *v);
+        if (i) memcpy(v, b->open, i * sizeof *v);
+        if (b->n_open > i) memcpy(v + i + 1, b->open + i, (b->n_open - i) * sizeof *v);
         d->available_on = day;
         v[i] = d;
         b->open = v;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "balance.h"
 #include "payment.h"
 
 static fz_env *E;
@@ -33,9 +34,10 @@ static unsigned long g_inputs, g_commits;
 static bool g_verbose; /* KB_FUZZ_VERBOSE=1: one line per input on stderr */
 
 static const char *const methods[] = {
-    "RecordPayment",    "SettlePayment",  "FailPayment",   "RefundPayment",
-    "SettleRefund",     "FailRefund",     "OpenDispute",   "CloseDispute",
-    "AssociatePayment", "RequestReceipt", "ReportReceipt", "SubmitBatch",
+    "RecordPayment",    "SettlePayment",  "FailPayment",      "RefundPayment",
+    "SettleRefund",     "FailRefund",     "OpenDispute",      "CloseDispute",
+    "AssociatePayment", "RequestReceipt", "ReportReceipt",    "SubmitBatch",
+    "ClosePayout",      "MarkPayoutPaid", "MarkPayoutFailed", "UpdateTenantSettings",
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -47,10 +49,15 @@ static const char *const idem_keys[8] = {
 /* Every method is the engine's, and every command of the registry is here. */
 static void check_methods(void) {
     for (size_t i = 0; i < N_METHODS; i++) FZ_CHECK(kb_engine_is_command(methods[i]));
-    for (const kb_command *c = kb_payment_commands; c->method; c++) {
-        bool listed = false;
-        for (size_t i = 0; i < N_METHODS; i++) listed = listed || !strcmp(methods[i], c->method);
-        FZ_CHECK(listed && kb_command_find(c->method) == c);
+    const kb_command *const tables[] = {kb_payment_commands, kb_balance_commands};
+    for (size_t t = 0; t < 2; t++) {
+        for (const kb_command *c = tables[t]; c->method; c++) {
+            bool listed = false;
+            for (size_t i = 0; i < N_METHODS; i++) {
+                listed = listed || !strcmp(methods[i], c->method);
+            }
+            FZ_CHECK(listed && kb_command_find(c->method) == c);
+        }
     }
 }
 
@@ -81,9 +88,16 @@ static void check_unchanged(const run *r) {
 /* An accepted result; *seq is the head so far, advanced by its events. */
 static void check_result(const Kasboek__V1__CommandResult *c, uint64_t *seq) {
     fz_check_clean(&c->base);
-    FZ_CHECK(c->payment);
-    fz_check_payment(c->payment);
-    FZ_CHECK(c->version == c->payment->version);
+    /* exactly one resource: the payment, balance, payout or settings */
+    FZ_CHECK(!!c->payment + !!c->balance + !!c->payout + !!c->settings == 1);
+    if (c->payment) fz_check_payment(c->payment);
+    if (c->payment) FZ_CHECK(c->version == c->payment->version);
+    if (c->balance) FZ_CHECK(c->version == c->balance->version);
+    if (c->payout) FZ_CHECK(c->version == c->payout->version);
+    if (!c->first_seq) { /* nothing appended (a payout day closed already) */
+        FZ_CHECK(!c->last_seq);
+        return;
+    }
     if (c->replayed) return; /* its seqs are the original command's */
     FZ_CHECK(c->first_seq == *seq + 1 && c->last_seq >= c->first_seq);
     /* its own events and at most one reaction's (a balance booking) */
