@@ -40,6 +40,17 @@ void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_
     kb_key_add_hex64(k, n);
 }
 
+void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq, uint64_t n) {
+    KB_VERIFY(day >= 0);
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "btxn");
+    kb_key_add(k, "created");
+    kb_key_add_hex64(k, (uint64_t)day);
+    kb_key_add_hex64(k, seq);
+    kb_key_add_hex64(k, n);
+}
+
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day) {
     KB_VERIFY(day >= 0);
     kb_key_init(k);
@@ -235,6 +246,8 @@ static bool put_btxn(const char *tenant, uint64_t seq, size_t n, const Btxn *t, 
     if (t->type != KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT) {
         kb_btxn_key_day(&k, tenant, t->currency, t->available_on, seq, n);
         sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, "", 0);
+        kb_btxn_key_created(&k, tenant, kb_day_of_instant(t->created_at), seq, n);
+        sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, t->currency, strlen(t->currency));
     }
     return true;
 }

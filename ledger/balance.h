@@ -41,6 +41,8 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
  *   <tenant>/btxn/seq/<currency>/<seq hex16>/<n hex16>  -> BalanceTransaction
  *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16>/<n hex16> -> ""
  *        (every transaction but payouts' own)
+ *   <tenant>/btxn/created/<day hex16>/<seq hex16>/<n hex16>  -> currency
+ *        (the same, by the day it was created: the payments report)
  *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id
  *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
@@ -51,6 +53,7 @@ void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_
  * balance for Tick. */
 #define KB_SYS_PREFIX "~sys"
 void kb_balance_key_due(kb_key *k, const char *tenant, const char *currency);
+void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq, uint64_t n);
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day);
 
 /* "po_20260302_EUR" into buf (at least KB_ID_LEN_MAX + 1 bytes). */

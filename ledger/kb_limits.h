@@ -19,10 +19,11 @@
 #define KB_EVENTS_PER_COMMAND_MAX        8
 #define KB_BALANCE_OPEN_DAYS_MAX         1000 /* open available_on days of one balance */
 #define KB_BALANCE_ENTRIES_PER_EVENT_MAX 4
-#define KB_TICK_ACTIONS_MAX 1000      /* commands one Tick runs */
-#define KB_STREAM_LEN_MAX                96  /* "payment/<id>" */
-#define KB_FIELD_LEN_MAX                 64  /* offending field path in errors */
-#define KB_MESSAGE_LEN_MAX               200 /* error message text */
+#define KB_REPORT_BYTES_MAX              (32u * 1024u * 1024u) /* one report document */
+#define KB_TICK_ACTIONS_MAX              1000                  /* commands one Tick runs */
+#define KB_STREAM_LEN_MAX                96                    /* "payment/<id>" */
+#define KB_FIELD_LEN_MAX                 64                    /* offending field path in errors */
+#define KB_MESSAGE_LEN_MAX               200                   /* error message text */
 
 #define KB_MESSAGE_BYTES_MAX   (1u << 20)           /* default request size cap */
 #define KB_EVENT_BYTES_MAX     (256u * 1024u)       /* one packed event */

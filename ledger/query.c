@@ -347,6 +347,7 @@ static const struct {
      kb_query_list_btxns},
     {"GetTenantSettings", &kasboek__v1__get_tenant_settings_request__descriptor,
      kb_query_get_settings},
+    {"GetReport", &kasboek__v1__get_report_request__descriptor, kb_query_get_report},
 };
 
 static int query_index(const char *method) {

@@ -164,6 +164,18 @@ static kb_status load_payout(kb_qctx *q, const char *id, Payout **out) {
                            (ProtobufCMessage **)out);
 }
 
+kb_status kb_query_payout_transactions(kb_qctx *q, const Payout *p, Btxn ***out, size_t *n) {
+    btxn_list l = {.q = q, .currency = p->amount->currency, .day_max = p->date, .keep = true};
+    kb_status st = collect(&l, p->previous_date, p->previous_seq, p->closed_seq - 1);
+    if (st != KB_OK) return st;
+    /* The rule and the closed days must agree to the cent. */
+    if (l.sum != p->amount->amount || l.n != p->transaction_count) return KB_ERR_CORRUPT;
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, by_seq);
+    *out = l.v;
+    *n = l.n;
+    return KB_OK;
+}
+
 kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) {
     const Kasboek__V1__GetPayoutRequest *r = (const void *)msg;
     if (!kb_id_valid(r->payout_id)) {
@@ -178,16 +190,10 @@ kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) {
         return KB_OK;
     }
     if (st != KB_OK) return st;
-    btxn_list l = {.q = q, .currency = p->amount->currency, .day_max = p->date, .keep = true};
-    st = collect(&l, p->previous_date, p->previous_seq, p->closed_seq - 1);
-    if (st != KB_OK) return st;
-    /* The rule and the closed days must agree to the cent. */
-    if (l.sum != p->amount->amount || l.n != p->transaction_count) return KB_ERR_CORRUPT;
-    qsort(l.v, l.n, sizeof *l.v, by_seq);
     Kasboek__V1__GetPayoutReply out = KASBOEK__V1__GET_PAYOUT_REPLY__INIT;
     out.payout = p;
-    out.transactions = l.v;
-    out.n_transactions = l.n;
+    st = kb_query_payout_transactions(q, p, &out.transactions, &out.n_transactions);
+    if (st != KB_OK) return st;
     st = kb_query_timeline(q, "payout", p->payout_id, &out.timeline, &out.n_timeline);
     return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
 }

@@ -22,6 +22,12 @@ typedef kb_status (*kb_query_fn)(kb_qctx *q, const ProtobufCMessage *msg);
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,
                             Kasboek__V1__EventRecord ***out, size_t *n) KB_MUST_USE;
 
+/* Every balance transaction payout p holds, by seq, into the reply arena;
+ * KB_ERR_CORRUPT when they do not sum to its amount. */
+kb_status kb_query_payout_transactions(kb_qctx *q, const Kasboek__V1__Payout *p,
+                                       Kasboek__V1__BalanceTransaction ***out,
+                                       size_t *n) KB_MUST_USE;
+kb_status kb_query_get_report(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_list_payouts(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;

@@ -163,6 +163,7 @@ int cli_cmd_payouts_paid(cli *c);
 int cli_cmd_payouts_failed(cli *c);
 int cli_cmd_settings_get(cli *c);
 int cli_cmd_settings_set(cli *c);
+int cli_cmd_reports(cli *c);
 /* cmd_balance.c: the payout, balance or settings part of a CommandResult. */
 void cli_print_payout_result(const Kasboek__V1__CommandResult *r);
 

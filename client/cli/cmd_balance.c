@@ -299,3 +299,61 @@ int cli_cmd_settings_set(cli *c) {
     }
     return cli_command(c, "UpdateTenantSettings", &r.base);
 }
+
+/* --------------------------------------------------------------- reports */
+
+/* reports reconciliation|payments|payouts --from D --to D [--format csv|json]
+ * [--out FILE] [--as-of SEQ]: the document on stdout (or in FILE); the seq
+ * and digest on stderr, so stdout stays the document. */
+int cli_cmd_reports(cli *c) {
+    static const struct {
+        const char *name;
+        Kasboek__V1__ReportKind kind;
+    } kinds[] = {{"reconciliation", KASBOEK__V1__REPORT_KIND__REPORT_KIND_RECONCILIATION},
+                 {"payments", KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYMENTS},
+                 {"payouts", KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYOUTS}};
+    Kasboek__V1__GetReportRequest r = KASBOEK__V1__GET_REPORT_REQUEST__INIT;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(c->cmd->verb, kinds[i].name) == 0) r.kind = kinds[i].kind;
+    }
+    const char *fmt = cli_flag(c, "format");
+    if (fmt && strcmp(fmt, "csv") && strcmp(fmt, "json")) {
+        return cli_usage_error(c, "--format must be csv or json");
+    }
+    r.format = fmt && !strcmp(fmt, "json") ? KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_JSON
+                                           : KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV;
+    r.from = (char *)cli_flag(c, "from");
+    r.to = (char *)cli_flag(c, "to");
+    const char *as_of = cli_flag(c, "as-of");
+    if (as_of) {
+        char *end;
+        r.as_of_seq = strtoull(as_of, &end, 10);
+        if (!isdigit((unsigned char)as_of[0]) || *end) {
+            return cli_usage_error(c, "--as-of must be a seq (a whole number)");
+        }
+    }
+    int ex = cli_connect(c);
+    if (ex != CLI_EXIT_OK) return ex;
+    kb_client_call_opts o = {0};
+    kb_client_result res;
+    int rv = kb_client_call(c->client, "GetReport", &r.base, &o, &res);
+    ex = cli_check(c, rv, &res);
+    Kasboek__V1__GetReportReply *g = ex == CLI_EXIT_OK ? kasboek__v1__get_report_reply__unpack(
+                                                             NULL, res.payload_len, res.payload)
+                                                       : NULL;
+    kb_client_result_fini(&res);
+    if (ex != CLI_EXIT_OK) return ex;
+    if (!g) return cli_check(c, -1, NULL);
+    const char *out = cli_flag(c, "out");
+    FILE *f = out ? fopen(out, "wb") : stdout;
+    if (!f) {
+        kasboek__v1__get_report_reply__free_unpacked(g, NULL);
+        return cli_usage_error(c, "cannot write %s", out);
+    }
+    bool ok = fwrite(g->content.data, 1, g->content.len, f) == g->content.len;
+    if (out) ok = fclose(f) == 0 && ok;
+    fprintf(stderr, "report: %u rows, as of seq %llu, blake2b %s\n", g->rows,
+            (unsigned long long)g->as_of_seq, g->digest);
+    kasboek__v1__get_report_reply__free_unpacked(g, NULL);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_TRANSPORT;
+}

@@ -52,6 +52,12 @@ static const cli_cmd commands[] = {
     {"payouts", "paid", 1, AT, "", true, cli_cmd_payouts_paid, "payouts paid ID"},
     {"payouts", "failed", 1, "reason= " AT, "reason", true, cli_cmd_payouts_failed,
      "payouts failed ID --reason R"},
+    {"reports", "reconciliation", 0, "from= to= format= out= as-of=", "from to", false,
+     cli_cmd_reports, "reports reconciliation --from D --to D [--format csv|json] [--out FILE]"},
+    {"reports", "payments", 0, "from= to= format= out= as-of=", "from to", false, cli_cmd_reports,
+     "reports payments --from D --to D [--format csv|json] [--out FILE]"},
+    {"reports", "payouts", 0, "from= to= format= out= as-of=", "from to", false, cli_cmd_reports,
+     "reports payouts --from D --to D [--format csv|json] [--out FILE]"},
     {"settings", "get", 0, "", "", false, cli_cmd_settings_get, "settings get"},
     {"settings", "set", 0, "card-days= debit-days= payout-time= arrival-days=", "", true,
      cli_cmd_settings_set,
@@ -107,6 +113,9 @@ static const char usage_text[] =
     "          [--limit N] [--cursor C]        newest first\n"
     "  payouts get ID                          the payout and every transaction in it\n"
     "  payouts paid ID | payouts failed ID --reason R\n"
+    "  reports reconciliation|payments|payouts --from D --to D [--format csv|json]\n"
+    "          [--out FILE] [--as-of SEQ]   the document on stdout (or FILE); its seq\n"
+    "          and BLAKE2b digest on stderr; the same seq gives the same bytes\n"
     "  settings get | settings set [--card-days N] [--debit-days N]\n"
     "          [--payout-time HH:MM] [--arrival-days N]\n"
     "\n"

@@ -336,6 +336,20 @@ static void test_balance_and_payouts(void **state) {
     kbe_cli(&server, &p, "--tenant", "po", "payouts", "failed", "po_20260203_EUR", NULL);
     expect_exit(&p, 2, "payouts failed without --reason");
     kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "reports", "reconciliation", "--from", "2026-02-01",
+            "--to", "2026-02-28", NULL);
+    expect_exit(&p, 0, "reports reconciliation");
+    expect_out(&p, "payout,po_20260203_EUR,2026-02-03,2026-02-04,paid,,,,,,9.70,EUR\r\n");
+    expect_out(&p, "transaction,po_20260203_EUR,2026-02-03,2026-02-04,paid,bt_");
+    if (!strstr(p.err, "blake2b ")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "po", "reports", "payments", "--from", "2026-02-01", "--to",
+            "2026-02-28", "--format", "json", NULL);
+    expect_exit(&p, 0, "reports payments json");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"type\": \"fee\"");
+    expect_out(&p, "\"amount\": \"-0.30\"");
+    kbe_proc_fini(&p);
 }
 
 int main(void) {

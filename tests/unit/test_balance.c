@@ -239,6 +239,109 @@ static void expect_txn(const Btxn *t, Kasboek__V1__BalanceTransactionType type, 
 
 #define T(x) KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_##x
 
+
+/* ------------------------------------------------------------- reports */
+
+typedef struct rep_out {
+    char *content;
+    size_t len;
+    char digest[65];
+    uint64_t seq;
+    uint32_t rows;
+} rep_out;
+
+static void get_report(env *e, Kasboek__V1__ReportKind kind, Kasboek__V1__ReportFormat f,
+                       uint64_t as_of, rep_out *out) {
+    Kasboek__V1__GetReportRequest r = KASBOEK__V1__GET_REPORT_REQUEST__INIT;
+    r.kind = kind;
+    r.from = "2026-03-01";
+    r.to = "2026-03-31";
+    r.format = f;
+    r.as_of_seq = as_of;
+    assert_int_equal(query(e, "GetReport", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetReportReply *g =
+        kasboek__v1__get_report_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_non_null(g);
+    out->content = malloc(g->content.len + 1);
+    memcpy(out->content, g->content.data, g->content.len);
+    out->content[g->content.len] = 0;
+    out->len = g->content.len;
+    snprintf(out->digest, sizeof out->digest, "%s", g->digest);
+    out->seq = g->as_of_seq;
+    out->rows = g->rows;
+    kasboek__v1__get_report_reply__free_unpacked(g, NULL);
+}
+
+/* The report equals tests/unit/data/<name> byte for byte
+ * (KBT_WRITE_EXPECTED=1 writes the file instead, for review). */
+static void expect_file(const rep_out *r, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", KBT_DATA_DIR, name);
+    if (getenv("KBT_WRITE_EXPECTED")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fwrite(r->content, 1, r->len, f);
+        fclose(f);
+        return;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("no expected file %s", path);
+    static char want[1 << 16];
+    size_t n = fread(want, 1, sizeof want, f);
+    fclose(f);
+    if (n != r->len || memcmp(want, r->content, n) != 0) {
+        fail_msg("%s differs; got:\n%s", name, r->content);
+    }
+}
+
+/* The three reports of the negative payout day, compared with expected
+ * files; the same request as of the same seq gives the same bytes after
+ * more events; CSV and JSON carry the same digest. */
+static void reports_of_worked_example(env *e) {
+    static const struct {
+        Kasboek__V1__ReportKind kind;
+        const char *file;
+    } kinds[] = {
+        {KASBOEK__V1__REPORT_KIND__REPORT_KIND_RECONCILIATION, "reconciliation.csv"},
+        {KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYMENTS, "payments.csv"},
+        {KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYOUTS, "payouts.csv"},
+    };
+    rep_out csv[3], json;
+    for (int i = 0; i < 3; i++) {
+        get_report(e, kinds[i].kind, KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV, 0, &csv[i]);
+        expect_file(&csv[i], kinds[i].file);
+        get_report(e, kinds[i].kind, KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_JSON, 0, &json);
+        assert_string_equal(json.digest, csv[i].digest);
+        assert_int_equal(json.rows, csv[i].rows);
+        assert_non_null(strstr(json.content, csv[i].digest));
+        free(json.content);
+    }
+    /* more money moves, a payout is paid: as of the old seq nothing changes */
+    e->now = at("2026-03-09");
+    assert_int_equal(pay(e, "D", 3000, 0, "EUR", CARD), KB_CODE_OK);
+    assert_int_equal(payout_outcome(e, "po_20260305_EUR", true), KB_CODE_OK);
+    assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK);
+    for (int i = 0; i < 3; i++) {
+        rep_out again;
+        get_report(e, kinds[i].kind, KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV, csv[i].seq,
+                   &again);
+        assert_int_equal(again.len, csv[i].len);
+        assert_memory_equal(again.content, csv[i].content, csv[i].len);
+        assert_string_equal(again.digest, csv[i].digest);
+        free(again.content);
+        get_report(e, kinds[i].kind, KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV, 0, &again);
+        assert_string_not_equal(again.digest, csv[i].digest); /* now it reflects more */
+        free(again.content);
+        free(csv[i].content);
+    }
+    Kasboek__V1__GetReportRequest bad = KASBOEK__V1__GET_REPORT_REQUEST__INIT;
+    bad.kind = KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYMENTS;
+    bad.from = "2026-03-31";
+    bad.to = "2026-03-01";
+    assert_int_equal(query(e, "GetReport", &bad.base), KB_CODE_INVALID_ARGUMENT);
+    assert_string_equal(qreply.err.field, "to");
+}
+
 /* --------------------------------------------------------------- tests */
 
 /* Each money movement books its transactions, available when the rules
@@ -356,6 +459,7 @@ static void test_negative_payout_day(void **st) {
     assert_int_equal(close_payout(e, "USD", NULL), KB_CODE_NOT_FOUND);
     assert_int_equal(e->reply.err.reason, KB_REASON_BALANCE_NOT_FOUND);
     assert_int_equal(kb_engine_head(e->engine).seq, head);
+    reports_of_worked_example(e);
     rebuild_and_compare(e, 3);
 }
 
