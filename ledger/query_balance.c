@@ -294,6 +294,23 @@ static kb_status balance_now(kb_qctx *q, const Kasboek__V1__Balance *b, int32_t 
     return KB_OK;
 }
 
+static kb_status first_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                           bool *go_on) {
+    (void)k, (void)kl, (void)v, (void)vl;
+    *(bool *)ctx = true;
+    *go_on = false;
+    return KB_OK;
+}
+
+/* Whether currency has a balance transaction booked at or before seq. */
+static kb_status any_booked(kb_qctx *q, const char *currency, uint64_t seq, bool *any) {
+    kb_key lo, hi;
+    kb_btxn_key_seq(&lo, q->rq->tenant, currency, 0, 0);
+    kb_btxn_key_seq(&hi, q->rq->tenant, currency, seq + 1, 0);
+    *any = false;
+    return scan_rows(q, &lo, &hi, first_row, any);
+}
+
 typedef struct bal_ctx {
     kb_qctx *q;
     const Kasboek__V1__GetBalanceRequest *r;
@@ -319,7 +336,11 @@ static kb_status balance_row(void *ctx, const char *k, size_t kl, const char *v,
     kb_status st = c->r->as_of_case ? balance_as_of(q, b->currency, c->seq, c->day, cb)
                                     : balance_now(q, b, c->day, cb);
     if (st != KB_OK) return st;
-    if (c->r->as_of_case && cb->total == 0 && cb->open_transactions == 0) return KB_OK;
+    if (c->r->as_of_case) { /* a currency first booked after the as-of seq is left out */
+        bool any = false;
+        st = any_booked(q, b->currency, c->seq, &any);
+        if (st != KB_OK || !any) return st;
+    }
     c->out->balances[c->out->n_balances++] = cb;
     return KB_OK;
 }

@@ -239,7 +239,6 @@ static void expect_txn(const Btxn *t, Kasboek__V1__BalanceTransactionType type, 
 
 #define T(x) KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_##x
 
-
 /* ------------------------------------------------------------- reports */
 
 typedef struct rep_out {
@@ -440,6 +439,24 @@ static void test_negative_payout_day(void **st) {
     assert_int_equal(b.available, -16500);
     assert_int_equal(b.pending, 1912);
     assert_int_equal(b.as_of_seq, before_close);
+    /* as of a time: the last event recorded by then (the first day's) */
+    Kasboek__V1__GetBalanceRequest tr = KASBOEK__V1__GET_BALANCE_REQUEST__INIT;
+    tr.currency = "EUR";
+    tr.as_of_case = KASBOEK__V1__GET_BALANCE_REQUEST__AS_OF_AS_OF_TIME;
+    tr.as_of_time = at("2026-03-03");
+    assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
+    Kasboek__V1__GetBalanceReply *tg =
+        kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_int_equal(tg->as_of_seq, 4);
+    assert_int_equal(tg->as_of_date, day("2026-03-03"));
+    assert_int_equal(tg->balances[0]->pending, 14535);
+    kasboek__v1__get_balance_reply__free_unpacked(tg, NULL);
+    tr.as_of_time = at("2026-03-04"); /* the day's close is in, paid out */
+    assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
+    tg = kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    assert_int_equal(tg->n_balances, 1);
+    assert_int_equal(tg->balances[0]->total, 0);
+    kasboek__v1__get_balance_reply__free_unpacked(tg, NULL);
     /* as of the first day's payments: all pending */
     b = balance(e, "EUR", 4);
     assert_int_equal(b.pending, 14535);
