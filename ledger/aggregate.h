@@ -82,7 +82,8 @@ struct kb_aggregate {
     bool (*effects)(const char *tenant, uint64_t seq, const Kasboek__V1__Event *ev, kb_arena *a,
                     const kb_project_sink *sink);
     const kb_reaction *reaction; /* NULL: none */
-    bool needs_settings;         /* decide/react read the tenant's settings */
+    bool needs_settings;         /* decide reads the tenant's settings (a reaction always
+                                    gets them) */
 };
 
 /* What decide() gets and gives. */
@@ -92,7 +93,8 @@ struct kb_decide_ctx {
     int64_t now;                                 /* server clock, microseconds */
     int64_t occurred_at;                         /* command's occurred_at, defaulted to now */
     uint64_t first_seq;                          /* the seq the first emitted event will get */
-    const Kasboek__V1__TenantSettings *settings; /* when the aggregate needs_settings */
+    const Kasboek__V1__TenantSettings *settings; /* decide: when the aggregate needs_settings;
+                                                    react: always */
     kb_arena *arena;
     kb_error *err;
     /* outputs */

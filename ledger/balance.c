@@ -5,6 +5,7 @@
 
 #include "calendar.h"
 #include "money.h"
+#include "payment.h"
 #include "project.h"
 
 typedef Kasboek__V1__Balance Balance;
@@ -180,14 +181,25 @@ static void balance_book(Balance *b, const Btxn *t, kb_arena *a) {
     }
 }
 
-static void balance_close(Balance *b, const Kasboek__V1__PayoutClosed *e) {
-    size_t n = day_at(b, e->date + 1);
-    int64_t sum = 0;
-    uint32_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        KB_VERIFY(kb_add_checked(sum, b->open[i]->amount, &sum));
-        count += b->open[i]->count;
+/* The open days available on or before day are b->open[0..*n): their sum
+ * and transaction count. false when the sum overflows. */
+static bool open_through(const Balance *b, int32_t day, size_t *n, int64_t *sum, uint32_t *count) {
+    *sum = 0;
+    *count = 0;
+    size_t i = 0;
+    for (; i < b->n_open && b->open[i]->available_on <= day; i++) {
+        if (!kb_add_checked(*sum, b->open[i]->amount, sum)) return false;
+        *count += b->open[i]->count;
     }
+    *n = i;
+    return true;
+}
+
+static void balance_close(Balance *b, const Kasboek__V1__PayoutClosed *e) {
+    size_t n;
+    int64_t sum;
+    uint32_t count;
+    KB_VERIFY(open_through(b, e->date, &n, &sum, &count)); /* decide checked it */
     KB_VERIFY(sum == e->amount && count == e->transaction_count);
     b->open += n;
     b->n_open -= n;
@@ -196,12 +208,6 @@ static void balance_close(Balance *b, const Kasboek__V1__PayoutClosed *e) {
     b->last_payout_date = e->date;
     b->last_payout_id = e->payout_id;
     b->last_payout_seq = e->closed_seq;
-}
-
-static int64_t open_sum(const Balance *b) {
-    int64_t sum = 0;
-    for (size_t i = 0; i < b->n_open; i++) KB_VERIFY(kb_add_checked(sum, b->open[i]->amount, &sum));
-    return sum;
 }
 
 static void balance_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
@@ -214,7 +220,10 @@ static void balance_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a
         balance_close(b, ev->payout_closed);
     }
     /* Money conservation: the open days hold the whole balance. */
-    KB_VERIFY(open_sum(b) == b->total);
+    size_t n;
+    int64_t sum;
+    uint32_t count;
+    KB_VERIFY(open_through(b, INT32_MAX, &n, &sum, &count) && sum == b->total);
 }
 
 int32_t kb_payout_day_due(const Settings *s, int64_t now) {
@@ -223,12 +232,17 @@ int32_t kb_payout_day_due(const Settings *s, int64_t now) {
     return minute >= (int64_t)s->payout_minute_of_day ? today : today - 1;
 }
 
-void kb_balance_split(const Balance *b, int32_t day, int64_t *available, int64_t *pending) {
-    *available = *pending = 0;
-    for (size_t i = 0; i < b->n_open; i++) {
-        int64_t *into = b->open[i]->available_on <= day ? available : pending;
-        KB_VERIFY(kb_add_checked(*into, b->open[i]->amount, into));
+bool kb_balance_split(const Balance *b, int32_t day, int64_t *available, int64_t *pending,
+                      uint32_t *open) {
+    size_t n;
+    uint32_t on_or_before, all;
+    int64_t total;
+    if (!open_through(b, day, &n, available, &on_or_before) ||
+        !open_through(b, INT32_MAX, &n, &total, &all)) {
+        return false;
     }
+    *open = all;
+    return kb_sub_checked(total, *available, pending);
 }
 
 /* A transaction's rows; seq is its event's. */
@@ -288,14 +302,11 @@ static kb_code close_date(const Kasboek__V1__ClosePayoutRequest *r, const kb_dec
 }
 
 static kb_code emit_close(const Balance *b, int32_t day, kb_decide_ctx *c) {
-    size_t n = day_at(b, day + 1);
-    int64_t sum = 0, total;
-    uint32_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        KB_VERIFY(kb_add_checked(sum, b->open[i]->amount, &sum));
-        count += b->open[i]->count;
-    }
-    if (sum == INT64_MIN || !kb_sub_checked(b->total, sum, &total)) {
+    size_t n;
+    int64_t sum, total;
+    uint32_t count;
+    if (!open_through(b, day, &n, &sum, &count) || sum == INT64_MIN ||
+        !kb_sub_checked(b->total, sum, &total)) {
         return kb_error_set(c->err, KB_REASON_AMOUNT_OVERFLOW, "date", "payout out of range");
     }
     Kasboek__V1__PayoutClosed *e =
@@ -472,20 +483,6 @@ static kb_code book_collected(booking *bk, const Event *ev, uint64_t seq, uint32
     return code;
 }
 
-static const Kasboek__V1__Refund *refund_of(const Payment *p, const char *id) {
-    for (size_t i = 0; i < p->n_refunds; i++) {
-        if (strcmp(p->refunds[i]->refund_id, id) == 0) return p->refunds[i];
-    }
-    return NULL;
-}
-
-static const Kasboek__V1__Dispute *dispute_of(const Payment *p, const char *id) {
-    for (size_t i = 0; i < p->n_disputes; i++) {
-        if (strcmp(p->disputes[i]->dispute_id, id) == 0) return p->disputes[i];
-    }
-    return NULL;
-}
-
 static kb_code book_event(booking *bk, const Event *ev, uint64_t seq) {
     const Settings *s = bk->c->settings;
     int32_t today = kb_day_of_instant(ev->occurred_at);
@@ -504,7 +501,8 @@ static kb_code book_event(booking *bk, const Event *ev, uint64_t seq) {
                         -r->amount->amount, "refund", r->refund_id, today, seq, at);
         }
         case KASBOEK__V1__EVENT__BODY_REFUND_FAILED: {
-            const Kasboek__V1__Refund *r = refund_of(bk->p, ev->refund_failed->refund_id);
+            const Kasboek__V1__Refund *r =
+                kb_payment_find_refund(bk->p, ev->refund_failed->refund_id);
             KB_VERIFY(r);
             return book(
                 bk, KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_REFUND_FAILURE,
@@ -514,7 +512,7 @@ static kb_code book_event(booking *bk, const Event *ev, uint64_t seq) {
             const Kasboek__V1__DisputeClosed *dc = ev->dispute_closed;
             if (dc->outcome != KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST)
                 return KB_CODE_OK;
-            const Kasboek__V1__Dispute *d = dispute_of(bk->p, dc->dispute_id);
+            const Kasboek__V1__Dispute *d = kb_payment_find_dispute(bk->p, dc->dispute_id);
             KB_VERIFY(d);
             int64_t fee = d->fee ? d->fee->amount : 0, lost;
             if (!kb_add_checked(d->amount->amount, fee, &lost)) {

@@ -63,8 +63,9 @@ void kb_payout_id(int32_t day, const char *currency, char *buf, size_t n);
  * payout minute has passed, else yesterday. */
 int32_t kb_payout_day_due(const Kasboek__V1__TenantSettings *s, int64_t now);
 
-/* Sum of a Balance's open days available on or before day, and after it. */
-void kb_balance_split(const Kasboek__V1__Balance *b, int32_t day, int64_t *available,
-                      int64_t *pending);
+/* Sum of a Balance's open days available on or before day, and after it,
+ * and the open transactions; false when a sum overflows int64. */
+bool kb_balance_split(const Kasboek__V1__Balance *b, int32_t day, int64_t *available,
+                      int64_t *pending, uint32_t *open);
 
 #endif

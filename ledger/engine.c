@@ -427,12 +427,8 @@ static kb_status load_settings(kb_engine *e, const char *tenant,
                                const Kasboek__V1__TenantSettings **out) {
     const kb_aggregate *agg = kb_aggregate_find("settings");
     KB_VERIFY(agg);
-    stream_run sr = {.agg = agg, .id = "tenant"};
-    kb_status st = load_stream(e, tenant, &sr);
-    if (st == KB_OK && !sr.state) sr.state = agg->create(&e->arena, "tenant");
-    if (st == KB_OK && !sr.state) st = KB_ERR_NOMEM;
-    if (st == KB_OK) *out = (const void *)sr.state;
-    return st;
+    return kb_project_load_or_create(e->store, e->batch, NULL, &e->arena, tenant, agg, "tenant",
+                                     (ProtobufCMessage **)out);
 }
 
 /* Runs the reaction of the command's events, if any (after they are
@@ -445,6 +441,8 @@ static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t
     t.id = rx->target_id(src->state, r->dc.events, r->dc.n_events, &e->arena);
     if (!t.id) return KB_OK;
     kb_status st = load_stream(e, r->rq->tenant, &t);
+    /* settings are read only when there is something to book */
+    if (st == KB_OK && !r->dc.settings) st = load_settings(e, r->rq->tenant, &r->dc.settings);
     if (st != KB_OK) return st;
     kb_decide_ctx tc = {.tenant = r->rq->tenant,
                         .id = t.id,

@@ -1,5 +1,6 @@
 #include "inspect.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -153,4 +154,77 @@ bool kb_pb_set_uint64(ProtobufCMessage *m, const char *name, uint64_t v) {
     if (!f) return false;
     *(uint64_t *)((char *)m + f->offset) = v;
     return true;
+}
+
+/* -------------------------------------------------------------- enums */
+
+#define KB_ENUM_NAME_BYTES_MAX 128
+
+/* "PaymentStatus" -> "PAYMENT_STATUS_". Returns false if it does not fit. */
+static bool enum_type_prefix(const char *short_name, char *buf, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; short_name && short_name[i]; i++) {
+        char c = short_name[i];
+        bool upper = isupper((unsigned char)c);
+        bool after_lower = i > 0 && (islower((unsigned char)short_name[i - 1]) ||
+                                     isdigit((unsigned char)short_name[i - 1]));
+        bool acronym_end = i > 0 && isupper((unsigned char)short_name[i - 1]) &&
+                           islower((unsigned char)short_name[i + 1]);
+        if (upper && (after_lower || acronym_end)) {
+            if (o + 1 >= n) return false;
+            buf[o++] = '_';
+        }
+        if (o + 1 >= n) return false;
+        buf[o++] = (char)toupper((unsigned char)c);
+    }
+    if (o + 2 > n) return false;
+    buf[o++] = '_';
+    buf[o] = '\0';
+    return true;
+}
+
+static bool all_values_start_with(const ProtobufCEnumDescriptor *d, const char *prefix) {
+    size_t len = strlen(prefix);
+    for (unsigned i = 0; i < d->n_values; i++) {
+        if (strncmp(d->values[i].name, prefix, len) != 0) return false;
+        if (d->values[i].name[len] == '\0') return false; /* nothing would be left */
+    }
+    return true;
+}
+
+/* Length of the prefix to strip from every value name of d: the enum's type
+ * name in UPPER_SNAKE when all values carry it, else the values' common
+ * prefix up to and including its last '_' (for 2+ values), else 0. */
+size_t kb_pb_enum_prefix_len(const ProtobufCEnumDescriptor *d) {
+    char prefix[KB_ENUM_NAME_BYTES_MAX];
+    if (d->n_values == 0) return 0;
+    if (enum_type_prefix(d->short_name, prefix, sizeof prefix) &&
+        all_values_start_with(d, prefix)) {
+        return strlen(prefix);
+    }
+    if (d->n_values < 2) return 0;
+    const char *first = d->values[0].name;
+    size_t common = strlen(first);
+    for (unsigned i = 1; i < d->n_values; i++) {
+        size_t k = 0;
+        while (k < common && d->values[i].name[k] == first[k]) k++;
+        common = k;
+    }
+    while (common > 0 && first[common - 1] != '_') common--;
+    for (unsigned i = 0; i < d->n_values; i++) {
+        if (d->values[i].name[common] == '\0') return 0;
+    }
+    return common;
+}
+
+int kb_pb_enum_name(const ProtobufCEnumDescriptor *d, int value, char *buf, size_t n) {
+    if (n > 0) buf[0] = '\0';
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    if (!v) return -1;
+    const char *s = v->name + kb_pb_enum_prefix_len(d);
+    size_t len = strlen(s);
+    if (len + 1 > n) return -1;
+    for (size_t i = 0; i < len; i++) buf[i] = (char)tolower((unsigned char)s[i]);
+    buf[len] = '\0';
+    return (int)len;
 }

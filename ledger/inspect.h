@@ -28,4 +28,13 @@ bool kb_pb_int64(const ProtobufCMessage *msg, const char *name, int64_t *out);
 bool kb_pb_uint64(const ProtobufCMessage *msg, const char *name, uint64_t *out);
 bool kb_pb_set_uint64(ProtobufCMessage *msg, const char *name, uint64_t v);
 
+/* An enum value's name as the JSON output and the reports spell it: lower
+ * case, without the prefix every value of d shares (its type name in
+ * UPPER_SNAKE, or else their common prefix up to a '_'):
+ * PAYMENT_STATUS_SUCCEEDED -> "succeeded". Returns the length, or -1 when
+ * value is not declared or buf is too small (buf then holds ""). */
+int kb_pb_enum_name(const ProtobufCEnumDescriptor *d, int value, char *buf, size_t n);
+/* The length of that prefix. */
+size_t kb_pb_enum_prefix_len(const ProtobufCEnumDescriptor *d);
+
 #endif

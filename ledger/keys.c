@@ -21,6 +21,18 @@ void kb_key_add(kb_key *k, const char *s) {
     kb_key_raw(k, s, strlen(s));
 }
 
+bool kb_key_parse_hex64(const char *p, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
 void kb_key_add_hex64(kb_key *k, uint64_t v) {
     static const char hex[] = "0123456789abcdef";
     char buf[17];

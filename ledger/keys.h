@@ -12,6 +12,7 @@
 #ifndef KB_KEYS_H
 #define KB_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@ void kb_key_init(kb_key *k);
  * from validated, bounded ids. */
 void kb_key_add(kb_key *k, const char *s);
 void kb_key_add_hex64(kb_key *k, uint64_t v);
+/* Reads the 16 lower-case hex digits kb_key_add_hex64 writes at p; false
+ * on anything else. */
+bool kb_key_parse_hex64(const char *p, uint64_t *out);
 /* Appends raw bytes with no separator. */
 void kb_key_raw(kb_key *k, const void *p, size_t n);
 

@@ -296,7 +296,7 @@ static kb_code decide_fail(const ProtobufCMessage *state, const ProtobufCMessage
 
 /* --------------------------------------------------------------- refunds */
 
-static const Kasboek__V1__Refund *find_refund(const Payment *p, const char *id) {
+const Kasboek__V1__Refund *kb_payment_find_refund(const Payment *p, const char *id) {
     for (size_t i = 0; i < p->n_refunds; i++) {
         if (strcmp(p->refunds[i]->refund_id, id) == 0) return p->refunds[i];
     }
@@ -304,7 +304,7 @@ static const Kasboek__V1__Refund *find_refund(const Payment *p, const char *id) 
 }
 
 static bool refund_taken(const Payment *p, const char *id) {
-    return find_refund(p, id) != NULL;
+    return kb_payment_find_refund(p, id) != NULL;
 }
 
 static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRequest *r,
@@ -332,7 +332,7 @@ static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRe
                             "a payment has at most %d refunds", KB_REFUNDS_MAX);
     }
     code = check_opt_id(r->refund_id, "refund_id", c->err);
-    if (!code && r->refund_id[0] && find_refund(p, r->refund_id)) {
+    if (!code && r->refund_id[0] && kb_payment_find_refund(p, r->refund_id)) {
         code = kb_error_set(c->err, KB_REASON_REFUND_EXISTS, "refund_id", "refund exists");
     }
     return code;
@@ -372,7 +372,7 @@ static kb_code decide_refund(const ProtobufCMessage *state, const ProtobufCMessa
 }
 
 static const Kasboek__V1__Refund *pending_refund(const Payment *p, const char *id, kb_error *err) {
-    const Kasboek__V1__Refund *rf = find_refund(p, id);
+    const Kasboek__V1__Refund *rf = kb_payment_find_refund(p, id);
     if (!rf) {
         kb_error_set(err, KB_REASON_REFUND_NOT_FOUND, "refund_id", "no refund %s", id);
     } else if (rf->status != KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING) {
@@ -405,7 +405,7 @@ static kb_code decide_fail_refund(const ProtobufCMessage *state, const ProtobufC
 
 /* -------------------------------------------------------------- disputes */
 
-static const Kasboek__V1__Dispute *find_dispute(const Payment *p, const char *id) {
+const Kasboek__V1__Dispute *kb_payment_find_dispute(const Payment *p, const char *id) {
     for (size_t i = 0; i < p->n_disputes; i++) {
         if (strcmp(p->disputes[i]->dispute_id, id) == 0) return p->disputes[i];
     }
@@ -413,7 +413,7 @@ static const Kasboek__V1__Dispute *find_dispute(const Payment *p, const char *id
 }
 
 static bool dispute_taken(const Payment *p, const char *id) {
-    return find_dispute(p, id) != NULL;
+    return kb_payment_find_dispute(p, id) != NULL;
 }
 
 static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeRequest *r,
@@ -441,7 +441,7 @@ static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeReq
                             "a payment has at most %d disputes", KB_DISPUTES_MAX);
     }
     code = check_opt_id(r->dispute_id, "dispute_id", c->err);
-    if (!code && r->dispute_id[0] && find_dispute(p, r->dispute_id)) {
+    if (!code && r->dispute_id[0] && kb_payment_find_dispute(p, r->dispute_id)) {
         code = kb_error_set(c->err, KB_REASON_DISPUTE_EXISTS, "dispute_id", "dispute exists");
     }
     return code;
@@ -473,7 +473,7 @@ static kb_code decide_open_dispute(const ProtobufCMessage *state, const Protobuf
 static kb_code decide_close_dispute(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                                     kb_decide_ctx *c) {
     const Kasboek__V1__CloseDisputeRequest *r = (const void *)msg;
-    const Kasboek__V1__Dispute *d = find_dispute((const void *)state, r->dispute_id);
+    const Kasboek__V1__Dispute *d = kb_payment_find_dispute((const void *)state, r->dispute_id);
     if (r->outcome == KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_UNSPECIFIED) {
         return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "outcome", "outcome is required");
     }
@@ -573,11 +573,11 @@ static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
 
 /* evolve() owns the state it folds: the finders' const results may change. */
 static Kasboek__V1__Refund *refund_mut(Payment *p, const char *id) {
-    return (Kasboek__V1__Refund *)find_refund(p, id);
+    return (Kasboek__V1__Refund *)kb_payment_find_refund(p, id);
 }
 
 static Kasboek__V1__Dispute *dispute_mut(Payment *p, const char *id) {
-    return (Kasboek__V1__Dispute *)find_dispute(p, id);
+    return (Kasboek__V1__Dispute *)kb_payment_find_dispute(p, id);
 }
 
 /* Recomputes the derived amounts and, once collected, the status. */
@@ -813,7 +813,6 @@ const kb_aggregate kb_payment_aggregate = {
     .evolve = payment_evolve,
     .index = payment_index,
     .reaction = &kb_payment_booking,
-    .needs_settings = true,
 };
 
 #define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                              \

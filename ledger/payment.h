@@ -8,6 +8,10 @@
 extern const kb_aggregate kb_payment_aggregate;
 extern const kb_command kb_payment_commands[]; /* terminated by method NULL */
 
+/* The refund or dispute of p with that id, NULL when none. */
+const Kasboek__V1__Refund *kb_payment_find_refund(const Kasboek__V1__Payment *p, const char *id);
+const Kasboek__V1__Dispute *kb_payment_find_dispute(const Kasboek__V1__Payment *p, const char *id);
+
 /* Collected and not yet refunded, pending or disputed (minor units). */
 int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
 

@@ -48,6 +48,17 @@ kb_status kb_project_load(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_
     return KB_OK;
 }
 
+kb_status kb_project_load_or_create(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_arena *a,
+                                    const char *tenant, const kb_aggregate *agg, const char *id,
+                                    ProtobufCMessage **out) {
+    kb_status st = kb_project_load(s, b, snap, a, tenant, agg, id, out);
+    if (st == KB_ERR_NOT_FOUND) {
+        *out = agg->create(a, id);
+        st = *out ? KB_OK : KB_ERR_NOMEM;
+    }
+    return st;
+}
+
 kb_status kb_project_index(const kb_aggregate *agg, const ProtobufCMessage *state,
                            const char *tenant, kb_arena *a, kb_index_set *out) {
     memset(out, 0, sizeof *out);

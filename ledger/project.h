@@ -14,6 +14,12 @@ kb_status kb_project_load(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_
                           const char *tenant, const kb_aggregate *agg, const char *id,
                           ProtobufCMessage **out) KB_MUST_USE;
 
+/* kb_project_load, or agg's fresh state for id when the stream has no
+ * events (settings read before they are first set). */
+kb_status kb_project_load_or_create(kb_store *s, kb_batch *b, const kb_snapshot *snap, kb_arena *a,
+                                    const char *tenant, const kb_aggregate *agg, const char *id,
+                                    ProtobufCMessage **out) KB_MUST_USE;
+
 /* The index entries of state (state NULL: none). */
 kb_status kb_project_index(const kb_aggregate *agg, const ProtobufCMessage *state,
                            const char *tenant, kb_arena *a, kb_index_set *out) KB_MUST_USE;

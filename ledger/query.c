@@ -90,11 +90,8 @@ typedef struct list_scan {
 } list_scan;
 
 static bool cursor_valid(const char *c) {
-    if (strlen(c) < 18 || c[16] != '/') return false;
-    for (int i = 0; i < 16; i++) {
-        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f'))) return false;
-    }
-    return kb_id_valid(c + 17);
+    uint64_t v;
+    return strlen(c) >= 18 && c[16] == '/' && kb_key_parse_hex64(c, &v) && kb_id_valid(c + 17);
 }
 
 static kb_code list_check(const Kasboek__V1__ListPaymentsRequest *r, kb_error *err) {

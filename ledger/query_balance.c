@@ -19,18 +19,6 @@ static void refuse(kb_qctx *q, kb_reason reason, const char *field, const char *
     kb_error_set(&q->reply->err, reason, field, "%s", what);
 }
 
-static bool parse_hex16(const char *p, uint64_t *out) {
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return true;
-}
-
 /* Calls fn for every index row in [lower, upper), ascending; fn returns
  * false to stop. */
 typedef kb_status (*row_fn)(void *ctx, const char *key, size_t kl, const char *val, size_t vl,
@@ -110,8 +98,9 @@ static kb_status day_row(void *ctx, const char *k, size_t kl, const char *v, siz
     (void)v, (void)vl, (void)go_on;
     btxn_list *l = ctx;
     uint64_t day, seq, n;
-    if (kl != l->prefix_len + 50 || !parse_hex16(k + l->prefix_len, &day) ||
-        !parse_hex16(k + l->prefix_len + 17, &seq) || !parse_hex16(k + l->prefix_len + 34, &n)) {
+    if (kl != l->prefix_len + 50 || !kb_key_parse_hex64(k + l->prefix_len, &day) ||
+        !kb_key_parse_hex64(k + l->prefix_len + 17, &seq) ||
+        !kb_key_parse_hex64(k + l->prefix_len + 34, &n)) {
         return KB_ERR_CORRUPT;
     }
     if (seq >= l->seq_below) return KB_OK;
@@ -164,6 +153,15 @@ static kb_status load_payout(kb_qctx *q, const char *id, Payout **out) {
                            (ProtobufCMessage **)out);
 }
 
+kb_status kb_query_row_payout(kb_qctx *q, const char *id, size_t id_len, Payout **out) {
+    if (id_len == 0 || id_len > KB_ID_LEN_MAX) return KB_ERR_CORRUPT;
+    char buf[KB_ID_LEN_MAX + 1];
+    memcpy(buf, id, id_len);
+    buf[id_len] = 0;
+    kb_status st = load_payout(q, buf, out);
+    return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+}
+
 kb_status kb_query_payout_transactions(kb_qctx *q, const Payout *p, Btxn ***out, size_t *n) {
     btxn_list l = {.q = q, .currency = p->amount->currency, .day_max = p->date, .keep = true};
     kb_status st = collect(&l, p->previous_date, p->previous_seq, p->closed_seq - 1);
@@ -202,18 +200,27 @@ kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) {
 
 /* The last seq whose event was recorded at or before t (0: none). The
  * clock only moves forward, so recorded_at grows with seq. */
+/* When the event at seq was recorded. */
+static kb_status recorded_at(kb_qctx *q, uint64_t seq, int64_t *at) {
+    kb_arena_reset(&q->scratch);
+    Kasboek__V1__EventRecord *rec;
+    kb_status st = kb_log_read(q->s, q->snap, seq, &q->scratch, &rec);
+    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+    Kasboek__V1__Event *ev =
+        kasboek__v1__event__unpack(&q->scratch.pb, rec->payload.len, rec->payload.data);
+    if (!ev) return KB_ERR_CORRUPT;
+    *at = ev->recorded_at;
+    return KB_OK;
+}
+
 static kb_status seq_at_time(kb_qctx *q, uint64_t head, int64_t t, uint64_t *out) {
     uint64_t lo = 0, hi = head; /* answer in [lo, hi] */
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
-        kb_arena_reset(&q->scratch);
-        Kasboek__V1__EventRecord *rec;
-        kb_status st = kb_log_read(q->s, q->snap, mid, &q->scratch, &rec);
-        if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
-        Kasboek__V1__Event *ev =
-            kasboek__v1__event__unpack(&q->scratch.pb, rec->payload.len, rec->payload.data);
-        if (!ev) return KB_ERR_CORRUPT;
-        if (ev->recorded_at <= t) {
+        int64_t at;
+        kb_status st = recorded_at(q, mid, &at);
+        if (st != KB_OK) return st;
+        if (at <= t) {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -224,15 +231,10 @@ static kb_status seq_at_time(kb_qctx *q, uint64_t head, int64_t t, uint64_t *out
 }
 
 static kb_status recorded_day(kb_qctx *q, uint64_t seq, int32_t *day) {
-    kb_arena_reset(&q->scratch);
-    Kasboek__V1__EventRecord *rec;
-    kb_status st = kb_log_read(q->s, q->snap, seq, &q->scratch, &rec);
-    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
-    Kasboek__V1__Event *ev =
-        kasboek__v1__event__unpack(&q->scratch.pb, rec->payload.len, rec->payload.data);
-    if (!ev) return KB_ERR_CORRUPT;
-    *day = kb_day_of_instant(ev->recorded_at);
-    return KB_OK;
+    int64_t at;
+    kb_status st = recorded_at(q, seq, &at);
+    if (st == KB_OK) *day = kb_day_of_instant(at);
+    return st;
 }
 
 /* The last payout of currency closed at or before seq (*p NULL: none). */
@@ -250,16 +252,8 @@ static kb_status payout_before(kb_qctx *q, const char *currency, uint64_t seq, P
         const char *k = kb_iter_key(it, &kl);
         if (kl < lo.len || memcmp(k, lo.bytes, lo.len) != 0) break;
         const char *v = kb_iter_value(it, &vl);
-        char id[KB_ID_LEN_MAX + 1];
-        if (vl == 0 || vl > KB_ID_LEN_MAX) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        memcpy(id, v, vl);
-        id[vl] = 0;
         Payout *cand;
-        st = load_payout(q, id, &cand);
-        if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT;
+        st = kb_query_row_payout(q, v, vl, &cand);
         if (st != KB_OK || cand->closed_seq <= seq) {
             if (st == KB_OK) *p = cand;
             break;
@@ -285,13 +279,12 @@ static kb_status balance_as_of(kb_qctx *q, const char *currency, uint64_t seq, i
     return KB_OK;
 }
 
-static kb_status balance_now(kb_qctx *q, const Kasboek__V1__Balance *b, int32_t day,
+static kb_status balance_now(const Kasboek__V1__Balance *b, int32_t day,
                              Kasboek__V1__CurrencyBalance *out) {
-    kb_balance_split(b, day, &out->available, &out->pending);
     out->total = b->total;
-    for (size_t i = 0; i < b->n_open; i++) out->open_transactions += b->open[i]->count;
-    (void)q;
-    return KB_OK;
+    return kb_balance_split(b, day, &out->available, &out->pending, &out->open_transactions)
+               ? KB_OK
+               : KB_ERR_LIMIT;
 }
 
 static kb_status first_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
@@ -334,7 +327,7 @@ static kb_status balance_row(void *ctx, const char *k, size_t kl, const char *v,
     if (!cb) return KB_ERR_NOMEM;
     cb->currency = b->currency;
     kb_status st = c->r->as_of_case ? balance_as_of(q, b->currency, c->seq, c->day, cb)
-                                    : balance_now(q, b, c->day, cb);
+                                    : balance_now(b, c->day, cb);
     if (st != KB_OK) return st;
     if (c->r->as_of_case) { /* a currency first booked after the as-of seq is left out */
         bool any = false;
@@ -436,7 +429,7 @@ static kb_status list_payout_rows(po_list *l, kb_iter *it) {
         const char *v = kb_iter_value(it, &vl);
         uint64_t day;
         if (kl < l->prefix_len || memcmp(k, l->prefix.bytes, l->prefix_len) != 0) break;
-        if (kl < l->prefix_len + 18 || !parse_hex16(k + l->prefix_len, &day) || vl == 0 ||
+        if (kl < l->prefix_len + 18 || !kb_key_parse_hex64(k + l->prefix_len, &day) || vl == 0 ||
             vl > KB_ID_LEN_MAX) {
             return KB_ERR_CORRUPT;
         }
@@ -446,12 +439,9 @@ static kb_status list_payout_rows(po_list *l, kb_iter *it) {
                                   memcmp(cur, l->r->currency, kl - l->prefix_len - 17) != 0)) {
             continue;
         }
-        char id[KB_ID_LEN_MAX + 1];
-        memcpy(id, v, vl);
-        id[vl] = 0;
         Payout *p;
-        st = load_payout(l->q, id, &p);
-        if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+        st = kb_query_row_payout(l->q, v, vl, &p);
+        if (st != KB_OK) return st;
         if (l->r->status && p->status != l->r->status) continue;
         if (l->out->n_payouts == l->limit) {
             l->more = true;
@@ -477,7 +467,7 @@ static kb_status list_bounds(po_list *l, int32_t to, kb_key *upper) {
     if (cursor[0]) { /* "<day hex16>/<currency>": list what sorts before it */
         uint64_t d;
         size_t n = strlen(cursor);
-        if (n < 18 || n > 17 + 3 || cursor[16] != '/' || !parse_hex16(cursor, &d)) {
+        if (n < 18 || n > 17 + 3 || cursor[16] != '/' || !kb_key_parse_hex64(cursor, &d)) {
             refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of ListPayouts");
             return KB_OK;
         }
@@ -577,11 +567,7 @@ kb_status kb_query_list_btxns(kb_qctx *q, const ProtobufCMessage *msg) {
 kb_status kb_query_get_settings(kb_qctx *q, const ProtobufCMessage *msg) {
     (void)msg;
     ProtobufCMessage *s;
-    kb_status st = kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
-                                   &kb_settings_aggregate, "tenant", &s);
-    if (st == KB_ERR_NOT_FOUND) {
-        s = kb_settings_aggregate.create(&q->arena, "tenant");
-        st = s ? KB_OK : KB_ERR_NOMEM;
-    }
+    kb_status st = kb_project_load_or_create(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
+                                             &kb_settings_aggregate, "tenant", &s);
     return st == KB_OK ? kb_reply_set(q->reply, s) : st;
 }

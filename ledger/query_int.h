@@ -22,6 +22,11 @@ typedef kb_status (*kb_query_fn)(kb_qctx *q, const ProtobufCMessage *msg);
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,
                             Kasboek__V1__EventRecord ***out, size_t *n) KB_MUST_USE;
 
+/* The payout an index row names (its value is the payout id); a row
+ * naming no payout is KB_ERR_CORRUPT. */
+kb_status kb_query_row_payout(kb_qctx *q, const char *id, size_t id_len,
+                              Kasboek__V1__Payout **out) KB_MUST_USE;
+
 /* Every balance transaction payout p holds, by seq, into the reply arena;
  * KB_ERR_CORRUPT when they do not sum to its amount. */
 kb_status kb_query_payout_transactions(kb_qctx *q, const Kasboek__V1__Payout *p,

@@ -13,6 +13,7 @@
 
 #include "balance.h"
 #include "calendar.h"
+#include "inspect.h"
 #include "money.h"
 #include "project.h"
 #include "query_int.h"
@@ -139,22 +140,13 @@ static const char *date_cell(char *buf, int32_t day) {
     return buf;
 }
 
-static const char *enum_cell(char *buf, const ProtobufCEnumDescriptor *d, int value,
-                             const char *prefix) {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
-    const char *name = v ? v->name : "";
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) == 0) name += n;
-    size_t i = 0;
-    for (; name[i] && i < 63; i++)
-        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    buf[i] = 0;
+static const char *enum_cell(char *buf, const ProtobufCEnumDescriptor *d, int value) {
+    if (kb_pb_enum_name(d, value, buf, 64) < 0) snprintf(buf, 64, "%d", value);
     return buf;
 }
 
 static const char *type_cell(char *buf, const Btxn *t) {
-    return enum_cell(buf, &kasboek__v1__balance_transaction_type__descriptor, (int)t->type,
-                     "BALANCE_TRANSACTION_TYPE_");
+    return enum_cell(buf, &kasboek__v1__balance_transaction_type__descriptor, (int)t->type);
 }
 
 /* ---------------------------------------------------- payouts as of seq */
@@ -216,16 +208,12 @@ static kb_status payouts_in_range(report *rp, po_set *s) {
         size_t kl, vl;
         (void)kb_iter_key(it, &kl);
         const char *v = kb_iter_value(it, &vl);
-        if (kl < prefix_len + 18 || vl == 0 || vl > KB_ID_LEN_MAX) {
+        if (kl < prefix_len + 18) {
             st = KB_ERR_CORRUPT;
             break;
         }
-        char *id = kb_arena_strndup(&q->arena, v, vl);
         Payout *p;
-        st = id ? kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
-                                  &kb_payout_aggregate, id, (ProtobufCMessage **)&p)
-                : KB_ERR_NOMEM;
-        if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT;
+        st = kb_query_row_payout(q, v, vl, &p);
         if (st == KB_OK && p->closed_seq < rp->seq) st = po_push(rp, s, p);
     }
     if (st == KB_OK) st = kb_iter_status(it);
@@ -321,12 +309,8 @@ static kb_status payout_of(report *rp, const Btxn *t, const char **out) {
     for (kb_iter_seek(it, lo.bytes, lo.len); kb_iter_valid(it); kb_iter_next(it)) {
         size_t vl;
         const char *v = kb_iter_value(it, &vl);
-        char *id = kb_arena_strndup(&q->arena, v, vl);
         Payout *p;
-        st = id ? kb_project_load(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
-                                  &kb_payout_aggregate, id, (ProtobufCMessage **)&p)
-                : KB_ERR_NOMEM;
-        if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT;
+        st = kb_query_row_payout(q, v, vl, &p);
         if (st != KB_OK || p->closed_seq >= rp->seq) break; /* later ones close later still */
         if (p->closed_seq > t->seq) {
             *out = p->payout_id;
@@ -336,19 +320,6 @@ static kb_status payout_of(report *rp, const Btxn *t, const char **out) {
     if (st == KB_OK) st = kb_iter_status(it);
     kb_iter_close(it);
     return st;
-}
-
-static bool hex16(const char *p, uint64_t *out) {
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
-                : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
-                                             : -1;
-        if (d < 0) return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return true;
 }
 
 static const char *const payments_cols[] = {
@@ -364,18 +335,18 @@ static kb_status payment_row(report *rp, const Btxn *t) {
     if (st != KB_OK) return st;
     cellbuf c;
     if (kb_time_format(t->created_at, c.v[0], 64) < 0) c.v[0][0] = 0;
-    const char *row[] = {c.v[0],
-                         type_cell(c.v[1], t),
-                         t->id,
-                         t->payment_id,
-                         t->source_type,
-                         t->source_id,
-                         enum_cell(c.v[6], &kasboek__v1__payment_method__descriptor, (int)t->method,
-                                   "PAYMENT_METHOD_"),
-                         money_cell(c.v[7], t->amount, t->currency),
-                         t->currency,
-                         date_cell(c.v[9], t->available_on),
-                         payout};
+    const char *row[] = {
+        c.v[0],
+        type_cell(c.v[1], t),
+        t->id,
+        t->payment_id,
+        t->source_type,
+        t->source_id,
+        enum_cell(c.v[6], &kasboek__v1__payment_method__descriptor, (int)t->method),
+        money_cell(c.v[7], t->amount, t->currency),
+        t->currency,
+        date_cell(c.v[9], t->available_on),
+        payout};
     report_row(rp, row);
     return KB_OK;
 }
@@ -396,8 +367,8 @@ static kb_status payments_report(report *rp) {
         const char *v = kb_iter_value(it, &vl);
         char cur[4];
         uint64_t seq, n;
-        if (kl != prefix_len + 50 || vl != 3 || !hex16(k + prefix_len + 17, &seq) ||
-            !hex16(k + prefix_len + 34, &n)) {
+        if (kl != prefix_len + 50 || vl != 3 || !kb_key_parse_hex64(k + prefix_len + 17, &seq) ||
+            !kb_key_parse_hex64(k + prefix_len + 34, &n)) {
             st = KB_ERR_CORRUPT;
             break;
         }

@@ -19,13 +19,8 @@ typedef struct tick {
 
 static kb_status load_or_default(tick *t, const char *tenant, const kb_aggregate *agg,
                                  const char *id, ProtobufCMessage **out) {
-    kb_status st = kb_project_load(kb_engine_store(t->e), kb_engine_open_batch(t->e), NULL,
-                                   &t->arena, tenant, agg, id, out);
-    if (st == KB_ERR_NOT_FOUND) {
-        *out = agg->create(&t->arena, id);
-        st = *out ? KB_OK : KB_ERR_NOMEM;
-    }
-    return st;
+    return kb_project_load_or_create(kb_engine_store(t->e), kb_engine_open_batch(t->e), NULL,
+                                     &t->arena, tenant, agg, id, out);
 }
 
 /* Closes tenant's payout day in currency when it is due. */

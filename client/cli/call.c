@@ -1,6 +1,8 @@
 /* Connecting, calling, reporting errors, and turning flag text into
  * request values (usage errors never reach the server). */
 #include <ctype.h>
+#include <inttypes.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,20 @@ int cli_at_flag(cli *c, int64_t *occurred_at) {
 }
 
 /* --currency, upper-cased ("eur" -> "EUR"); out[0] = '\0' when absent. */
+int cli_u64_flag(cli *c, const char *flag, uint64_t max, uint64_t *out) {
+    const char *v = cli_flag(c, flag);
+    if (!v) return CLI_EXIT_OK;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end || errno || n > max) {
+        return cli_usage_error(c, "invalid --%s '%s': expected a number up to %" PRIu64, flag, v,
+                               max);
+    }
+    *out = (uint64_t)n;
+    return CLI_EXIT_OK;
+}
+
 int cli_currency_flag(cli *c, char out[4]) {
     const char *v = cli_flag(c, "currency");
     out[0] = '\0';

@@ -93,6 +93,7 @@ int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
  * flags leave *out untouched. */
 int cli_time_flag(cli *c, const char *flag, int64_t *out);
 int cli_at_flag(cli *c, int64_t *occurred_at);
+int cli_u64_flag(cli *c, const char *flag, uint64_t max, uint64_t *out);
 int cli_currency_flag(cli *c, char out[4]);
 int cli_amount_text(cli *c, const char *flag, const char *currency, int64_t *out);
 int cli_amount_flag(cli *c, const char *flag, const char *currency, int64_t *out);

@@ -14,16 +14,11 @@ static const char *date_text(char *buf, size_t n, int32_t day) {
 }
 
 static int uint_flag(cli *c, const char *flag, uint32_t max, uint32_t *out, bool *given) {
-    const char *v = cli_flag(c, flag);
-    *given = v != NULL;
-    if (!v) return CLI_EXIT_OK;
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (!isdigit((unsigned char)v[0]) || *end || n > max) {
-        return cli_usage_error(c, "--%s must be a whole number 0-%u", flag, (unsigned)max);
-    }
-    *out = (uint32_t)n;
-    return CLI_EXIT_OK;
+    uint64_t v = 0;
+    *given = cli_has(c, flag);
+    int ex = cli_u64_flag(c, flag, max, &v);
+    *out = (uint32_t)v;
+    return ex;
 }
 
 /* --------------------------------------------------------------- balance */
@@ -324,15 +319,8 @@ int cli_cmd_reports(cli *c) {
                                            : KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV;
     r.from = (char *)cli_flag(c, "from");
     r.to = (char *)cli_flag(c, "to");
-    const char *as_of = cli_flag(c, "as-of");
-    if (as_of) {
-        char *end;
-        r.as_of_seq = strtoull(as_of, &end, 10);
-        if (!isdigit((unsigned char)as_of[0]) || *end) {
-            return cli_usage_error(c, "--as-of must be a seq (a whole number)");
-        }
-    }
-    int ex = cli_connect(c);
+    int ex = cli_u64_flag(c, "as-of", UINT64_MAX, &r.as_of_seq);
+    if (ex == CLI_EXIT_OK) ex = cli_connect(c);
     if (ex != CLI_EXIT_OK) return ex;
     kb_client_call_opts o = {0};
     kb_client_result res;

@@ -123,20 +123,6 @@ static void print_list(cli *c, const ProtobufCMessage *m) {
     if (l->next_cursor[0]) printf("next cursor: %s\n", l->next_cursor);
 }
 
-static int parse_u64(cli *c, const char *flag, uint64_t max, uint64_t *out) {
-    const char *v = cli_flag(c, flag);
-    if (!v) return CLI_EXIT_OK;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end || errno || n > max) {
-        return cli_usage_error(c, "invalid --%s '%s': expected a number up to %" PRIu64, flag, v,
-                               max);
-    }
-    *out = (uint64_t)n;
-    return CLI_EXIT_OK;
-}
-
 static int list_amounts(cli *c, Kasboek__V1__ListPaymentsRequest *q, char cur[4]) {
     int ex = cli_currency_flag(c, cur);
     if (ex != CLI_EXIT_OK) return ex;
@@ -167,7 +153,7 @@ static int list_filters(cli *c, Kasboek__V1__ListPaymentsRequest *q, char cur[4]
     if (ex == CLI_EXIT_OK) ex = list_amounts(c, q, cur);
     if (ex == CLI_EXIT_OK) ex = cli_time_flag(c, "from", &q->from);
     if (ex == CLI_EXIT_OK) ex = cli_time_flag(c, "to", &q->to);
-    if (ex == CLI_EXIT_OK) ex = parse_u64(c, "limit", UINT32_MAX, &limit);
+    if (ex == CLI_EXIT_OK) ex = cli_u64_flag(c, "limit", UINT32_MAX, &limit);
     if (ex == CLI_EXIT_OK) {
         ex = cli_source_flag(c, source, source_n, &q->source_type, &q->source_id);
     }
@@ -264,7 +250,7 @@ static void sleep_ms(long ms) {
 int cli_cmd_events_tail(cli *c) {
     uint64_t from = 0;
     bool follow = cli_has(c, "follow"), header = true, more;
-    int ex = parse_u64(c, "from", UINT64_MAX, &from);
+    int ex = cli_u64_flag(c, "from", UINT64_MAX, &from);
     if (ex == CLI_EXIT_OK) ex = cli_connect(c);
     if (ex != CLI_EXIT_OK) return ex;
     if (follow) install_stop_handlers();

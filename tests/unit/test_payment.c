@@ -290,21 +290,6 @@ static void rec(env *e, const char *id, int64_t amount, Kasboek__V1__PaymentMeth
     assert_int_equal(exec(e, "RecordPayment", &r.base, idem, -1), want);
 }
 
-/* Runs one command in the open batch (no begin, no commit). */
-static kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const char *idem) {
-    kb_reply_fini(&e->reply);
-    size_t n = protobuf_c_message_pack(m, e->buf);
-    kb_request rq = {.tenant = "t1",
-                     .actor = "test",
-                     .method = method,
-                     .idempotency_key = idem ? idem : "",
-                     .payload = e->buf,
-                     .payload_len = n,
-                     .now = NOW};
-    assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
-    return e->reply.err.code;
-}
-
 static void pipelined_payment_and_refund(env *e, Kasboek__V1__RecordPaymentRequest *r,
                                          Kasboek__V1__RefundPaymentRequest *rf, kb_sealed *s1) {
     static Kasboek__V1__Money mo = KASBOEK__V1__MONEY__INIT, rmo = KASBOEK__V1__MONEY__INIT;
@@ -320,13 +305,13 @@ static void pipelined_payment_and_refund(env *e, Kasboek__V1__RecordPaymentReque
     rf->amount = &rmo;
     rf->reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_DUPLICATE;
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
-    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1"), KB_CODE_OK);
+    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1", -1), KB_CODE_OK);
     assert_int_equal(kb_engine_batch_seal(e->engine, s1), KB_OK);
     /* The next batch runs while the first is (not yet) written: it reads
      * the sealed batch's payment, alias and idempotency key. */
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
-    assert_int_equal(exec_open(e, "RefundPayment", &rf->base, "k-r1"), KB_CODE_OK);
-    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1"), KB_CODE_OK);
+    assert_int_equal(exec_open(e, "RefundPayment", &rf->base, "k-r1", -1), KB_CODE_OK);
+    assert_int_equal(exec_open(e, "RecordPayment", &r->base, "k1", -1), KB_CODE_OK);
     Kasboek__V1__CommandResult *res = result(e);
     assert_true(res->replayed);
     kasboek__v1__command_result__free_unpacked(res, NULL);

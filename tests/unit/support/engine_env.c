@@ -37,9 +37,8 @@ int env_teardown(void **st) {
     return 0;
 }
 
-/* Executes one command in its own committed batch. */
-kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
-             int expected) {
+kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
+                  int expected) {
     kb_reply_fini(&e->reply);
     assert_true(protobuf_c_message_get_packed_size(m) <= sizeof e->buf);
     size_t n = protobuf_c_message_pack(m, e->buf);
@@ -52,10 +51,16 @@ kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *
                      .now = e->now ? e->now : NOW,
                      .has_expected_version = expected >= 0,
                      .expected_version = expected >= 0 ? (uint64_t)expected : 0};
-    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
     assert_int_equal(kb_engine_execute(e->engine, &rq, &e->reply), KB_OK);
-    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
     return e->reply.err.code;
+}
+
+kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
+             int expected) {
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    kb_code code = exec_open(e, method, m, idem, expected);
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    return code;
 }
 
 Kasboek__V1__CommandResult *result(env *e) {

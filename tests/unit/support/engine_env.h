@@ -29,6 +29,10 @@ int kbt_rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 /* cmocka setup/teardown: *st becomes an env on a fresh store in /tmp. */
 int env_setup(void **st);
 int env_teardown(void **st);
+/* Runs one command of tenant t1 at e->now (NOW unless set) in the open
+ * batch (no begin, no commit). Returns the code. */
+kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
+                  int expected);
 /* Executes one command of tenant t1 at e->now (NOW unless set) in its own
  * committed batch; expected < 0: no expected_version. Returns the code. */
 kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem, int expected);
