@@ -62,6 +62,21 @@ void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int
     kb_key_add_hex64(k, (uint64_t)day);
 }
 
+void kb_payout_list_prefix(kb_key *k, const char *tenant, int status) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "payout");
+    if (status) {
+        char n[12];
+        snprintf(n, sizeof n, "%d", status);
+        kb_key_add(k, "status");
+        kb_key_add(k, n);
+    } else {
+        kb_key_add(k, "all");
+    }
+    kb_key_raw(k, "/", 1);
+}
+
 void kb_payout_id(int32_t day, const char *currency, char *buf, size_t n) {
     kb_civil c = kb_civil_from_days(day);
     snprintf(buf, n, "po_%04d%02d%02d_%s", (int)c.year, (int)c.month, (int)c.day, currency);
@@ -630,11 +645,12 @@ static bool payout_index(const ProtobufCMessage *state, const char *tenant, kb_i
     kb_key k;
     kb_payout_key_date(&k, tenant, p->amount->currency, p->date);
     if (!kb_index_set_add(out, &k, p->payout_id)) return false;
-    kb_key_init(&k); /* every currency: <tenant>/payout/all/<day hex16>/<currency> */
-    kb_key_add(&k, tenant);
-    kb_key_add(&k, "payout");
-    kb_key_add(&k, "all");
-    kb_key_add_hex64(&k, (uint64_t)p->date);
+    kb_payout_list_prefix(&k, tenant, 0); /* every currency */
+    kb_key_raw_hex64(&k, (uint64_t)p->date);
+    kb_key_add(&k, p->amount->currency);
+    if (!kb_index_set_add(out, &k, p->payout_id)) return false;
+    kb_payout_list_prefix(&k, tenant, p->status); /* moves when the status does */
+    kb_key_raw_hex64(&k, (uint64_t)p->date);
     kb_key_add(&k, p->amount->currency);
     return kb_index_set_add(out, &k, p->payout_id);
 }

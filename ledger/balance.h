@@ -44,7 +44,8 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
  *   <tenant>/btxn/created/<day hex16>/<seq hex16>/<n hex16>  -> currency
  *        (the same, by the day it was created: the payments report)
  *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id
- *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id */
+ *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id
+ *   <tenant>/payout/status/<n>/<day hex16>/<currency>    -> payout id */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
 void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
                      uint64_t n);
@@ -55,6 +56,8 @@ void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_
 void kb_balance_key_due(kb_key *k, const char *tenant, const char *currency);
 void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq, uint64_t n);
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day);
+/* "<tenant>/payout/all/" (status 0) or "<tenant>/payout/status/<n>/". */
+void kb_payout_list_prefix(kb_key *k, const char *tenant, int status);
 
 /* "po_20260302_EUR" into buf (at least KB_ID_LEN_MAX + 1 bytes). */
 void kb_payout_id(int32_t day, const char *currency, char *buf, size_t n);

@@ -31,7 +31,9 @@
 
 #define KB_PAGE_SIZE_DEFAULT 50
 #define KB_PAGE_SIZE_MAX     1000
-#define KB_LIST_SCAN_MAX     100000                /* index entries one list call reads */
+#define KB_LIST_SCAN_MAX     100000                /* index entries one list page reads */
+#define KB_LIST_SORT_MAX     10000                 /* amount-range candidates sorted */
+#define KB_TOTALS_SCAN_MAX   2000000               /* index entries one totals walk reads */
 #define KB_QUERY_ARENA_BYTES (64u * 1024u * 1024u) /* one query's reply rows */
 #define KB_QUERY_PAGE_BYTES  (32u * 1024u * 1024u) /* a page ends (with a cursor) past this */
 

@@ -33,15 +33,36 @@ bool kb_key_parse_hex64(const char *p, uint64_t *out) {
     return true;
 }
 
-void kb_key_add_hex64(kb_key *k, uint64_t v) {
+void kb_key_raw_hex64(kb_key *k, uint64_t v) {
     static const char hex[] = "0123456789abcdef";
-    char buf[17];
+    char buf[16];
     for (int i = 15; i >= 0; i--) {
         buf[i] = hex[v & 0xfu];
         v >>= 4;
     }
-    buf[16] = '\0';
-    kb_key_add(k, buf);
+    kb_key_raw(k, buf, sizeof buf);
+}
+
+void kb_key_add_hex64(kb_key *k, uint64_t v) {
+    if (k->len) kb_key_raw(k, "/", 1);
+    kb_key_raw_hex64(k, v);
+}
+
+void kb_cursor_num_put(char out[16], uint64_t v) {
+    for (int i = 15; i >= 0; i--) {
+        out[i] = (char)('a' + (v & 0xfu));
+        v >>= 4;
+    }
+}
+
+bool kb_cursor_num_get(const char *p, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        if (p[i] < 'a' || p[i] > 'p') return false;
+        v = v << 4 | (uint64_t)(p[i] - 'a');
+    }
+    *out = v;
+    return true;
 }
 
 void kb_key_prefix_end(const kb_key *prefix, kb_key *out) {

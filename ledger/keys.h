@@ -28,11 +28,20 @@ void kb_key_init(kb_key *k);
  * from validated, bounded ids. */
 void kb_key_add(kb_key *k, const char *s);
 void kb_key_add_hex64(kb_key *k, uint64_t v);
+/* Appends the 16 hex digits with no separator. */
+void kb_key_raw_hex64(kb_key *k, uint64_t v);
 /* Reads the 16 lower-case hex digits kb_key_add_hex64 writes at p; false
  * on anything else. */
 bool kb_key_parse_hex64(const char *p, uint64_t *out);
 /* Appends raw bytes with no separator. */
 void kb_key_raw(kb_key *k, const void *p, size_t n);
+
+/* Page cursors carry numbers as 16 letters a..p, a nibble each, never as
+ * digits: a run of hex digits can pass the Luhn check, and every string of
+ * a request is refused when it looks like a card number (found by
+ * test_list: a payout cursor for 2026-02-05, day 0x5009, was one). */
+void kb_cursor_num_put(char out[16], uint64_t v);
+bool kb_cursor_num_get(const char *p, uint64_t *out);
 
 /* The key one past every key starting with prefix (for iterator bounds). */
 void kb_key_prefix_end(const kb_key *prefix, kb_key *out);

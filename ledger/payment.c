@@ -1,6 +1,9 @@
 #include "payment.h"
 
 #include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -756,36 +759,98 @@ static ProtobufCMessage *payment_create(kb_arena *a, const char *id) {
     return p->payment_id ? &p->base : NULL;
 }
 
-void kb_payment_key_created(kb_key *k, const char *tenant, int64_t created_at, const char *id) {
+void kb_payment_list_prefix(kb_key *k, const char *tenant, const char *dim, const char *v1,
+                            const char *v2) {
     kb_key_init(k);
     kb_key_add(k, tenant);
     kb_key_add(k, "payment");
-    kb_key_add(k, "created");
-    kb_key_add_hex64(k, (uint64_t)created_at);
+    if (!dim) {
+        kb_key_add(k, "created");
+    } else {
+        kb_key_add(k, "by");
+        kb_key_add(k, dim);
+        kb_key_add(k, v1);
+        if (v2) kb_key_add(k, v2);
+    }
+    kb_key_raw(k, "/", 1);
+}
+
+void kb_payment_amount_prefix(kb_key *k, const char *tenant, const char *currency) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "payment");
+    kb_key_add(k, "amount");
+    kb_key_add(k, currency);
+    kb_key_raw(k, "/", 1);
+}
+
+void kb_payment_list_suffix(kb_key *k, int64_t created_at, const char *id) {
+    kb_key_raw_hex64(k, (uint64_t)created_at);
     kb_key_add(k, id);
 }
 
-void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact, int64_t created_at,
-                            const char *id) {
-    kb_key_init(k);
-    kb_key_add(k, tenant);
-    kb_key_add(k, "payment");
-    kb_key_add(k, "contact");
-    kb_key_add(k, contact);
-    kb_key_add_hex64(k, (uint64_t)created_at);
-    kb_key_add(k, id);
+bool kb_payment_list_value_parse(const char *v, size_t n, char cur[4], int64_t *amount) {
+    char buf[KB_PAYMENT_LIST_VALUE_LEN_MAX];
+    if (n < 5 || n >= sizeof buf || v[3] != ' ') return false;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (buf[i] < 'A' || buf[i] > 'Z') return false;
+    char *end;
+    errno = 0;
+    long long a = strtoll(buf + 4, &end, 10);
+    if (errno || *end || end == buf + 4 || !(isdigit((unsigned char)buf[4]) || buf[4] == '-'))
+        return false;
+    memcpy(cur, buf, 3);
+    cur[3] = '\0';
+    *amount = (int64_t)a;
+    return true;
+}
+
+/* One list entry of p: prefix + suffix -> value. */
+static bool list_add(kb_index_set *out, const char *tenant, const Payment *p, const char *dim,
+                     const char *v1, const char *v2, const char *value) {
+    kb_key k;
+    kb_payment_list_prefix(&k, tenant, dim, v1, v2);
+    kb_payment_list_suffix(&k, p->created_at, p->payment_id);
+    return kb_index_set_add(out, &k, value);
+}
+
+static bool payment_lists(const Payment *p, const char *tenant, kb_index_set *out) {
+    if (!p->amount) return true; /* a payment always has one; a state without is no row */
+    const char *cur = p->amount->currency;
+    char *value = kb_arena_alloc(out->arena, KB_PAYMENT_LIST_VALUE_LEN_MAX);
+    if (!value) return false;
+    snprintf(value, KB_PAYMENT_LIST_VALUE_LEN_MAX, "%s %lld", cur, (long long)p->amount->amount);
+    char status[12], method[12];
+    snprintf(status, sizeof status, "%d", (int)p->status);
+    snprintf(method, sizeof method, "%d", (int)p->method);
+    bool ok = list_add(out, tenant, p, NULL, NULL, NULL, value) &&
+              list_add(out, tenant, p, "status", status, NULL, value) &&
+              list_add(out, tenant, p, "method", method, NULL, value) &&
+              list_add(out, tenant, p, "currency", cur, NULL, value);
+    const Kasboek__V1__Associations *as = p->associations;
+    if (ok && as && as->contact_id[0])
+        ok = list_add(out, tenant, p, "contact", as->contact_id, NULL, value);
+    if (ok && as && as->company_id[0])
+        ok = list_add(out, tenant, p, "company", as->company_id, NULL, value);
+    if (ok && p->source_type[0]) {
+        ok = list_add(out, tenant, p, "source_type", p->source_type, NULL, value);
+        if (ok && p->source_id[0])
+            ok = list_add(out, tenant, p, "source", p->source_type, p->source_id, value);
+    }
+    kb_key k;
+    kb_payment_amount_prefix(&k, tenant, cur);
+    kb_key_raw_hex64(&k, (uint64_t)p->amount->amount ^ (UINT64_C(1) << 63));
+    kb_key_raw(&k, "/", 1);
+    kb_payment_list_suffix(&k, p->created_at, p->payment_id);
+    return ok && kb_index_set_add(out, &k, "");
 }
 
 static bool payment_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
     const Payment *p = (const void *)state;
     kb_key k;
-    kb_payment_key_created(&k, tenant, p->created_at, p->payment_id);
-    bool ok = kb_index_set_add(out, &k, "");
-    if (p->associations && p->associations->contact_id[0]) {
-        kb_payment_key_contact(&k, tenant, p->associations->contact_id, p->created_at,
-                               p->payment_id);
-        ok = ok && kb_index_set_add(out, &k, "");
-    }
+    bool ok = payment_lists(p, tenant, out);
     if (ok && p->provider_transaction_id[0]) {
         const char *alias = provider_txn_alias(out->arena, p->provider, p->provider_transaction_id);
         kb_key_alias(&k, tenant, "provider_txn", alias ? alias : "");

@@ -15,11 +15,27 @@ const Kasboek__V1__Dispute *kb_payment_find_dispute(const Kasboek__V1__Payment *
 /* Collected and not yet refunded, pending or disputed (minor units). */
 int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
 
-/* Index names (under "<tenant>/payment/"):
- *   created/<created_at hex16>/<id>               every payment
- *   contact/<contact id>/<created_at hex16>/<id>  payments of a contact */
-void kb_payment_key_created(kb_key *k, const char *tenant, int64_t created_at, const char *id);
-void kb_payment_key_contact(kb_key *k, const char *tenant, const char *contact, int64_t created_at,
-                            const char *id);
+/* Lists of payments (index family, under "<tenant>/payment/"), newest
+ * first. Every list ends in the same suffix, <created_at hex16>/<id>, so
+ * lists can be intersected by seeking (ledger/query_list.c):
+ *   created/<sfx>                               every payment
+ *   by/status/<n>/<sfx>, by/method/<n>/<sfx>    enum numbers
+ *   by/currency/<CUR>/<sfx>
+ *   by/contact/<id>/<sfx>, by/company/<id>/<sfx>
+ *   by/source_type/<type>/<sfx>, by/source/<type>/<id>/<sfx>
+ * each -> "<CUR> <amount>" (immutable, so a status change moves one entry
+ * and totals need no payment read), and, ordered by amount:
+ *   amount/<CUR>/<amount + 2^63 hex16>/<sfx>   -> "" */
+#define KB_PAYMENT_LIST_VALUE_LEN_MAX 32
+
+/* The prefix (ending in '/') of one list: dim NULL = every payment, else
+ * by/<dim>/<v1>[/<v2>]. */
+void kb_payment_list_prefix(kb_key *k, const char *tenant, const char *dim, const char *v1,
+                            const char *v2);
+void kb_payment_amount_prefix(kb_key *k, const char *tenant, const char *currency);
+/* Appends <created_at hex16>/<id> (no separator before). */
+void kb_payment_list_suffix(kb_key *k, int64_t created_at, const char *id);
+/* The "<CUR> <amount>" value of a list entry; false when malformed. */
+bool kb_payment_list_value_parse(const char *v, size_t n, char cur[4], int64_t *amount);
 
 #endif

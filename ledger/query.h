@@ -4,6 +4,7 @@
 #define KB_QUERY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "store.h"
@@ -15,5 +16,10 @@ bool kb_query_known(const char *method);
  * which splits available from pending in GetBalance). Returns KB_OK
  * when answered (see reply->err), or a system error. */
 kb_status kb_query_execute(kb_store *s, const kb_request *rq, kb_reply *reply) KB_MUST_USE;
+
+/* Index entries one ListPayments page may read (KB_LIST_SCAN_MAX); a
+ * test lowers it to reach the out-of-budget cursor with few rows. Set it
+ * before any query runs. */
+extern uint64_t kb_query_list_scan_max;
 
 #endif

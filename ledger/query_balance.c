@@ -1,5 +1,6 @@
 /* Balance, payout and settings queries (see balance.h for the rows and the
  * payout membership rule they rely on). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -399,16 +400,26 @@ kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) {
 
 /* ----------------------------------------------------------- ListPayouts */
 
+/* Reads one list of balance.h, newest day first: status/<n>/ when a status
+ * is asked, else date/<currency>/ when a currency is, else all/. The other
+ * filters are checked on the payout (a tenant has at most one payout per
+ * currency and day, so a list holds few rows that another filter drops). */
 typedef struct po_list {
     kb_qctx *q;
     const Kasboek__V1__ListPayoutsRequest *r;
-    int32_t from;
+    int32_t from, to;
     uint32_t limit;
-    kb_key prefix; /* <tenant>/payout/all/ */
-    size_t prefix_len;
+    kb_key prefix;     /* the list read, ending in '/' */
+    bool per_currency; /* date/<currency>/: suffix <day hex16> */
+    bool has_cursor;
+    uint64_t cursor_day;
+    char cursor_cur[4];
     Kasboek__V1__ListPayoutsReply *out;
-    const char *last_key; /* cursor of the last row listed */
-    size_t last_len;
+    Kasboek__V1__CurrencyTotal *tot;
+    size_t n_tot;
+    bool overflow;
+    int32_t last_day; /* the last row listed */
+    char last_cur[4];
     bool more;
 } po_list;
 
@@ -420,93 +431,166 @@ static kb_status date_arg(kb_qctx *q, const char *text, const char *field, int32
     return KB_OK;
 }
 
-/* Rows of <tenant>/payout/all/<day hex16>/<currency> -> id, newest first. */
-static kb_status list_payout_rows(po_list *l, kb_iter *it) {
+/* "<day as kb_cursor_num>/<currency>" */
+static bool po_cursor_parse(po_list *l, const char *c) {
+    if (strlen(c) != 20 || c[16] != '/' || !kb_cursor_num_get(c, &l->cursor_day) ||
+        kb_currency_exponent(c + 17) < 0) {
+        return false;
+    }
+    memcpy(l->cursor_cur, c + 17, 4);
+    l->has_cursor = true;
+    return true;
+}
+
+static bool po_below_cursor(const po_list *l, uint64_t day, const char *cur) {
+    if (!l->has_cursor) return true;
+    return day < l->cursor_day || (day == l->cursor_day && strcmp(cur, l->cursor_cur) < 0);
+}
+
+static bool po_match(const po_list *l, const Payout *p) {
+    const Kasboek__V1__ListPayoutsRequest *r = l->r;
+    if (!p->amount || (r->status && p->status != r->status)) return false;
+    if (r->currency[0] && strcmp(p->amount->currency, r->currency) != 0) return false;
+    return (!r->min_case || p->amount->amount >= r->min_amount) &&
+           (!r->max_case || p->amount->amount <= r->max_amount);
+}
+
+/* One entry: day and currency from the key, the payout it names. */
+static kb_status po_row(po_list *l, const char *k, size_t kl, const char *v, size_t vl,
+                        bool *stop) {
+    kb_qctx *q = l->q;
+    size_t pl = l->prefix.len;
+    uint64_t day;
+    size_t want = l->per_currency ? pl + 16 : pl + 20;
+    if (kl != want || !kb_key_parse_hex64(k + pl, &day) || vl == 0 || vl > KB_ID_LEN_MAX ||
+        (!l->per_currency && k[pl + 16] != '/')) {
+        return KB_ERR_CORRUPT;
+    }
+    if ((int64_t)day < l->from) {
+        *stop = true;
+        return KB_OK;
+    }
+    char id[KB_ID_LEN_MAX + 1];
+    memcpy(id, v, vl);
+    id[vl] = '\0';
+    kb_arena_reset(&q->scratch);
+    Payout *p;
+    kb_status st = kb_project_load(q->s, NULL, q->snap, &q->scratch, q->rq->tenant,
+                                   &kb_payout_aggregate, id, (ProtobufCMessage **)&p);
+    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+    if (!po_match(l, p)) return KB_OK;
+    const char *cur = p->amount->currency;
+    if (po_below_cursor(l, day, cur)) {
+        if (l->out->n_payouts < l->limit) {
+            st = kb_query_row_payout(q, v, vl, &l->out->payouts[l->out->n_payouts++]);
+            if (st != KB_OK) return st;
+            l->last_day = (int32_t)day;
+            snprintf(l->last_cur, sizeof l->last_cur, "%s", cur);
+        } else if (!l->more) {
+            l->more = true;
+            *stop = !l->r->totals;
+        }
+    }
+    if (!l->r->totals) return KB_OK;
+    return kb_query_total_add(q, l->tot, &l->n_tot, cur, p->amount->amount, &l->overflow);
+}
+
+/* The list, and the key below which it is read. */
+static void po_bounds(po_list *l, kb_key *upper) {
+    const Kasboek__V1__ListPayoutsRequest *r = l->r;
+    if (!r->status && r->currency[0]) {
+        kb_payout_key_date(&l->prefix, l->q->rq->tenant, r->currency, 0);
+        l->prefix.len -= 16; /* keep "<tenant>/payout/date/<currency>/" */
+        l->per_currency = true;
+    } else {
+        kb_payout_list_prefix(&l->prefix, l->q->rq->tenant, r->status);
+    }
+    *upper = l->prefix;
+    if (l->has_cursor && !r->totals && l->cursor_day <= (uint64_t)l->to) {
+        kb_key_raw_hex64(upper, l->cursor_day);
+        if (!l->per_currency) { /* the cursor's day, currencies before its */
+            kb_key_raw(upper, "/", 1);
+            kb_key_raw(upper, l->cursor_cur, 3);
+        }
+    } else {
+        kb_key_raw_hex64(upper, (uint64_t)l->to + 1);
+    }
+}
+
+static kb_status po_check(po_list *l) {
+    kb_qctx *q = l->q;
+    const Kasboek__V1__ListPayoutsRequest *r = l->r;
+    if (r->limit > KB_PAGE_SIZE_MAX) {
+        refuse(q, KB_REASON_INVALID_RANGE, "limit", "limit is at most 1000");
+    } else if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
+        refuse(q, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
+    } else if ((r->min_case || r->max_case) && !r->currency[0]) {
+        refuse(q, KB_REASON_FIELD_REQUIRED, "currency", "an amount filter needs a currency");
+    } else if (r->min_case && r->max_case && r->min_amount > r->max_amount) {
+        refuse(q, KB_REASON_INVALID_RANGE, "min_amount", "min_amount > max_amount");
+    } else if (r->status < 0) {
+        refuse(q, KB_REASON_INVALID_ENUM, "status", "unknown status");
+    } else if (r->cursor[0] && !po_cursor_parse(l, r->cursor)) {
+        refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of ListPayouts");
+    }
+    if (q->reply->err.code != KB_CODE_OK) return KB_OK;
+    kb_status st = date_arg(q, r->from, "from", &l->from);
+    if (st == KB_OK) st = date_arg(q, r->to, "to", &l->to);
+    return st;
+}
+
+static kb_status po_walk(po_list *l, uint64_t *read) {
+    kb_key upper;
+    po_bounds(l, &upper);
+    kb_iter *it = kb_iter_open(l->q->s, l->q->snap, KB_CF_INDEX, upper.bytes, upper.len);
+    if (!it) return KB_ERR_NOMEM;
     kb_status st = KB_OK;
-    for (kb_iter_seek_last(it); kb_iter_valid(it); kb_iter_prev(it)) {
+    bool stop = false;
+    for (kb_iter_seek_last(it); kb_iter_valid(it) && !stop && st == KB_OK; kb_iter_prev(it)) {
         size_t kl, vl;
         const char *k = kb_iter_key(it, &kl);
         const char *v = kb_iter_value(it, &vl);
-        uint64_t day;
-        if (kl < l->prefix_len || memcmp(k, l->prefix.bytes, l->prefix_len) != 0) break;
-        if (kl < l->prefix_len + 18 || !kb_key_parse_hex64(k + l->prefix_len, &day) || vl == 0 ||
-            vl > KB_ID_LEN_MAX) {
-            return KB_ERR_CORRUPT;
-        }
-        if ((int64_t)day < l->from) break;
-        const char *cur = k + l->prefix_len + 17;
-        if (l->r->currency[0] && (strlen(l->r->currency) != kl - l->prefix_len - 17 ||
-                                  memcmp(cur, l->r->currency, kl - l->prefix_len - 17) != 0)) {
-            continue;
-        }
-        Payout *p;
-        st = kb_query_row_payout(l->q, v, vl, &p);
-        if (st != KB_OK) return st;
-        if (l->r->status && p->status != l->r->status) continue;
-        if (l->out->n_payouts == l->limit) {
-            l->more = true;
+        if (kl < l->prefix.len || memcmp(k, l->prefix.bytes, l->prefix.len) != 0) break;
+        if (++*read > KB_TOTALS_SCAN_MAX) {
+            refuse(l->q, KB_REASON_FILTER_TOO_BROAD, "totals", "narrow the filter");
             break;
         }
-        l->out->payouts[l->out->n_payouts++] = p;
-        l->last_key = kb_arena_strndup(&l->q->arena, k + l->prefix_len, kl - l->prefix_len);
-        if (!l->last_key) return KB_ERR_NOMEM;
+        st = po_row(l, k, kl, v, vl, &stop);
     }
-    return kb_iter_status(it);
-}
-
-static kb_status list_bounds(po_list *l, int32_t to, kb_key *upper) {
-    kb_qctx *q = l->q;
-    kb_key_init(upper);
-    kb_key_add(upper, q->rq->tenant);
-    kb_key_add(upper, "payout");
-    kb_key_add(upper, "all");
-    l->prefix = *upper;
-    kb_key_raw(&l->prefix, "/", 1);
-    l->prefix_len = l->prefix.len;
-    const char *cursor = l->r->cursor;
-    if (cursor[0]) { /* "<day hex16>/<currency>": list what sorts before it */
-        uint64_t d;
-        size_t n = strlen(cursor);
-        if (n < 18 || n > 17 + 3 || cursor[16] != '/' || !kb_key_parse_hex64(cursor, &d)) {
-            refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of ListPayouts");
-            return KB_OK;
-        }
-        kb_key_raw(upper, "/", 1);
-        kb_key_raw(upper, cursor, n);
-        return KB_OK;
-    }
-    kb_key_add_hex64(upper, (uint64_t)to + 1);
-    return KB_OK;
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
 }
 
 kb_status kb_query_list_payouts(kb_qctx *q, const ProtobufCMessage *msg) {
     const Kasboek__V1__ListPayoutsRequest *r = (const void *)msg;
-    po_list l = {.q = q, .r = r, .from = 0, .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
-    int32_t to = INT32_MAX - 1;
-    if (r->limit > KB_PAGE_SIZE_MAX) {
-        refuse(q, KB_REASON_INVALID_RANGE, "limit", "limit is at most 1000");
-        return KB_OK;
-    }
-    if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
-        refuse(q, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
-        return KB_OK;
-    }
-    kb_status st = date_arg(q, r->from, "from", &l.from);
-    if (st == KB_OK) st = date_arg(q, r->to, "to", &to);
-    if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
-    kb_key upper;
-    st = list_bounds(&l, to, &upper);
+    po_list l = {.q = q, .r = r, .to = INT32_MAX - 1,
+                 .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
+    kb_status st = po_check(&l);
     if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
     Kasboek__V1__ListPayoutsReply out = KASBOEK__V1__LIST_PAYOUTS_REPLY__INIT;
     out.payouts = kb_arena_alloc(&q->arena, l.limit * sizeof *out.payouts);
-    if (!out.payouts) return KB_ERR_NOMEM;
+    l.tot = kb_arena_alloc(&q->arena, KB_CURRENCIES_MAX * sizeof *l.tot);
+    if (!out.payouts || !l.tot) return KB_ERR_NOMEM;
     l.out = &out;
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, upper.bytes, upper.len);
-    if (!it) return KB_ERR_NOMEM;
-    st = list_payout_rows(&l, it);
-    kb_iter_close(it);
-    if (st != KB_OK) return st;
-    out.next_cursor = (char *)(l.more && l.last_key ? l.last_key : "");
+    st = po_walk(&l, &out.entries_read);
+    if (st != KB_OK || q->reply->err.code != KB_CODE_OK) return st;
+    if (l.overflow) {
+        refuse(q, KB_REASON_AMOUNT_OVERFLOW, "totals", "a total does not fit in 64 bits");
+        return KB_OK;
+    }
+    if (l.more) {
+        out.next_cursor = kb_arena_alloc(&q->arena, 21);
+        if (!out.next_cursor) return KB_ERR_NOMEM;
+        kb_cursor_num_put(out.next_cursor, (uint64_t)l.last_day);
+        snprintf(out.next_cursor + 16, 5, "/%s", l.last_cur);
+    }
+    if (r->totals) {
+        out.totals = kb_arena_alloc(&q->arena, (l.n_tot ? l.n_tot : 1) * sizeof *out.totals);
+        if (!out.totals) return KB_ERR_NOMEM;
+        for (size_t i = 0; i < l.n_tot; i++) out.totals[i] = &l.tot[i];
+        out.n_totals = l.n_tot;
+    }
     return kb_reply_set(q->reply, &out.base);
 }
 

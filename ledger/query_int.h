@@ -32,6 +32,14 @@ kb_status kb_query_row_payout(kb_qctx *q, const char *id, size_t id_len,
 kb_status kb_query_payout_transactions(kb_qctx *q, const Kasboek__V1__Payout *p,
                                        Kasboek__V1__BalanceTransaction ***out,
                                        size_t *n) KB_MUST_USE;
+/* Distinct currencies one totals reply holds (more than ISO 4217 has). */
+#define KB_CURRENCIES_MAX 256
+
+/* Adds one row to the per-currency totals tot[0..*n) (room for
+ * KB_CURRENCIES_MAX); *overflow is set when a sum leaves int64. */
+kb_status kb_query_total_add(kb_qctx *q, Kasboek__V1__CurrencyTotal *tot, size_t *n,
+                             const char *currency, int64_t amount, bool *overflow) KB_MUST_USE;
+kb_status kb_query_list_payments(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_report(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_payout(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;

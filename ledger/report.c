@@ -193,14 +193,11 @@ static kb_status po_push(report *rp, po_set *s, Payout *p) {
 static kb_status payouts_in_range(report *rp, po_set *s) {
     kb_qctx *q = rp->q;
     kb_key lo, hi;
-    kb_key_init(&lo);
-    kb_key_add(&lo, q->rq->tenant);
-    kb_key_add(&lo, "payout");
-    kb_key_add(&lo, "all");
+    kb_payout_list_prefix(&lo, q->rq->tenant, 0);
     hi = lo;
-    size_t prefix_len = lo.len + 1;
-    kb_key_add_hex64(&lo, (uint64_t)rp->from);
-    kb_key_add_hex64(&hi, (uint64_t)rp->to + 1);
+    size_t prefix_len = lo.len;
+    kb_key_raw_hex64(&lo, (uint64_t)rp->from);
+    kb_key_raw_hex64(&hi, (uint64_t)rp->to + 1);
     kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, hi.bytes, hi.len);
     if (!it) return KB_ERR_NOMEM;
     kb_status st = KB_OK;

@@ -503,6 +503,9 @@ void kb_iter_close(kb_iter *it) {
 void kb_iter_seek(kb_iter *it, const void *key, size_t key_len) {
     rocksdb_iter_seek(it->it, key, key_len);
 }
+void kb_iter_seek_for_prev(kb_iter *it, const void *key, size_t key_len) {
+    rocksdb_iter_seek_for_prev(it->it, key, key_len);
+}
 void kb_iter_seek_first(kb_iter *it) {
     rocksdb_iter_seek_to_first(it->it);
 }

@@ -92,6 +92,8 @@ kb_iter *kb_iter_open(kb_store *s, const kb_snapshot *snap, kb_cf cf, const void
                       size_t upper_len);
 void kb_iter_close(kb_iter *it);
 void kb_iter_seek(kb_iter *it, const void *key, size_t key_len);
+/* The last key <= key. */
+void kb_iter_seek_for_prev(kb_iter *it, const void *key, size_t key_len);
 void kb_iter_seek_first(kb_iter *it);
 void kb_iter_seek_last(kb_iter *it);
 bool kb_iter_valid(kb_iter *it);

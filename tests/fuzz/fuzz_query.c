@@ -82,12 +82,16 @@ static void check_row(const Kasboek__V1__ListPaymentsRequest *q, const Kasboek__
     FZ_CHECK(p->created_at >= q->from && (!q->to || p->created_at < q->to));
 }
 
+/* "<16 letters a-p>/<id>", "~" appended when the page ran out of reads. */
 static bool cursor_plausible(const char *c) {
-    if (strlen(c) < 18 || c[16] != '/') return false;
+    size_t n = strlen(c);
+    if (n < 18 || c[16] != '/') return false;
     for (int i = 0; i < 16; i++) {
-        if (!strchr("0123456789abcdef", c[i])) return false;
+        if (c[i] < 'a' || c[i] > 'p') return false;
     }
-    return kb_id_valid(c + 17);
+    char id[KB_ID_LEN_MAX + 2];
+    snprintf(id, sizeof id, "%.*s", (int)(n - 17 - (c[n - 1] == '~')), c + 17);
+    return kb_id_valid(id);
 }
 
 static bool listed(const Kasboek__V1__ListPaymentsReply *l, const char *id) {

@@ -130,24 +130,6 @@ static kb_code payout_outcome(env *e, const char *id, bool paid) {
 
 /* -------------------------------------------------------------- queries */
 
-static uint8_t qbuf[4096];
-static kb_reply qreply;
-
-/* Runs a query at e's clock; returns the reply's code (payload in qreply). */
-static kb_code query(env *e, const char *method, const ProtobufCMessage *m) {
-    kb_reply_fini(&qreply);
-    size_t n = protobuf_c_message_pack(m, qbuf);
-    kb_request rq = {.tenant = "t1",
-                     .actor = "test",
-                     .method = method,
-                     .idempotency_key = "",
-                     .payload = qbuf,
-                     .payload_len = n,
-                     .now = e->now ? e->now : NOW};
-    assert_int_equal(kb_query_execute(e->store, &rq, &qreply), KB_OK);
-    return qreply.err.code;
-}
-
 typedef struct bal {
     int64_t available, pending, total;
     uint32_t open;
@@ -164,7 +146,7 @@ static bal balance(env *e, const char *cur, uint64_t as_of_seq) {
     }
     assert_int_equal(query(e, "GetBalance", &r.base), KB_CODE_OK);
     Kasboek__V1__GetBalanceReply *g =
-        kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_non_null(g);
     bal b = {.as_of_seq = g->as_of_seq};
     assert_true(g->n_balances <= 1);
@@ -185,7 +167,7 @@ static Kasboek__V1__GetPayoutReply *get_payout(env *e, const char *id) {
     r.payout_id = (char *)id;
     assert_int_equal(query(e, "GetPayout", &r.base), KB_CODE_OK);
     Kasboek__V1__GetPayoutReply *g =
-        kasboek__v1__get_payout_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__get_payout_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_non_null(g);
     return g;
 }
@@ -210,8 +192,8 @@ static void list_all(env *e, const char *cur, all_btxns *out) {
         r.limit = 1000;
         assert_int_equal(query(e, "ListBalanceTransactions", &r.base), KB_CODE_OK);
         Kasboek__V1__ListBalanceTransactionsReply *p =
-            kasboek__v1__list_balance_transactions_reply__unpack(NULL, qreply.payload_len,
-                                                                 qreply.payload);
+            kasboek__v1__list_balance_transactions_reply__unpack(NULL, e->qreply.payload_len,
+                                                                 e->qreply.payload);
         assert_non_null(p);
         assert_true(out->n_pages < 200);
         out->pages[out->n_pages++] = p;
@@ -259,7 +241,7 @@ static void get_report(env *e, Kasboek__V1__ReportKind kind, Kasboek__V1__Report
     r.as_of_seq = as_of;
     assert_int_equal(query(e, "GetReport", &r.base), KB_CODE_OK);
     Kasboek__V1__GetReportReply *g =
-        kasboek__v1__get_report_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__get_report_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_non_null(g);
     out->content = malloc(g->content.len + 1);
     memcpy(out->content, g->content.data, g->content.len);
@@ -338,7 +320,7 @@ static void reports_of_worked_example(env *e) {
     bad.from = "2026-03-31";
     bad.to = "2026-03-01";
     assert_int_equal(query(e, "GetReport", &bad.base), KB_CODE_INVALID_ARGUMENT);
-    assert_string_equal(qreply.err.field, "to");
+    assert_string_equal(e->qreply.err.field, "to");
 }
 
 /* --------------------------------------------------------------- tests */
@@ -446,14 +428,14 @@ static void test_negative_payout_day(void **st) {
     tr.as_of_time = at("2026-03-03");
     assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
     Kasboek__V1__GetBalanceReply *tg =
-        kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_int_equal(tg->as_of_seq, 4);
     assert_int_equal(tg->as_of_date, day("2026-03-03"));
     assert_int_equal(tg->balances[0]->pending, 14535);
     kasboek__v1__get_balance_reply__free_unpacked(tg, NULL);
     tr.as_of_time = at("2026-03-04"); /* the day's close is in, paid out */
     assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
-    tg = kasboek__v1__get_balance_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+    tg = kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_int_equal(tg->n_balances, 1);
     assert_int_equal(tg->balances[0]->total, 0);
     kasboek__v1__get_balance_reply__free_unpacked(tg, NULL);
@@ -521,7 +503,7 @@ static void test_settings(void **st) {
     Kasboek__V1__GetTenantSettingsRequest g = KASBOEK__V1__GET_TENANT_SETTINGS_REQUEST__INIT;
     assert_int_equal(query(e, "GetTenantSettings", &g.base), KB_CODE_OK);
     Kasboek__V1__TenantSettings *s =
-        kasboek__v1__tenant_settings__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__tenant_settings__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_int_equal(s->card_available_days, 2);
     assert_int_equal(s->debit_available_days, 3);
     assert_int_equal(s->payout_minute_of_day, 360);
@@ -662,7 +644,7 @@ static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids
     lr.limit = 1000;
     assert_int_equal(query(e, "ListPayouts", &lr.base), KB_CODE_OK);
     Kasboek__V1__ListPayoutsReply *pl =
-        kasboek__v1__list_payouts_reply__unpack(NULL, qreply.payload_len, qreply.payload);
+        kasboek__v1__list_payouts_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     int32_t newer = INT32_MAX;
     for (size_t i = 0; i < pl->n_payouts; i++) {
         assert_true(pl->payouts[i]->date < newer); /* newest first, one per day */
@@ -731,6 +713,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_randomized_invariants, env_setup, env_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    kb_reply_fini(&qreply);
     return rc;
 }

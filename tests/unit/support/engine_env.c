@@ -10,6 +10,7 @@
 
 #include "engine_env.h"
 #include "log.h"
+#include "query.h"
 #include "rebuild.h"
 
 int kbt_rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -30,6 +31,7 @@ int env_setup(void **st) {
 int env_teardown(void **st) {
     env *e = *st;
     kb_reply_fini(&e->reply);
+    kb_reply_fini(&e->qreply);
     kb_engine_close(e->engine);
     kb_store_close(e->store);
     nftw(e->dir, kbt_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -61,6 +63,21 @@ kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *
     kb_code code = exec_open(e, method, m, idem, expected);
     assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
     return code;
+}
+
+kb_code query(env *e, const char *method, const ProtobufCMessage *m) {
+    kb_reply_fini(&e->qreply);
+    assert_true(protobuf_c_message_get_packed_size(m) <= sizeof e->buf);
+    size_t n = protobuf_c_message_pack(m, e->buf);
+    kb_request rq = {.tenant = "t1",
+                     .actor = "test",
+                     .method = method,
+                     .idempotency_key = "",
+                     .payload = e->buf,
+                     .payload_len = n,
+                     .now = e->now ? e->now : NOW};
+    assert_int_equal(kb_query_execute(e->store, &rq, &e->qreply), KB_OK);
+    return e->qreply.err.code;
 }
 
 Kasboek__V1__CommandResult *result(env *e) {

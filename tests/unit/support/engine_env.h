@@ -21,6 +21,7 @@ typedef struct env {
     kb_store *store;
     kb_engine *engine;
     kb_reply reply;
+    kb_reply qreply; /* the last query's */
     uint8_t buf[1 << 17]; /* one packed request */
     int64_t now;          /* the clock exec runs at; 0 = NOW */
 } env;
@@ -36,6 +37,9 @@ kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const c
 /* Executes one command of tenant t1 at e->now (NOW unless set) in its own
  * committed batch; expected < 0: no expected_version. Returns the code. */
 kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem, int expected);
+/* Runs a query of tenant t1 at e's clock; returns the reply's code (the
+ * reply in e->qreply). */
+kb_code query(env *e, const char *method, const ProtobufCMessage *m);
 /* The last reply's CommandResult (free with ..._free_unpacked). */
 Kasboek__V1__CommandResult *result(env *e);
 /* Family cf of a and b hold the same keys and values (and some). */
