@@ -55,6 +55,12 @@ void kb_key_event(kb_key *k, uint64_t seq);
 #define KB_META_HEAD      "head"
 #define KB_META_SCHEMA    "schema"
 #define KB_META_CLOCK     "clock"
-#define KB_SCHEMA_VERSION 1
+/* The shape of the projections (state, index and streams families): a
+ * change to any key or value there bumps it, and a store of another
+ * version is reprojected from its log on open (kb_projections_ensure).
+ * 1: the first layout (never written: a store without the key is 1).
+ * 2: payment lists by status, method, currency, contact, company, source
+ *    and amount with "<CUR> <amount>" values; payout status lists. */
+#define KB_SCHEMA_VERSION 2
 
 #endif

@@ -466,3 +466,89 @@ kb_status kb_rebuild_flush(kb_rebuild *r) {
     rb_reset(r);
     return st;
 }
+
+/* ------------------------------------------------------------ reproject */
+
+kb_status kb_reproject(kb_store *s, const char *sst_dir, uint64_t *events) {
+    static const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS};
+    *events = 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        kb_status st = kb_store_clear(s, families[i]);
+        if (st != KB_OK) return st;
+    }
+    const kb_rebuild_config cfg = {.chunk_events = KB_REBUILD_CHUNK_EVENTS_DEFAULT,
+                                   .sst_dir = sst_dir};
+    kb_rebuild *rb;
+    kb_status st = kb_rebuild_open(s, &cfg, &rb);
+    if (st != KB_OK) return st;
+    kb_log_walk w;
+    kb_log_walk_init(&w);
+    /* no block checksums: the chain covers every byte of the events */
+    kb_iter *it = kb_iter_open_seq(s, NULL, KB_CF_EVENTS, false);
+    if (!it) st = KB_ERR_NOMEM;
+    for (kb_iter_seek_first(it); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
+        size_t kl, vl;
+        const char *key = kb_iter_key(it, &kl), *val = kb_iter_value(it, &vl);
+        kb_log_view v;
+        st = kb_log_walk_step(&w, key, kl, val, vl);
+        if (st == KB_OK && !kb_log_view_parse(val, vl, &v)) st = KB_ERR_CORRUPT;
+        if (st == KB_OK) st = kb_rebuild_add(rb, &v);
+    }
+    if (it && st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    if (st == KB_OK) st = kb_rebuild_flush(rb);
+    kb_head head;
+    if (st == KB_OK) st = kb_log_head_read(s, NULL, NULL, &head);
+    if (st == KB_OK) st = kb_log_walk_end(&w, &head);
+    if (st == KB_OK) *events = kb_rebuild_head(rb)->seq;
+    kb_rebuild_free(rb);
+    return st;
+}
+
+/* The stored version, 1 when there is no key (*present false). */
+static kb_status schema_read(kb_store *s, uint32_t *out, bool *present) {
+    kb_value v;
+    kb_status st = kb_store_get(s, NULL, NULL, KB_CF_META, KB_META_SCHEMA, strlen(KB_META_SCHEMA),
+                                &v);
+    *present = st == KB_OK;
+    if (st == KB_ERR_NOT_FOUND) {
+        *out = 1;
+        return KB_OK;
+    }
+    if (st != KB_OK) return st;
+    uint64_t n = 0;
+    if (v.len == 8) n = kb_be64_get((const unsigned char *)v.data);
+    kb_value_free(&v);
+    if (n == 0 || n > UINT32_MAX) return KB_ERR_CORRUPT;
+    *out = (uint32_t)n;
+    return KB_OK;
+}
+
+static kb_status schema_write(kb_store *s) {
+    kb_batch *b;
+    kb_status st = kb_batch_alloc(s, &b);
+    if (st != KB_OK) return st;
+    unsigned char v[8];
+    kb_be64_put(v, KB_SCHEMA_VERSION);
+    kb_batch_put(b, KB_CF_META, KB_META_SCHEMA, strlen(KB_META_SCHEMA), v, sizeof v);
+    st = kb_store_write(s, b, true);
+    kb_batch_free(b);
+    return st;
+}
+
+kb_status kb_projections_ensure(kb_store *s, const char *sst_dir, kb_schema_check *out) {
+    memset(out, 0, sizeof *out);
+    bool has_key;
+    kb_status st = schema_read(s, &out->found, &has_key);
+    if (st != KB_OK) return st;
+    if (has_key && out->found == KB_SCHEMA_VERSION) return KB_OK;
+    if (out->found > KB_SCHEMA_VERSION) return KB_ERR_STATE;
+    kb_head head;
+    st = kb_log_head_read(s, NULL, NULL, &head);
+    if (st != KB_OK) return st;
+    if (head.seq > 0 && out->found != KB_SCHEMA_VERSION) {
+        st = kb_reproject(s, sst_dir, &out->events);
+        out->reprojected = true;
+    }
+    return st == KB_OK ? schema_write(s) : st;
+}

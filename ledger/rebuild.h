@@ -79,4 +79,24 @@ const kb_head *kb_rebuild_head(const kb_rebuild *r);
 /* After a failure: where and why. */
 kb_rebuild_fail kb_rebuild_failure(const kb_rebuild *r);
 
+/* Rebuilds the projections of s in place from its own log: the state,
+ * index and streams families are cleared, then the log is folded into them
+ * as above (its chain checked on the way; KB_ERR_CORRUPT at a bad record).
+ * *events: the events folded. A crash part way leaves the schema key
+ * untouched, so the next open does it again. */
+kb_status kb_reproject(kb_store *s, const char *sst_dir, uint64_t *events) KB_MUST_USE;
+
+typedef struct kb_schema_check {
+    uint32_t found;   /* the store's schema (1: no key, written before it was kept) */
+    bool reprojected; /* the log was folded again */
+    uint64_t events;
+} kb_schema_check;
+
+/* Makes s's projections those of KB_SCHEMA_VERSION: writes the version
+ * into an empty store, reprojects a store of an older one (kb_reproject),
+ * and refuses (KB_ERR_STATE) one written by a newer build. sst_dir: an
+ * existing directory for the fold's table files. */
+kb_status kb_projections_ensure(kb_store *s, const char *sst_dir,
+                                kb_schema_check *out) KB_MUST_USE;
+
 #endif

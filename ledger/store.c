@@ -655,6 +655,19 @@ kb_status kb_store_ingest(kb_store *s, kb_cf cf, const char *path) {
     return KB_OK;
 }
 
+kb_status kb_store_clear(kb_store *s, kb_cf cf) {
+    if (s->read_only) return KB_ERR_STATE;
+    static const char end[9] = {'\xff', '\xff', '\xff', '\xff', '\xff',
+                                '\xff', '\xff', '\xff', '\xff'};
+    char *rerr = NULL;
+    rocksdb_delete_range_cf(s->db, s->wopts_sync, s->cf[cf], "", 0, end, sizeof end, &rerr);
+    if (rerr) {
+        free(rerr);
+        return KB_ERR_IO;
+    }
+    return KB_OK;
+}
+
 kb_status kb_store_bulk_mode(kb_store *s) {
     if (s->read_only) return KB_ERR_STATE;
     const char *keys[1] = {"disable_auto_compactions"}, *vals[1] = {"true"};

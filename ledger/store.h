@@ -133,6 +133,9 @@ kb_status kb_sst_finish(kb_sst *w) KB_MUST_USE;
 void kb_sst_free(kb_sst *w);
 /* Moves the finished file at path into family cf. */
 kb_status kb_store_ingest(kb_store *s, kb_cf cf, const char *path) KB_MUST_USE;
+/* Deletes every key of family cf (one range tombstone, synced). Keys are
+ * text ids, so none starts with 0xff. */
+kb_status kb_store_clear(kb_store *s, kb_cf cf) KB_MUST_USE;
 /* Turns automatic compactions off in every family (bulk loads: files pile
  * up in level 0 and are read once). */
 kb_status kb_store_bulk_mode(kb_store *s) KB_MUST_USE;

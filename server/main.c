@@ -1,5 +1,6 @@
 /* kasboekd: the kasboek ledger server. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <nng/nng.h>
 #include <signal.h>
@@ -8,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config.h"
 #include "arena.h"
 #include "engine.h"
 #include "kasboek.pb-c.h"
+#include "keys.h"
 #include "log.h"
+#include "rebuild.h"
 #include "rpc.h"
 #include "store.h"
 #include "writer.h"
@@ -104,6 +109,40 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     return st.failed_commits ? 1 : 0;
 }
 
+/* Projections of an older build are rebuilt from the log before serving
+ * (KB_SCHEMA_VERSION); the fold's table files go to a directory in the
+ * data dir, removed after. */
+static int ensure_schema(const kbd_config *cfg, kb_store *store) {
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/reproject.tmp", cfg->data_dir) >= (int)sizeof dir) return 1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "kasboekd: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    kb_schema_check sc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0); /* a log line, not ledger time */
+    kb_status st = kb_projections_ensure(store, dir, &sc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    (void)rmdir(dir);
+    if (st == KB_ERR_STATE) {
+        fprintf(stderr, "kasboekd: %s holds projections of schema %u; this build knows %d\n",
+                cfg->data_dir, (unsigned)sc.found, KB_SCHEMA_VERSION);
+        return 1;
+    }
+    if (st != KB_OK) {
+        fprintf(stderr, "kasboekd: rebuilding the projections of %s failed: %s\n", cfg->data_dir,
+                kb_status_str(st));
+        return 1;
+    }
+    if (sc.reprojected && !cfg->quiet) {
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        fprintf(stderr, "kasboekd: projections of schema %u rebuilt as %d from %llu events in %.1f s\n",
+                (unsigned)sc.found, KB_SCHEMA_VERSION, (unsigned long long)sc.events, s);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     kbd_config cfg;
     kbd_config_defaults(&cfg);
@@ -127,6 +166,10 @@ int main(int argc, char **argv) {
                            .block_cache_bytes = (size_t)cfg.block_cache_mb << 20};
     if (kb_store_open(cfg.data_dir, KB_OPEN_CREATE, &so, &store, err, sizeof err) != KB_OK) {
         fprintf(stderr, "kasboekd: cannot open %s: %s\n", cfg.data_dir, err);
+        return 1;
+    }
+    if (ensure_schema(&cfg, store) != 0) {
+        kb_store_close(store);
         return 1;
     }
     kb_engine *engine = NULL;

@@ -155,6 +155,17 @@ int cli_amount_flag(cli *c, const char *flag, const char *currency, int64_t *out
     return cli_amount_text(c, flag, currency, out);
 }
 
+int cli_amount_range(cli *c, const char *currency, bool *min, int64_t *min_amount, bool *max,
+                     int64_t *max_amount) {
+    *min = cli_flag(c, "min-amount") != NULL;
+    *max = cli_flag(c, "max-amount") != NULL;
+    if ((*min || *max) && !currency[0]) {
+        return cli_usage_error(c, "--min-amount and --max-amount need --currency");
+    }
+    int ex = cli_amount_flag(c, "min-amount", currency, min_amount);
+    return ex == CLI_EXIT_OK ? cli_amount_flag(c, "max-amount", currency, max_amount) : ex;
+}
+
 /* Checks the shape of an amount before its currency is known: an optional
  * '-', digits, and optionally a point followed by digits. */
 int cli_amount_syntax(cli *c, const char *flag) {

@@ -98,6 +98,9 @@ int cli_currency_flag(cli *c, char out[4]);
 int cli_amount_text(cli *c, const char *flag, const char *currency, int64_t *out);
 int cli_amount_flag(cli *c, const char *flag, const char *currency, int64_t *out);
 int cli_amount_syntax(cli *c, const char *flag);
+/* --min-amount / --max-amount in currency (required when either is given). */
+int cli_amount_range(cli *c, const char *currency, bool *min, int64_t *min_amount, bool *max,
+                     int64_t *max_amount);
 int cli_enum_flag(cli *c, const char *flag, const ProtobufCEnumDescriptor *d, int *out);
 int cli_source_flag(cli *c, char *buf, size_t n, char **type, char **id);
 
@@ -113,6 +116,8 @@ void cli_print_error_json(cli *c, const char *code, const char *reason, const ch
                           const char *message);
 void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__CommandResult *r);
 void cli_print_payment(const Kasboek__V1__Payment *p);
+/* "total EUR  12 payments  1234.56" per currency (what names the rows). */
+void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what);
 /* occurred_at and recorded_at of an EventRecord's packed Event (0 if it
  * does not decode). */
 void cli_event_times(const Kasboek__V1__EventRecord *e, int64_t *occurred, int64_t *recorded);

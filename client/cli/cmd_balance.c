@@ -175,6 +175,7 @@ static void print_payouts(cli *c, const ProtobufCMessage *m) {
     }
     cli_table_print(&t, stdout, true);
     cli_table_fini(&t);
+    cli_print_totals(l->totals, l->n_totals, "payouts");
     if (l->next_cursor[0]) printf("next cursor: %s\n", l->next_cursor);
 }
 
@@ -188,7 +189,12 @@ int cli_cmd_payouts_list(cli *c) {
     if (ex == CLI_EXIT_OK)
         ex = cli_enum_flag(c, "status", &kasboek__v1__payout_status__descriptor, &st);
     if (ex == CLI_EXIT_OK) ex = uint_flag(c, "limit", 1000, &limit, &given);
+    bool min = false, max = false;
+    if (ex == CLI_EXIT_OK) ex = cli_amount_range(c, cur, &min, &r.min_amount, &max, &r.max_amount);
     if (ex != CLI_EXIT_OK) return ex;
+    if (min) r.min_case = KASBOEK__V1__LIST_PAYOUTS_REQUEST__MIN_MIN_AMOUNT;
+    if (max) r.max_case = KASBOEK__V1__LIST_PAYOUTS_REQUEST__MAX_MAX_AMOUNT;
+    r.totals = cli_has(c, "totals");
     r.currency = cur;
     r.status = (Kasboek__V1__PayoutStatus)st;
     r.from = (char *)(cli_flag(c, "from") ? cli_flag(c, "from") : "");

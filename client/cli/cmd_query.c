@@ -120,6 +120,7 @@ static void print_list(cli *c, const ProtobufCMessage *m) {
     else
         printf("no payments\n");
     cli_table_fini(&t);
+    cli_print_totals(l->totals, l->n_totals, "payments");
     if (l->next_cursor[0]) printf("next cursor: %s\n", l->next_cursor);
 }
 
@@ -127,18 +128,10 @@ static int list_amounts(cli *c, Kasboek__V1__ListPaymentsRequest *q, char cur[4]
     int ex = cli_currency_flag(c, cur);
     if (ex != CLI_EXIT_OK) return ex;
     if (cur[0]) q->currency = cur;
-    bool min = cli_flag(c, "min-amount") != NULL, max = cli_flag(c, "max-amount") != NULL;
-    if ((min || max) && !cur[0]) {
-        return cli_usage_error(c, "--min-amount and --max-amount need --currency");
-    }
-    if (min) {
-        q->min_case = KASBOEK__V1__LIST_PAYMENTS_REQUEST__MIN_MIN_AMOUNT;
-        ex = cli_amount_flag(c, "min-amount", cur, &q->min_amount);
-    }
-    if (ex == CLI_EXIT_OK && max) {
-        q->max_case = KASBOEK__V1__LIST_PAYMENTS_REQUEST__MAX_MAX_AMOUNT;
-        ex = cli_amount_flag(c, "max-amount", cur, &q->max_amount);
-    }
+    bool min, max;
+    ex = cli_amount_range(c, cur, &min, &q->min_amount, &max, &q->max_amount);
+    if (min) q->min_case = KASBOEK__V1__LIST_PAYMENTS_REQUEST__MIN_MIN_AMOUNT;
+    if (max) q->max_case = KASBOEK__V1__LIST_PAYMENTS_REQUEST__MAX_MAX_AMOUNT;
     return ex;
 }
 
@@ -164,6 +157,7 @@ static int list_filters(cli *c, Kasboek__V1__ListPaymentsRequest *q, char cur[4]
     if (cli_flag(c, "customer")) q->customer_id = (char *)cli_flag(c, "customer");
     if (cli_flag(c, "company")) q->company_id = (char *)cli_flag(c, "company");
     if (cli_flag(c, "cursor")) q->cursor = (char *)cli_flag(c, "cursor");
+    q->totals = cli_has(c, "totals");
     return CLI_EXIT_OK;
 }
 

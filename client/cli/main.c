@@ -29,8 +29,8 @@ static const cli_cmd commands[] = {
     {"payments", "get", 1, "", "", false, cli_cmd_get, "payments get ID"},
     {"payments", "list", 0,
      "status= method= min-amount= max-amount= currency= customer= company= source= from= to= "
-     "limit= cursor=",
-     "", false, cli_cmd_list, "payments list [filters] [--limit N] [--cursor C]"},
+     "limit= cursor= totals",
+     "", false, cli_cmd_list, "payments list [filters] [--totals] [--limit N] [--cursor C]"},
     {"refunds", "settle", 1, AT, "", true, cli_cmd_refund_settle, "refunds settle REFUND_ID"},
     {"refunds", "fail", 1, "reason= " AT, "", true, cli_cmd_refund_fail,
      "refunds fail REFUND_ID [--reason TEXT]"},
@@ -46,8 +46,11 @@ static const cli_cmd commands[] = {
      "balance [--currency C] [--as-of SEQ|TIME]"},
     {"payouts", "close", 0, "date= currency=", "", true, cli_cmd_payouts_close,
      "payouts close [--date 2026-03-02] [--currency EUR]"},
-    {"payouts", "list", 0, "from= to= status= currency= limit= cursor=", "", false,
-     cli_cmd_payouts_list, "payouts list [--from D] [--to D] [--status S] [--currency C]"},
+    {"payouts", "list", 0,
+     "from= to= status= currency= min-amount= max-amount= limit= cursor= totals", "", false,
+     cli_cmd_payouts_list,
+     "payouts list [--from D] [--to D] [--status S] [--currency C] [--min-amount A] "
+     "[--max-amount A] [--totals]"},
     {"payouts", "get", 1, "", "", false, cli_cmd_payouts_get, "payouts get ID"},
     {"payouts", "paid", 1, AT, "", true, cli_cmd_payouts_paid, "payouts paid ID"},
     {"payouts", "failed", 1, "reason= " AT, "reason", true, cli_cmd_payouts_failed,
@@ -99,7 +102,9 @@ static const char usage_text[] =
     "  payments get ID\n"
     "  payments list [--status S] [--method M] [--currency C] [--min-amount A]\n"
     "          [--max-amount A] [--customer C] [--company C] [--source TYPE:ID]\n"
-    "          [--from T] [--to T] [--limit N] [--cursor C]\n"
+    "          [--from T] [--to T] [--totals] [--limit N] [--cursor C]\n"
+    "          every filter reads its own index; --totals: count and sum per currency\n"
+    "          over the whole filter (not just the page)\n"
     "  refunds settle REFUND_ID\n"
     "  refunds fail REFUND_ID [--reason TEXT]\n"
     "  disputes close DISPUTE_ID --outcome won|lost\n"
@@ -110,6 +115,7 @@ static const char usage_text[] =
     "  payouts close [--date D] [--currency C]  close the payout day D (default today)\n"
     "          for C (default every currency with a balance); a day closes once\n"
     "  payouts list [--from D] [--to D] [--status pending|paid|failed] [--currency C]\n"
+    "          [--min-amount A] [--max-amount A] [--totals]\n"
     "          [--limit N] [--cursor C]        newest first\n"
     "  payouts get ID                          the payout and every transaction in it\n"
     "  payouts paid ID | payouts failed ID --reason R\n"

@@ -27,6 +27,14 @@ const char *cli_money_msg(char *buf, size_t n, const Kasboek__V1__Money *m) {
     return cli_money(buf, n, m->amount, m->currency);
 }
 
+void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what) {
+    char amount[CLI_TEXT_MAX];
+    for (size_t i = 0; i < n; i++) {
+        printf("total %s: %llu %s, %s\n", t[i]->currency, (unsigned long long)t[i]->count, what,
+               cli_money(amount, sizeof amount, t[i]->amount, t[i]->currency));
+    }
+}
+
 const char *cli_time(char *buf, size_t n, int64_t us) {
     if (us == 0)
         snprintf(buf, n, "-");

@@ -628,6 +628,106 @@ static bool has_id(char (*ids)[40], size_t n, const char *id) {
     return false;
 }
 
+/* Pages of ListPayouts with filter q (limit 1 or 2, by cursor) give the
+ * rows of `all` (every payout of cur, newest first) that match, in order,
+ * and its totals their count and sum. */
+static void check_payout_filter(env *e, Kasboek__V1__ListPayoutsRequest *q,
+                                const Kasboek__V1__ListPayoutsReply *all) {
+    size_t got = 0, i = 0;
+    int64_t sum = 0;
+    uint64_t count = 0;
+    for (size_t j = 0; j < all->n_payouts; j++) {
+        const Kasboek__V1__Payout *p = all->payouts[j];
+        if ((q->status && p->status != q->status) ||
+            (q->min_case && p->amount->amount < q->min_amount)) {
+            continue;
+        }
+        count++;
+        sum += p->amount->amount;
+    }
+    char cursor[64] = "";
+    q->totals = true;
+    do {
+        q->cursor = cursor;
+        assert_int_equal(query(e, "ListPayouts", &q->base), KB_CODE_OK);
+        Kasboek__V1__ListPayoutsReply *r = kasboek__v1__list_payouts_reply__unpack(
+            NULL, e->qreply.payload_len, e->qreply.payload);
+        assert_int_equal(r->n_totals, q->totals && count ? 1 : 0);
+        if (q->totals && count) {
+            assert_int_equal(r->totals[0]->count, count);
+            assert_int_equal(r->totals[0]->amount, sum);
+        }
+        for (size_t j = 0; j < r->n_payouts; j++, got++) {
+            while (i < all->n_payouts &&
+                   ((q->status && all->payouts[i]->status != q->status) ||
+                    (q->min_case && all->payouts[i]->amount->amount < q->min_amount))) {
+                i++;
+            }
+            assert_true(i < all->n_payouts);
+            assert_string_equal(r->payouts[j]->payout_id, all->payouts[i++]->payout_id);
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->next_cursor);
+        kasboek__v1__list_payouts_reply__free_unpacked(r, NULL);
+        q->totals = rnd(2); /* later pages: totals or not, the same rows */
+    } while (cursor[0]);
+    assert_int_equal(got, count);
+}
+
+static void check_payout_lists(env *e, const char *cur, const Kasboek__V1__ListPayoutsReply *all) {
+    for (int status = 0; status <= 3; status++) {
+        for (int amounts = 0; amounts < 2; amounts++) {
+            Kasboek__V1__ListPayoutsRequest q = KASBOEK__V1__LIST_PAYOUTS_REQUEST__INIT;
+            q.currency = (char *)cur;
+            q.status = (Kasboek__V1__PayoutStatus)status;
+            q.limit = 1 + rnd(2);
+            if (amounts) {
+                q.min_case = KASBOEK__V1__LIST_PAYOUTS_REQUEST__MIN_MIN_AMOUNT;
+                q.min_amount = 0; /* no debits */
+            }
+            check_payout_filter(e, &q, all);
+        }
+    }
+}
+
+/* Rows and totals of ListPayouts (status s, one currency or every one). */
+static uint64_t count_payouts(env *e, int status, const char *cur, uint64_t *total_count) {
+    Kasboek__V1__ListPayoutsRequest q = KASBOEK__V1__LIST_PAYOUTS_REQUEST__INIT;
+    q.status = (Kasboek__V1__PayoutStatus)status;
+    q.currency = (char *)cur;
+    q.limit = 3;
+    q.totals = true;
+    char cursor[64] = "";
+    uint64_t n = 0;
+    *total_count = 0;
+    do {
+        q.cursor = cursor;
+        assert_int_equal(query(e, "ListPayouts", &q.base), KB_CODE_OK);
+        Kasboek__V1__ListPayoutsReply *r = kasboek__v1__list_payouts_reply__unpack(
+            NULL, e->qreply.payload_len, e->qreply.payload);
+        n += r->n_payouts;
+        if (!cursor[0])
+            for (size_t i = 0; i < r->n_totals; i++) *total_count += r->totals[i]->count;
+        snprintf(cursor, sizeof cursor, "%s", r->next_cursor);
+        kasboek__v1__list_payouts_reply__free_unpacked(r, NULL);
+    } while (cursor[0]);
+    return n;
+}
+
+/* Every currency's list is the sum of the per-currency ones. */
+static void check_payout_lists_all_currencies(env *e) {
+    for (int status = 0; status <= 3; status++) {
+        uint64_t t_all, t_eur, t_usd;
+        uint64_t all = count_payouts(e, status, "", &t_all);
+        uint64_t eur = count_payouts(e, status, "EUR", &t_eur);
+        uint64_t usd = count_payouts(e, status, "USD", &t_usd);
+        assert_int_equal(all, eur + usd);
+        assert_int_equal(t_all, all);
+        assert_int_equal(t_eur, eur);
+        assert_int_equal(t_usd, usd);
+        if (status == 0) assert_true(all > 0);
+    }
+}
+
 /* The invariants for cur: the parts make the whole; every transaction is
  * in at most one payout and a payout's transactions sum to its amount; the
  * open ones (in no payout) sum to the balance; as of any seq the balance is
@@ -660,6 +760,7 @@ static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids
         assert_int_equal(in, p->payout->amount->amount);
         kasboek__v1__get_payout_reply__free_unpacked(p, NULL);
     }
+    check_payout_lists(e, cur, pl);
     kasboek__v1__list_payouts_reply__free_unpacked(pl, NULL);
     int64_t open = 0;
     uint32_t n_open = 0;
@@ -694,6 +795,7 @@ static void test_randomized_invariants(void **st) {
             check_invariants(e, "USD", all, ids);
         }
     }
+    check_payout_lists_all_currencies(e);
     print_message("randomized: %d actions, %d payments, head seq %llu\n", actions, n,
                   (unsigned long long)kb_engine_head(e->engine).seq);
     rebuild_and_compare(e, 7);
