@@ -38,8 +38,9 @@ void kb_key_raw(kb_key *k, const void *p, size_t n);
 
 /* Page cursors carry numbers as 16 letters a..p, a nibble each, never as
  * digits: a run of hex digits can pass the Luhn check, and every string of
- * a request is refused when it looks like a card number (found by
- * test_list: a payout cursor for 2026-02-05, day 0x5009, was one). */
+ * a request is refused when it looks like a card number. Found by
+ * test_list: a ListPayments cursor "0006450023405880/r0123" (created_at in
+ * hex) was refused; 675 of 370,286 times in a month, one every 7 s, were. */
 void kb_cursor_num_put(char out[16], uint64_t v);
 bool kb_cursor_num_get(const char *p, uint64_t *out);
 

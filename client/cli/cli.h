@@ -116,7 +116,8 @@ void cli_print_error_json(cli *c, const char *code, const char *reason, const ch
                           const char *message);
 void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__CommandResult *r);
 void cli_print_payment(const Kasboek__V1__Payment *p);
-/* "total EUR  12 payments  1234.56" per currency (what names the rows). */
+/* "total EUR: 12 payments, 1234.56 EUR" per currency (what: the row noun,
+ * singular). */
 void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what);
 /* occurred_at and recorded_at of an EventRecord's packed Event (0 if it
  * does not decode). */

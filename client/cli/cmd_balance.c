@@ -175,7 +175,7 @@ static void print_payouts(cli *c, const ProtobufCMessage *m) {
     }
     cli_table_print(&t, stdout, true);
     cli_table_fini(&t);
-    cli_print_totals(l->totals, l->n_totals, "payouts");
+    cli_print_totals(l->totals, l->n_totals, "payout");
     if (l->next_cursor[0]) printf("next cursor: %s\n", l->next_cursor);
 }
 

@@ -120,7 +120,7 @@ static void print_list(cli *c, const ProtobufCMessage *m) {
     else
         printf("no payments\n");
     cli_table_fini(&t);
-    cli_print_totals(l->totals, l->n_totals, "payments");
+    cli_print_totals(l->totals, l->n_totals, "payment");
     if (l->next_cursor[0]) printf("next cursor: %s\n", l->next_cursor);
 }
 

@@ -30,7 +30,8 @@ const char *cli_money_msg(char *buf, size_t n, const Kasboek__V1__Money *m) {
 void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what) {
     char amount[CLI_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
-        printf("total %s: %llu %s, %s\n", t[i]->currency, (unsigned long long)t[i]->count, what,
+        printf("total %s: %llu %s%s, %s\n", t[i]->currency, (unsigned long long)t[i]->count,
+               what, t[i]->count == 1 ? "" : "s",
                cli_money(amount, sizeof amount, t[i]->amount, t[i]->currency));
     }
 }

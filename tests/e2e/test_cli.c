@@ -212,7 +212,7 @@ static void test_list_table(void **state) {
     kbe_proc_fini(&p);
     kbe_cli(&server, &p, "payments", "list", "--status", "partially_refunded", "--totals", NULL);
     expect_exit(&p, 0, "payments list --totals");
-    expect_out(&p, "total EUR: 1 payments, 12.50 EUR");
+    expect_out(&p, "total EUR: 1 payment, 12.50 EUR");
     kbe_proc_fini(&p);
     kbe_cli(&server, &p, "-o", "json", "payments", "list", "--customer", "nobody", NULL);
     expect_exit(&p, 0, "payments list -o json");
@@ -322,7 +322,7 @@ static void test_balance_and_payouts(void **state) {
             "EUR", "--min-amount", "9.70", "--totals", NULL);
     expect_exit(&p, 0, "payouts list --totals");
     expect_out(&p, "po_20260203_EUR");
-    expect_out(&p, "total EUR: 1 payouts, 9.70 EUR");
+    expect_out(&p, "total EUR: 1 payout, 9.70 EUR");
     kbe_proc_fini(&p);
     kbe_cli(&server, &p, "--tenant", "po", "-o", "json", "payouts", "get", "po_20260203_EUR", NULL);
     expect_exit(&p, 0, "payouts get");

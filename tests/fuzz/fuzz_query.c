@@ -116,6 +116,16 @@ static Kasboek__V1__ListPaymentsReply *check_page(const Kasboek__V1__ListPayment
         }
     }
     FZ_CHECK(!l->next_cursor[0] || cursor_plausible(l->next_cursor));
+    FZ_CHECK(q->totals || l->n_totals == 0);
+    for (size_t i = 0; q->totals && i < l->n_payments; i++) { /* totals cover the page */
+        const Kasboek__V1__Money *m = l->payments[i]->amount;
+        uint64_t on_page = 0, in_total = 0;
+        for (size_t j = 0; j < l->n_payments; j++)
+            on_page += !strcmp(l->payments[j]->amount->currency, m->currency);
+        for (size_t j = 0; j < l->n_totals; j++)
+            if (!strcmp(l->totals[j]->currency, m->currency)) in_total = l->totals[j]->count;
+        FZ_CHECK(in_total >= on_page); /* over the whole filter, whatever the cursor */
+    }
     return l;
 }
 
