@@ -19,6 +19,7 @@ void kbd_config_defaults(kbd_config *c) {
     c->pipeline_bytes = 32u * 1024u;
     c->write_buffer_mb = 32;
     c->block_cache_mb = 64;
+    c->tick_interval_s = 60;
 }
 
 void kbd_config_usage(FILE *out) {
@@ -48,6 +49,9 @@ void kbd_config_usage(FILE *out) {
             "                            32; up to two per family: memory is bounded\n"
             "                            by 12 x N MiB of memtables plus the cache)\n"
             "  --block-cache-mb N        RocksDB block cache (default 64)\n"
+            "  --tick-interval-s N       on the system clock, run Tick (close the payout\n"
+            "                            days that are due) at start and every N s\n"
+            "                            (default 60; 0 = only on `kasboek clock tick`)\n"
             "  --config FILE             read `name = value` lines (names as above)\n"
             "  --quiet                   no log lines on stderr\n"
             "  --help                    this text\n"
@@ -113,6 +117,8 @@ static int apply(kbd_config *c, const char *name, const char *v) {
     if (!strcmp(name, "batch-window-us")) return parse_u32(name, v, 0, 100000, &c->batch_window_us);
     if (!strcmp(name, "write-buffer-mb")) return parse_u32(name, v, 1, 4096, &c->write_buffer_mb);
     if (!strcmp(name, "block-cache-mb")) return parse_u32(name, v, 1, 65536, &c->block_cache_mb);
+    if (!strcmp(name, "tick-interval-s"))
+        return parse_u32(name, v, 0, 86400, &c->tick_interval_s);
     if (!strcmp(name, "pipeline-bytes")) return parse_u32(name, v, 0, 1u << 30, &c->pipeline_bytes);
     if (!strcmp(name, "config")) return config_file(c, v);
     fprintf(stderr, "kasboekd: unknown option --%s (see --help)\n", name);

@@ -27,6 +27,7 @@ typedef struct kbd_config {
     uint32_t pipeline_bytes;       /* queued payload that starts the next batch early */
     uint32_t write_buffer_mb;      /* RocksDB memtable per column family */
     uint32_t block_cache_mb;       /* RocksDB block cache, shared */
+    uint32_t tick_interval_s;      /* system clock: Tick this often (0 = never) */
     bool quiet;
 } kbd_config;
 

@@ -22,6 +22,7 @@
 #include "rebuild.h"
 #include "rpc.h"
 #include "store.h"
+#include "ticker.h"
 #include "writer.h"
 
 #define KBD_DEFAULT_CLOCK_START_US INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
@@ -94,9 +95,12 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
         for (int i = 0; i < cfg->n_listen; i++) fprintf(stderr, " %s", cfg->listen[i]);
         fprintf(stderr, "\n");
     }
+    kbd_ticker *ticker =
+        cfg->manual_clock ? NULL : kbd_ticker_start(w, cfg->tick_interval_s, cfg->quiet);
     int sig = wait_for_signal();
     if (!cfg->quiet)
         fprintf(stderr, "kasboekd: %s: finishing in-flight requests\n", strsignal(sig));
+    kbd_ticker_stop(ticker);
     kbd_rpc_quiesce(rpc);
     if (!kbd_rpc_drain(rpc, 10000))
         fprintf(stderr, "kasboekd: some replies were not sent in 10 s\n");

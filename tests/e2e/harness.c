@@ -128,6 +128,10 @@ static void server_spawn(kbe_server *s) {
     argv[n++] = s->data_dir;
     argv[n++] = "--listen";
     argv[n++] = s->url;
+    /* no ticks of its own: tests compare heads before and after (a test
+     * of the ticker passes --tick-interval-s again, and the last wins) */
+    argv[n++] = "--tick-interval-s";
+    argv[n++] = "0";
     for (int i = 0; i < s->n_extra; i++) argv[n++] = s->extra[i];
     argv[n] = NULL;
     int log = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -389,11 +389,56 @@ static void test_sigterm_under_load(void **state) {
     assert_int_equal(unanswered_but_stored, 0);
 }
 
+/* ---------------------------------------------------------------- ticker */
+
+#define DAY_US INT64_C(86400000000)
+
+static size_t payouts_listed(kb_client *c) {
+    Kasboek__V1__ListPayoutsRequest q = KASBOEK__V1__LIST_PAYOUTS_REQUEST__INIT;
+    kb_client_result res;
+    assert_int_equal(kb_client_call(c, "ListPayouts", &q.base, NULL, &res), 0);
+    if (res.code != 0) kbe_fail_result("ListPayouts", &res);
+    Kasboek__V1__ListPayoutsReply *l =
+        kasboek__v1__list_payouts_reply__unpack(NULL, res.payload_len, res.payload);
+    assert_non_null(l);
+    size_t n = l->n_payouts;
+    kasboek__v1__list_payouts_reply__free_unpacked(l, NULL);
+    kb_client_result_fini(&res);
+    return n;
+}
+
+/* On the system clock kasboekd ticks by itself: a card payment of 10 days
+ * ago is paid out within a tick interval, with no admin Tick; on restart
+ * the first tick comes at once. */
+static void test_ticker_closes_due_payout_days(void **state) {
+    const char *const extra[] = {"--tick-interval-s", "1", NULL};
+    kbe_server_start(&srv, extra);
+    kb_client *c = kbe_connect(&srv, "t-tick");
+    kbe_head h;
+    kbe_head_get(c, &h);
+    assert_false(h.manual);
+    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
+    a.amount = 2500;
+    a.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "tick-1";
+    r.amount = &a;
+    r.method = KBE_M(CARD);
+    r.occurred_at = h.now - 10 * DAY_US;
+    kbe_result_free(kbe_command_ok(c, "RecordPayment", &r.base, NULL));
+    int64_t t0 = kbe_monotonic_ms();
+    while (payouts_listed(c) == 0 && kbe_monotonic_ms() - t0 < 5000) kbe_sleep_ms(50);
+    assert_int_equal(payouts_listed(c), 1);
+    kb_client_close(c);
+    kbe_server_stop_ok(&srv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_restart_keeps_everything, teardown_server),
         cmocka_unit_test_teardown(test_sigkill_loses_no_acknowledged_command, teardown_crash),
         cmocka_unit_test_teardown(test_sigterm_under_load, teardown_stoppers),
+        cmocka_unit_test_teardown(test_ticker_closes_due_payout_days, teardown_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
