@@ -51,30 +51,8 @@ static kb_code pay(env *e, const char *id, int64_t amount, int64_t fee, const ch
     return exec(e, "RecordPayment", &r.base, NULL, -1);
 }
 
-static kb_code settle(env *e, const char *id) {
-    Kasboek__V1__SettlePaymentRequest r = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)id;
-    return exec(e, "SettlePayment", &r.base, NULL, -1);
-}
 
-static kb_code fail_payment(env *e, const char *id) {
-    Kasboek__V1__FailPaymentRequest r = KASBOEK__V1__FAIL_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)id;
-    r.reason = "insufficient_funds";
-    return exec(e, "FailPayment", &r.base, NULL, -1);
-}
 
-static kb_code refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur) {
-    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
-    a.amount = amount;
-    a.currency = (char *)cur;
-    Kasboek__V1__RefundPaymentRequest r = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)pid;
-    r.refund_id = (char *)rid;
-    r.amount = &a;
-    r.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_REQUESTED_BY_CUSTOMER;
-    return exec(e, "RefundPayment", &r.base, NULL, -1);
-}
 
 static kb_code refund_outcome(env *e, const char *rid, bool ok) {
     if (ok) {
@@ -338,11 +316,11 @@ static void test_booking_rules(void **st) {
     assert_int_equal(b.pending, 10000 - 290);
     assert_int_equal(b.available, 0);
     e->now = at("2026-03-06"); /* Friday */
-    assert_int_equal(settle(e, "s1"), KB_CODE_OK);
-    assert_int_equal(fail_payment(e, "s2"), KB_CODE_OK);               /* never booked */
-    assert_int_equal(refund(e, "s1", "rs1", 1000, "EUR"), KB_CODE_OK); /* pending refund */
+    assert_int_equal(kbt_settle(e, "s1"), KB_CODE_OK);
+    assert_int_equal(kbt_fail_payment(e, "s2"), KB_CODE_OK);               /* never booked */
+    assert_int_equal(kbt_refund(e, "s1", "rs1", 1000, "EUR"), KB_CODE_OK); /* pending refund */
     assert_int_equal(refund_outcome(e, "rs1", false), KB_CODE_OK);     /* failed: back */
-    assert_int_equal(refund(e, "c1", "rc1", 2500, "EUR"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "c1", "rc1", 2500, "EUR"), KB_CODE_OK);
     assert_int_equal(dispute(e, "c1", "d1", 3000, 1500, "EUR", true), KB_CODE_OK);
     assert_int_equal(dispute(e, "s1", "d2", 1000, 1500, "EUR", false), KB_CODE_OK); /* won */
     all_btxns *all = calloc(1, sizeof *all);
@@ -398,7 +376,7 @@ static void test_negative_payout_day(void **st) {
     assert_int_equal(p1->n_transactions, 4);
     kasboek__v1__get_payout_reply__free_unpacked(p1, NULL);
     e->now = at("2026-03-05");
-    assert_int_equal(refund(e, "A", "rA", 10000, "EUR"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "A", "rA", 10000, "EUR"), KB_CODE_OK);
     assert_int_equal(dispute(e, "B", "dB", 5000, 1500, "EUR", true), KB_CODE_OK);
     assert_int_equal(pay(e, "C", 2000, 88, "EUR", CARD), KB_CODE_OK);
     uint64_t before_close = kb_engine_head(e->engine).seq;
@@ -595,12 +573,12 @@ static void random_action(env *e, sim_payment *ps, int *n, int day_no) {
     int64_t amount = 1 + rnd(60000);
     switch (op) {
         case 4:
-            (void)(rnd(4) ? settle(e, p->id) : fail_payment(e, p->id));
+            (void)(rnd(4) ? kbt_settle(e, p->id) : kbt_fail_payment(e, p->id));
             break;
         case 5:
         case 6:
             snprintf(rid, sizeof rid, "%s-r%d", p->id, p->refunds++);
-            if (refund(e, p->id, rid, amount, p->cur) == KB_CODE_OK && p->sepa) {
+            if (kbt_refund(e, p->id, rid, amount, p->cur) == KB_CODE_OK && p->sepa) {
                 (void)refund_outcome(e, rid, rnd(3) != 0);
             }
             break;

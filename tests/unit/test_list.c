@@ -53,30 +53,8 @@ static void record(env *e, const pay_spec *s) {
     assert_int_equal(exec_open(e, "RecordPayment", &r.base, NULL, -1), KB_CODE_OK);
 }
 
-static kb_code fail_payment(env *e, const char *id) {
-    Kasboek__V1__FailPaymentRequest r = KASBOEK__V1__FAIL_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)id;
-    r.reason = "insufficient_funds";
-    return exec_open(e, "FailPayment", &r.base, NULL, -1);
-}
 
-static kb_code settle(env *e, const char *id) {
-    Kasboek__V1__SettlePaymentRequest r = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)id;
-    return exec_open(e, "SettlePayment", &r.base, NULL, -1);
-}
 
-static kb_code refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur) {
-    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
-    a.amount = amount;
-    a.currency = (char *)cur;
-    Kasboek__V1__RefundPaymentRequest r = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
-    r.payment_id = (char *)pid;
-    r.refund_id = (char *)rid;
-    r.amount = &a;
-    r.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_REQUESTED_BY_CUSTOMER;
-    return exec_open(e, "RefundPayment", &r.base, NULL, -1);
-}
 
 static void begin(env *e) {
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
@@ -135,7 +113,7 @@ static void rare_fixture(env *e) {
                           .stype = "invoice", .sid = "inv-rare", .amount = 777700,
                           .at = t0 + i * SEC_US, .method = M(SEPA_DEBIT)};
             record(e, &r);
-            assert_int_equal(fail_payment(e, id), KB_CODE_OK);
+            assert_int_equal(kbt_fail_payment(e, id), KB_CODE_OK);
             snprintf(id, sizeof id, "big-%05d", i);
             pay_spec b = {.id = id, .cur = "EUR", .amount = 5000000 + i, .at = t0 + i * SEC_US,
                           .method = M(CARD)};
@@ -271,10 +249,10 @@ static void random_payments(env *e, int n, int first, int64_t t0) {
         }
         record(e, &s);
         if (s.method == M(SEPA_DEBIT) && rnd(3)) {
-            assert_int_equal(rnd(3) ? settle(e, id) : fail_payment(e, id), KB_CODE_OK);
+            assert_int_equal(rnd(3) ? kbt_settle(e, id) : kbt_fail_payment(e, id), KB_CODE_OK);
         } else if (s.method != M(SEPA_DEBIT) && rnd(4) == 0) {
             snprintf(rid, sizeof rid, "%s-r", id);
-            (void)refund(e, id, rid, rnd(2) ? s.amount : 1 + rnd((uint32_t)s.amount), s.cur);
+            (void)kbt_refund(e, id, rid, rnd(2) ? s.amount : 1 + rnd((uint32_t)s.amount), s.cur);
         }
     }
     commit(e);

@@ -59,10 +59,36 @@ kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const c
 
 kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
              int expected) {
+    if (kb_engine_open_batch(e->engine)) return exec_open(e, method, m, idem, expected);
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
     kb_code code = exec_open(e, method, m, idem, expected);
     assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
     return code;
+}
+
+kb_code kbt_settle(env *e, const char *id) {
+    Kasboek__V1__SettlePaymentRequest r = KASBOEK__V1__SETTLE_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    return exec(e, "SettlePayment", &r.base, NULL, -1);
+}
+
+kb_code kbt_fail_payment(env *e, const char *id) {
+    Kasboek__V1__FailPaymentRequest r = KASBOEK__V1__FAIL_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.reason = "insufficient_funds";
+    return exec(e, "FailPayment", &r.base, NULL, -1);
+}
+
+kb_code kbt_refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur) {
+    Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
+    a.amount = amount;
+    a.currency = (char *)cur;
+    Kasboek__V1__RefundPaymentRequest r = KASBOEK__V1__REFUND_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)pid;
+    r.refund_id = (char *)rid;
+    r.amount = &a;
+    r.reason = KASBOEK__V1__REFUND_REASON__REFUND_REASON_REQUESTED_BY_CUSTOMER;
+    return exec(e, "RefundPayment", &r.base, NULL, -1);
 }
 
 kb_code query(env *e, const char *method, const ProtobufCMessage *m) {

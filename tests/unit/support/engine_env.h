@@ -34,12 +34,17 @@ int env_teardown(void **st);
  * batch (no begin, no commit). Returns the code. */
 kb_code exec_open(env *e, const char *method, const ProtobufCMessage *m, const char *idem,
                   int expected);
-/* Executes one command of tenant t1 at e->now (NOW unless set) in its own
- * committed batch; expected < 0: no expected_version. Returns the code. */
+/* Executes one command of tenant t1 at e->now (NOW unless set): in the
+ * engine's open batch when there is one, else in its own committed batch;
+ * expected < 0: no expected_version. Returns the code. */
 kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *idem, int expected);
 /* Runs a query of tenant t1 at e's clock; returns the reply's code (the
  * reply in e->qreply). */
 kb_code query(env *e, const char *method, const ProtobufCMessage *m);
+/* Payment commands through exec (reasons and refund reason fixed). */
+kb_code kbt_settle(env *e, const char *id);
+kb_code kbt_fail_payment(env *e, const char *id);
+kb_code kbt_refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur);
 /* The last reply's CommandResult (free with ..._free_unpacked). */
 Kasboek__V1__CommandResult *result(env *e);
 /* Family cf of a and b hold the same keys and values (and some). */
