@@ -90,7 +90,14 @@ static void expect_page(env *e, const list_req *q, size_t n, uint64_t max_read,
 
 /* --------------------------------------------------- rare filters, cost */
 
-#define COMMON    20000
+/* 20,000 by default; KBT_LIST_PAYMENTS=1000000 runs the same checks at a
+ * million (the figures in the README). */
+static int common_payments(void) {
+    const char *v = getenv("KBT_LIST_PAYMENTS");
+    int n = v ? atoi(v) : 0;
+    return n >= 1000 && n <= 5000000 ? n : 20000;
+}
+#define COMMON common_payments()
 #define RARE      10
 #define RARE_EVERY (COMMON / RARE)
 
@@ -196,7 +203,7 @@ static void test_rare_filters_read_only_matches(void **st) {
     r = list(e, &q);
     assert_int_equal(r->n_totals, 2);
     int64_t eur = 0;
-    for (int i = 0; i < COMMON; i++) eur += 1000 + i % 5000;
+    for (int i = 0; i < COMMON; i++) eur += 1000 + i % 5000; /* fits: 2^63 > 5e6 * 6000 */
     for (int i = RARE_EVERY / 2; i < COMMON; i += RARE_EVERY) eur += 5000000 + i;
     for (size_t i = 0; i < r->n_totals; i++) {
         bool is_eur = strcmp(r->totals[i]->currency, "EUR") == 0;
@@ -204,7 +211,7 @@ static void test_rare_filters_read_only_matches(void **st) {
         assert_int_equal(r->totals[i]->amount, is_eur ? eur : RARE * 777700);
     }
     kasboek__v1__list_payments_reply__free_unpacked(r, NULL);
-    rebuild_and_compare(e, 4096);
+    if (COMMON <= 100000) rebuild_and_compare(e, 4096); /* the million-run skips it */
 }
 
 /* ---------------------------------------------- random filters vs oracle */

@@ -78,8 +78,10 @@ static int wait_ready(kbb_server *s, double t0) {
 
 int kbb_server_start(const kbb_config *cfg, const char *dir, kbb_server *s) {
     if (paths(dir, s) != 0) return -1;
-    const char *argv[] = {cfg->kasboekd, "--data-dir", s->data_dir, "--listen",
-                          s->url,        "--quiet",    NULL};
+    /* No ticks of its own: a payout closed at start would move the head
+     * the restart check compares (and add work no peer does). */
+    const char *argv[] = {cfg->kasboekd, "--data-dir",        s->data_dir, "--listen", s->url,
+                          "--quiet",     "--tick-interval-s", "0",         NULL};
     kbb_spawn sp = {
         .argv = argv, .out_path = s->log_path, .stop_sig = SIGTERM, .death_sig = SIGTERM};
     double t0 = kbb_now_s();
