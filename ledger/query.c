@@ -16,6 +16,24 @@
 typedef kb_qctx qctx;
 typedef kb_query_fn query_fn;
 
+kb_status kb_query_scan(kb_qctx *q, kb_cf cf, const kb_key *lower, const kb_key *upper,
+                        kb_query_row_fn fn, void *ctx) {
+    kb_iter *it = kb_iter_open(q->s, q->snap, cf, upper->bytes, upper->len);
+    if (!it) return KB_ERR_NOMEM;
+    kb_status st = KB_OK;
+    bool go_on = true;
+    for (kb_iter_seek(it, lower->bytes, lower->len); go_on && kb_iter_valid(it); kb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        const char *v = kb_iter_value(it, &vl);
+        st = fn(ctx, k, kl, v, vl, &go_on);
+        if (st != KB_OK) break;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
 /* ------------------------------------------------------------ GetPayment */
 
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,

@@ -20,29 +20,6 @@ static void refuse(kb_qctx *q, kb_reason reason, const char *field, const char *
     kb_error_set(&q->reply->err, reason, field, "%s", what);
 }
 
-/* Calls fn for every index row in [lower, upper), ascending; fn returns
- * false to stop. */
-typedef kb_status (*row_fn)(void *ctx, const char *key, size_t kl, const char *val, size_t vl,
-                            bool *go_on);
-
-static kb_status scan_rows(kb_qctx *q, const kb_key *lower, const kb_key *upper, row_fn fn,
-                           void *ctx) {
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, upper->bytes, upper->len);
-    if (!it) return KB_ERR_NOMEM;
-    kb_status st = KB_OK;
-    bool go_on = true;
-    for (kb_iter_seek(it, lower->bytes, lower->len); go_on && kb_iter_valid(it); kb_iter_next(it)) {
-        size_t kl, vl;
-        const char *k = kb_iter_key(it, &kl);
-        const char *v = kb_iter_value(it, &vl);
-        st = fn(ctx, k, kl, v, vl, &go_on);
-        if (st != KB_OK) break;
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
-}
-
 /* A growing list of balance transactions in the reply arena. */
 typedef struct btxn_list {
     kb_qctx *q;
@@ -132,13 +109,13 @@ static kb_status collect(btxn_list *l, int32_t prev_day, uint64_t prev_seq, uint
         kb_btxn_key_day(&prefix, t, l->currency, 0, 0, 0);
         l->prefix_len = prefix.len - 50;
         l->seq_below = prev_seq;
-        kb_status st = scan_rows(q, &lo, &hi, day_row, l);
+        kb_status st = kb_query_scan(q, KB_CF_INDEX, &lo, &hi, day_row, l);
         if (st != KB_OK) return st;
     }
     /* (a): booked after prev_seq, up to upto. */
     kb_btxn_key_seq(&lo, t, l->currency, prev_seq + 1, 0);
     kb_btxn_key_seq(&hi, t, l->currency, upto + 1, 0);
-    return scan_rows(q, &lo, &hi, seq_row, l);
+    return kb_query_scan(q, KB_CF_INDEX, &lo, &hi, seq_row, l);
 }
 
 static int by_seq(const void *a, const void *b) {
@@ -302,7 +279,7 @@ static kb_status any_booked(kb_qctx *q, const char *currency, uint64_t seq, bool
     kb_btxn_key_seq(&lo, q->rq->tenant, currency, 0, 0);
     kb_btxn_key_seq(&hi, q->rq->tenant, currency, seq + 1, 0);
     *any = false;
-    return scan_rows(q, &lo, &hi, first_row, any);
+    return kb_query_scan(q, KB_CF_INDEX, &lo, &hi, first_row, any);
 }
 
 typedef struct bal_ctx {
@@ -383,18 +360,7 @@ kb_status kb_query_get_balance(kb_qctx *q, const ProtobufCMessage *msg) {
     kb_key_state(&lo, q->rq->tenant, "balance", "");
     kb_key_prefix_end(&lo, &hi);
     c.prefix_len = lo.len;
-    /* balance rows live in the state family */
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_STATE, hi.bytes, hi.len);
-    if (!it) return KB_ERR_NOMEM;
-    bool go_on = true;
-    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
-        size_t kl, vl;
-        const char *k = kb_iter_key(it, &kl);
-        const char *v = kb_iter_value(it, &vl);
-        st = balance_row(&c, k, kl, v, vl, &go_on);
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
+    st = kb_query_scan(q, KB_CF_STATE, &lo, &hi, balance_row, &c); /* balance rows are states */
     return st == KB_OK ? kb_reply_set(q->reply, &out.base) : st;
 }
 
@@ -636,7 +602,7 @@ kb_status kb_query_list_btxns(kb_qctx *q, const ProtobufCMessage *msg) {
     kb_btxn_key_seq(&hi, q->rq->tenant, r->currency, 0, 0);
     hi.len -= 33;
     kb_key_prefix_end(&hi, &hi);
-    kb_status st = scan_rows(q, &lo, &hi, page_row, &p);
+    kb_status st = kb_query_scan(q, KB_CF_INDEX, &lo, &hi, page_row, &p);
     if (st != KB_OK) return st;
     Kasboek__V1__ListBalanceTransactionsReply out =
         KASBOEK__V1__LIST_BALANCE_TRANSACTIONS_REPLY__INIT;

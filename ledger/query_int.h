@@ -17,6 +17,13 @@ typedef struct kb_qctx {
 
 typedef kb_status (*kb_query_fn)(kb_qctx *q, const ProtobufCMessage *msg);
 
+/* Calls fn for every row of family cf in [lower, upper), ascending, at the
+ * query's snapshot; fn sets *go_on false to stop, and an error stops too. */
+typedef kb_status (*kb_query_row_fn)(void *ctx, const char *key, size_t kl, const char *val,
+                                     size_t vl, bool *go_on);
+kb_status kb_query_scan(kb_qctx *q, kb_cf cf, const kb_key *lower, const kb_key *upper,
+                        kb_query_row_fn fn, void *ctx) KB_MUST_USE;
+
 /* Every event of stream type/id (at most KB_PAGE_SIZE_MAX), seq ascending,
  * into the reply arena. */
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,

@@ -80,6 +80,24 @@ typedef struct sink {
 
 /* ---------------------------------------------------------------- checks */
 
+static void hex16(char out[16], uint64_t v) {
+    kb_key k;
+    kb_key_init(&k);
+    kb_key_raw_hex64(&k, v);
+    memcpy(out, k.bytes, 16);
+}
+
+/* Copies the n bytes at p into *out when they are a suffix,
+ * "<hex16>/<id>"; false otherwise. */
+static bool sfx_take(sfx *out, const char *p, size_t n) {
+    uint64_t v;
+    if (n < 18 || n > SFX_LEN_MAX || p[16] != '/' || !kb_key_parse_hex64(p, &v)) return false;
+    memcpy(out->b, p, n);
+    out->b[n] = '\0';
+    out->len = n;
+    return kb_id_valid(out->b + 17);
+}
+
 /* A cursor is "<created_at as kb_cursor_num>/<id>", "~" appended when
  * inclusive; *out is its suffix (hex16 as in the keys). */
 static bool cursor_parse(const char *c, sfx *out, bool *incl) {
@@ -87,15 +105,11 @@ static bool cursor_parse(const char *c, sfx *out, bool *incl) {
     *incl = n && c[n - 1] == '~';
     if (*incl) n--;
     uint64_t v;
-    if (n < 18 || n > SFX_LEN_MAX || c[16] != '/' || !kb_cursor_num_get(c, &v)) return false;
-    kb_key k;
-    kb_key_init(&k);
-    kb_key_raw_hex64(&k, v);
-    memcpy(out->b, k.bytes, 16);
-    memcpy(out->b + 16, c + 16, n - 16);
-    out->b[n] = '\0';
-    out->len = n;
-    return kb_id_valid(out->b + 17);
+    char buf[SFX_LEN_MAX];
+    if (n < 18 || n > SFX_LEN_MAX || !kb_cursor_num_get(c, &v)) return false;
+    hex16(buf, v);
+    memcpy(buf + 16, c + 16, n - 16);
+    return sfx_take(out, buf, n);
 }
 
 static char *cursor_of(kb_arena *a, const sfx *s, bool incl) {
@@ -154,13 +168,6 @@ static kb_code list_check(const Kasboek__V1__ListPaymentsRequest *r, kb_error *e
 }
 
 /* ------------------------------------------------------------------ plan */
-
-static void hex16(char out[16], uint64_t v) {
-    kb_key k;
-    kb_key_init(&k);
-    kb_key_raw_hex64(&k, v);
-    memcpy(out, k.bytes, 16);
-}
 
 static void add_list(plan *p, const char *name, const char *v1, const char *v2) {
     list_src *s = &p->src[p->n++];
@@ -255,16 +262,7 @@ static bool entry_sfx(const plan *p, const list_src *s, sfx *out, kb_status *st)
     size_t kl, pl = s->prefix.len;
     const char *k = kb_iter_key(s->it, &kl);
     if (kl < pl || memcmp(k, s->prefix.bytes, pl) != 0) return false;
-    size_t n = kl - pl;
-    uint64_t v;
-    if (n < 18 || n > SFX_LEN_MAX || k[pl + 16] != '/' || !kb_key_parse_hex64(k + pl, &v)) {
-        *st = KB_ERR_CORRUPT;
-        return false;
-    }
-    memcpy(out->b, k + pl, n);
-    out->b[n] = '\0';
-    out->len = n;
-    if (!kb_id_valid(out->b + 17)) {
+    if (!sfx_take(out, k + pl, kl - pl)) {
         *st = KB_ERR_CORRUPT;
         return false;
     }
@@ -408,23 +406,14 @@ static kb_status amount_candidates(plan *p, cand **out, size_t *n_out, bool *fit
         p->read++;
         size_t kl, pl = prefix.len;
         const char *k = kb_iter_key(it, &kl);
-        uint64_t biased;
-        if (kl < pl + 17 + 18 || kl - pl - 17 > SFX_LEN_MAX || k[pl + 16] != '/' ||
-            !kb_key_parse_hex64(k + pl, &biased)) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        size_t sl = kl - pl - 17;
+        uint64_t biased; /* <amount hex16>/<suffix> */
         cand *x = &c[n];
-        memcpy(x->s.b, k + pl + 17, sl);
-        x->s.b[sl] = '\0';
-        x->s.len = sl;
-        x->amount = (int64_t)(biased ^ bias);
-        uint64_t t;
-        if (x->s.b[16] != '/' || !kb_key_parse_hex64(x->s.b, &t) || !kb_id_valid(x->s.b + 17)) {
+        if (kl < pl + 17 || k[pl + 16] != '/' || !kb_key_parse_hex64(k + pl, &biased) ||
+            !sfx_take(&x->s, k + pl + 17, kl - pl - 17)) {
             st = KB_ERR_CORRUPT;
             break;
         }
+        x->amount = (int64_t)(biased ^ bias);
         if (in_dates(p, x->s.b)) n++;
     }
     if (st == KB_OK) st = kb_iter_status(it);

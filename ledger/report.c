@@ -190,32 +190,31 @@ static kb_status po_push(report *rp, po_set *s, Payout *p) {
     return st;
 }
 
+typedef struct range_scan {
+    report *rp;
+    po_set *s;
+    size_t prefix_len;
+} range_scan;
+
+static kb_status range_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                           bool *go_on) {
+    (void)k, (void)go_on;
+    range_scan *c = ctx;
+    if (kl < c->prefix_len + 18) return KB_ERR_CORRUPT;
+    Payout *p;
+    kb_status st = kb_query_row_payout(c->rp->q, v, vl, &p);
+    if (st == KB_OK && p->closed_seq < c->rp->seq) st = po_push(c->rp, c->s, p);
+    return st;
+}
+
 static kb_status payouts_in_range(report *rp, po_set *s) {
-    kb_qctx *q = rp->q;
     kb_key lo, hi;
-    kb_payout_list_prefix(&lo, q->rq->tenant, 0);
+    kb_payout_list_prefix(&lo, rp->q->rq->tenant, 0);
     hi = lo;
-    size_t prefix_len = lo.len;
+    range_scan c = {.rp = rp, .s = s, .prefix_len = lo.len};
     kb_key_raw_hex64(&lo, (uint64_t)rp->from);
     kb_key_raw_hex64(&hi, (uint64_t)rp->to + 1);
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, hi.bytes, hi.len);
-    if (!it) return KB_ERR_NOMEM;
-    kb_status st = KB_OK;
-    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
-        size_t kl, vl;
-        (void)kb_iter_key(it, &kl);
-        const char *v = kb_iter_value(it, &vl);
-        if (kl < prefix_len + 18) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        Payout *p;
-        st = kb_query_row_payout(q, v, vl, &p);
-        if (st == KB_OK && p->closed_seq < rp->seq) st = po_push(rp, s, p);
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
+    return kb_query_scan(rp->q, KB_CF_INDEX, &lo, &hi, range_row, &c);
 }
 
 /* -------------------------------------------------- payout-based reports */
@@ -292,6 +291,27 @@ static kb_status payouts_report(report *rp) {
 
 /* The payout (as of seq) that holds t: the first of its currency, by date,
  * with date >= available_on and closed after t was booked. */
+typedef struct holder_scan {
+    report *rp;
+    const Btxn *t;
+    const char **out;
+} holder_scan;
+
+static kb_status holder_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                            bool *go_on) {
+    (void)k, (void)kl;
+    holder_scan *c = ctx;
+    Payout *p;
+    kb_status st = kb_query_row_payout(c->rp->q, v, vl, &p);
+    if (st != KB_OK || p->closed_seq >= c->rp->seq) { /* later ones close later still */
+        *go_on = false;
+    } else if (p->closed_seq > c->t->seq) {
+        *c->out = p->payout_id;
+        *go_on = false;
+    }
+    return st;
+}
+
 static kb_status payout_of(report *rp, const Btxn *t, const char **out) {
     kb_qctx *q = rp->q;
     *out = "";
@@ -300,23 +320,8 @@ static kb_status payout_of(report *rp, const Btxn *t, const char **out) {
     kb_payout_key_date(&hi, q->rq->tenant, t->currency, 0);
     hi.len -= 16;
     kb_key_prefix_end(&hi, &hi);
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, hi.bytes, hi.len);
-    if (!it) return KB_ERR_NOMEM;
-    kb_status st = KB_OK;
-    for (kb_iter_seek(it, lo.bytes, lo.len); kb_iter_valid(it); kb_iter_next(it)) {
-        size_t vl;
-        const char *v = kb_iter_value(it, &vl);
-        Payout *p;
-        st = kb_query_row_payout(q, v, vl, &p);
-        if (st != KB_OK || p->closed_seq >= rp->seq) break; /* later ones close later still */
-        if (p->closed_seq > t->seq) {
-            *out = p->payout_id;
-            break;
-        }
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
+    holder_scan c = {.rp = rp, .t = t, .out = out};
+    return kb_query_scan(q, KB_CF_INDEX, &lo, &hi, holder_row, &c);
 }
 
 static const char *const payments_cols[] = {
@@ -348,45 +353,48 @@ static kb_status payment_row(report *rp, const Btxn *t) {
     return KB_OK;
 }
 
+typedef struct created_scan {
+    report *rp;
+    size_t prefix_len;
+} created_scan;
+
+/* One <tenant>/btxn/created/<day>/<seq>/<n> -> currency row: its
+ * transaction, read by seq, unless booked after the report's seq. */
+static kb_status created_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                             bool *go_on) {
+    (void)go_on;
+    created_scan *c = ctx;
+    kb_qctx *q = c->rp->q;
+    char cur[4];
+    uint64_t seq, n;
+    if (kl != c->prefix_len + 50 || vl != 3 ||
+        !kb_key_parse_hex64(k + c->prefix_len + 17, &seq) ||
+        !kb_key_parse_hex64(k + c->prefix_len + 34, &n)) {
+        return KB_ERR_CORRUPT;
+    }
+    memcpy(cur, v, 3);
+    cur[3] = 0;
+    if (seq > c->rp->seq) return KB_OK;
+    kb_key sk;
+    kb_btxn_key_seq(&sk, q->rq->tenant, cur, seq, n);
+    kb_value val;
+    kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, sk.bytes, sk.len, &val);
+    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+    kb_arena_reset(&q->scratch);
+    Btxn *t = kasboek__v1__balance_transaction__unpack(&q->scratch.pb, val.len,
+                                                       (const uint8_t *)val.data);
+    kb_value_free(&val);
+    return t ? payment_row(c->rp, t) : KB_ERR_CORRUPT;
+}
+
 static kb_status payments_report(report *rp) {
     kb_qctx *q = rp->q;
     report_header(rp, payments_cols);
     kb_key lo, hi;
     kb_btxn_key_created(&lo, q->rq->tenant, rp->from, 0, 0);
     kb_btxn_key_created(&hi, q->rq->tenant, rp->to + 1, 0, 0);
-    size_t prefix_len = lo.len - 50;
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, hi.bytes, hi.len);
-    if (!it) return KB_ERR_NOMEM;
-    kb_status st = KB_OK;
-    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
-        size_t kl, vl;
-        const char *k = kb_iter_key(it, &kl);
-        const char *v = kb_iter_value(it, &vl);
-        char cur[4];
-        uint64_t seq, n;
-        if (kl != prefix_len + 50 || vl != 3 || !kb_key_parse_hex64(k + prefix_len + 17, &seq) ||
-            !kb_key_parse_hex64(k + prefix_len + 34, &n)) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        memcpy(cur, v, 3);
-        cur[3] = 0;
-        if (seq > rp->seq) continue;
-        kb_key sk;
-        kb_btxn_key_seq(&sk, q->rq->tenant, cur, seq, n);
-        kb_value val;
-        st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, sk.bytes, sk.len, &val);
-        if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT;
-        if (st != KB_OK) break;
-        kb_arena_reset(&q->scratch);
-        Btxn *t = kasboek__v1__balance_transaction__unpack(&q->scratch.pb, val.len,
-                                                           (const uint8_t *)val.data);
-        kb_value_free(&val);
-        st = t ? payment_row(rp, t) : KB_ERR_CORRUPT;
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
+    created_scan c = {.rp = rp, .prefix_len = lo.len - 50};
+    return kb_query_scan(q, KB_CF_INDEX, &lo, &hi, created_row, &c);
 }
 
 /* ---------------------------------------------------------------- query */
