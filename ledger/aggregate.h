@@ -45,8 +45,18 @@ typedef struct kb_decide_ctx kb_decide_ctx;
  * movements book balance transactions; a closed payout day creates its
  * payout; a failed payout books its amount back). Reactions do not chain:
  * the target's own reaction is not run. */
+/* A second stream a decide (or react) reads and may append to: a
+ * tenant-wide counter such as the invoice number series. Its state is
+ * given to decide (a fresh one when the stream is new) and the events put
+ * in kb_decide_ctx.peer_events are appended to it in the same commit. */
+typedef struct kb_peer {
+    const kb_aggregate *agg;
+    const char *id; /* the one stream of its type per tenant */
+} kb_peer;
+
 typedef struct kb_reaction {
     const kb_aggregate *target;
+    const kb_peer *peer; /* NULL: none */
     /* The target stream's id (from the arena), or NULL when the events
      * have no consequence. Pure. */
     const char *(*target_id)(const ProtobufCMessage *source_state,
@@ -81,7 +91,7 @@ struct kb_aggregate {
      * memory. seq is the event's. Pure. */
     bool (*effects)(const char *tenant, uint64_t seq, const Kasboek__V1__Event *ev, kb_arena *a,
                     const kb_project_sink *sink);
-    const kb_reaction *reaction; /* NULL: none */
+    const kb_reaction *const *reactions; /* NULL-terminated, run in order; NULL: none */
     bool needs_settings;         /* decide reads the tenant's settings (a reaction always
                                     gets them) */
 };
@@ -100,6 +110,9 @@ struct kb_decide_ctx {
     /* outputs */
     Kasboek__V1__Event *events[KB_EVENTS_PER_COMMAND_MAX];
     size_t n_events;
+    const ProtobufCMessage *peer; /* the command's (or reaction's) peer state */
+    Kasboek__V1__Event *peer_events[KB_PEER_EVENTS_MAX];
+    size_t n_peer_events;
     const char *created_id; /* id of a refund/dispute the command made */
     /* Tenant-wide unique names the command takes (alias index entries the
      * new state will hold); the engine refuses the command when one is
@@ -125,6 +138,9 @@ Kasboek__V1__Event *kb_decide_emit(kb_decide_ctx *c);
  * returns the body to fill in; NULL (c->err set) when out of room. */
 void *kb_decide_emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
                           size_t n);
+/* The same, for an event of the peer stream. */
+void *kb_decide_emit_peer_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
+                               size_t n);
 /* A copy of tmpl (n bytes) in a; NULL when out of memory. */
 void *kb_arena_copy(kb_arena *a, const void *tmpl, size_t n);
 
@@ -139,6 +155,7 @@ typedef struct kb_command {
     const kb_aggregate *agg;
     const char *id_field; /* string field naming the aggregate (or alias) */
     const char *fixed_id; /* instead of id_field: the one stream of its type */
+    const kb_peer *peer;  /* NULL: none */
     bool upsert;          /* the stream may exist or not (decide gets NULL) */
     const char *alias;    /* NULL, or the alias kind id_field names */
     bool creates;         /* the stream must not exist yet */

@@ -1,5 +1,6 @@
 #include "balance.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,8 @@ static ProtobufCMessage *settings_create(kb_arena *a, const char *id) {
     s->debit_available_days = KB_SETTINGS_DEBIT_DAYS_DEFAULT;
     s->payout_minute_of_day = KB_SETTINGS_PAYOUT_MINUTE_DEFAULT;
     s->payout_arrival_days = KB_SETTINGS_ARRIVAL_DAYS_DEFAULT;
+    s->invoice_prefix = "INV";
+    s->invoice_number_digits = 6;
     return s->tenant_id ? &s->base : NULL;
 }
 
@@ -108,6 +111,10 @@ static void settings_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *
     s->debit_available_days = e->debit_available_days;
     s->payout_minute_of_day = e->payout_minute_of_day;
     s->payout_arrival_days = e->payout_arrival_days;
+    /* events from before the invoice settings carry none: keep the defaults */
+    if (e->invoice_prefix[0]) s->invoice_prefix = e->invoice_prefix;
+    if (e->invoice_number_digits) s->invoice_number_digits = e->invoice_number_digits;
+    s->invoice_number_without_year = e->invoice_number_without_year;
 }
 
 static bool no_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
@@ -119,6 +126,16 @@ static kb_code check_setting(uint32_t v, uint32_t max, const char *field, kb_err
     if (v <= max) return KB_CODE_OK;
     return kb_error_set(err, KB_REASON_SETTING_OUT_OF_RANGE, field, "%s must be 0-%u", field,
                         (unsigned)max);
+}
+
+/* Letters, '_' and '-' only: a digit next to the year could make the
+ * number a 13-19 digit run, which the card-number check refuses. */
+static bool prefix_valid(const char *p) {
+    size_t n = strlen(p);
+    if (n < 1 || n > 12 || !isalpha((unsigned char)p[0])) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalpha((unsigned char)p[i]) && p[i] != '_' && p[i] != '-') return false;
+    return true;
 }
 
 static kb_code decide_settings(const ProtobufCMessage *state, const ProtobufCMessage *msg,
@@ -138,6 +155,21 @@ static kb_code decide_settings(const ProtobufCMessage *state, const ProtobufCMes
     if (!code) code = check_setting(e->debit_available_days, 30, "debit_available_days", c->err);
     if (!code) code = check_setting(e->payout_minute_of_day, 1439, "payout_minute_of_day", c->err);
     if (!code) code = check_setting(e->payout_arrival_days, 10, "payout_arrival_days", c->err);
+    /* a state from before the invoice settings has none: the defaults */
+    e->invoice_prefix = r->prefix_case          ? r->invoice_prefix
+                        : cur->invoice_prefix[0] ? cur->invoice_prefix
+                                                 : "INV";
+    e->invoice_number_digits = r->digits_case            ? r->invoice_number_digits
+                               : cur->invoice_number_digits ? cur->invoice_number_digits
+                                                            : 6;
+    e->invoice_number_without_year =
+        r->year_case ? r->invoice_number_without_year : cur->invoice_number_without_year;
+    if (!code && !prefix_valid(e->invoice_prefix))
+        code = kb_error_set(c->err, KB_REASON_SETTING_OUT_OF_RANGE, "invoice_prefix",
+                            "invoice_prefix must be 1-12 of [A-Za-z_-], starting with a letter");
+    if (!code && (e->invoice_number_digits < 1 || e->invoice_number_digits > 8))
+        code = kb_error_set(c->err, KB_REASON_SETTING_OUT_OF_RANGE, "invoice_number_digits",
+                            "invoice_number_digits must be 1-8");
     return code;
 }
 
@@ -433,7 +465,7 @@ const kb_aggregate kb_balance_aggregate = {
     .evolve = balance_evolve,
     .index = balance_index,
     .effects = balance_effects,
-    .reaction = &balance_to_payout,
+    .reactions = (const kb_reaction *const[]){&balance_to_payout, NULL},
     .needs_settings = true,
 };
 
@@ -748,7 +780,7 @@ const kb_aggregate kb_payout_aggregate = {
     .create = payout_create,
     .evolve = payout_evolve,
     .index = payout_index,
-    .reaction = &payout_to_balance,
+    .reactions = (const kb_reaction *const[]){&payout_to_balance, NULL},
 };
 
 /* -------------------------------------------------------------- commands */

@@ -351,23 +351,24 @@ static kb_status idem_lookup(kb_engine *e, cmd_run *r, kb_reply *reply, bool *do
 
 /* ----------------------------------------------------------------- apply */
 
-/* Every claim must be free, or already belong to this aggregate. */
-static kb_status check_claims(kb_engine *e, cmd_run *r, kb_error *err, bool *free_out) {
+/* Every claim of dc must be free, or already belong to aggregate id. */
+static kb_status check_claims(kb_engine *e, const char *tenant, const char *id, const char *type,
+                              const kb_decide_ctx *dc, kb_error *err, bool *free_out) {
     *free_out = true;
-    for (size_t i = 0; i < r->dc.n_claims; i++) {
-        const struct kb_claim *cl = &r->dc.claims[i];
+    for (size_t i = 0; i < dc->n_claims; i++) {
+        const struct kb_claim *cl = &dc->claims[i];
         kb_key k;
-        kb_key_alias(&k, r->rq->tenant, cl->kind, cl->id);
+        kb_key_alias(&k, tenant, cl->kind, cl->id);
         kb_value v;
         kb_status st = kb_store_get(e->store, e->batch, NULL, KB_CF_INDEX, k.bytes, k.len, &v);
         if (st == KB_ERR_NOT_FOUND) continue;
         if (st != KB_OK) return st;
-        bool mine = v.len == strlen(r->id) && memcmp(v.data, r->id, v.len) == 0;
+        bool mine = v.len == strlen(id) && memcmp(v.data, id, v.len) == 0;
         kb_value_free(&v);
         if (mine) continue;
         *free_out = false;
         kb_error_set(err, cl->taken, cl->field, "%s is already used by another %s", cl->field,
-                     r->cmd->agg->type);
+                     type);
         return KB_OK;
     }
     return KB_OK;
@@ -431,12 +432,28 @@ static kb_status load_settings(kb_engine *e, const char *tenant,
                                      (ProtobufCMessage **)out);
 }
 
-/* Runs the reaction of the command's events, if any (after they are
- * appended). A rejection sets err. */
-static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t first_seq,
-                       kb_error *err) {
-    const kb_reaction *rx = src->agg->reaction;
-    if (!rx || !r->dc.n_events) return KB_OK;
+/* A peer's state for decide: the stored one, or a fresh one. */
+static kb_status load_peer(kb_engine *e, const char *tenant, const kb_peer *p, stream_run *sr,
+                           const ProtobufCMessage **out) {
+    *sr = (stream_run){.agg = p->agg, .id = p->id};
+    kb_status st = load_stream(e, tenant, sr);
+    if (st != KB_OK) return st;
+    *out = sr->state ? sr->state : p->agg->create(&e->arena, p->id);
+    return *out ? KB_OK : KB_ERR_NOMEM;
+}
+
+/* Appends what a decide (or react) put for its peer stream. */
+static kb_status write_peer(kb_engine *e, const cmd_run *r, stream_run *peer,
+                            const kb_decide_ctx *dc) {
+    if (!dc->n_peer_events) return KB_OK;
+    KB_VERIFY(peer->agg);
+    return write_stream(e, r, peer, dc->peer_events, dc->n_peer_events);
+}
+
+/* Runs one reaction to the command's events (after they are appended).
+ * A rejection sets err. */
+static kb_status react_one(kb_engine *e, cmd_run *r, const kb_reaction *rx, const stream_run *src,
+                           uint64_t first_seq, kb_error *err) {
     stream_run t = {.agg = rx->target};
     t.id = rx->target_id(src->state, r->dc.events, r->dc.n_events, &e->arena);
     if (!t.id) return KB_OK;
@@ -452,12 +469,30 @@ static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t
                         .settings = r->dc.settings,
                         .arena = &e->arena,
                         .err = err};
+    stream_run peer = {0};
+    if (rx->peer) st = load_peer(e, r->rq->tenant, rx->peer, &peer, &tc.peer);
+    if (st != KB_OK) return st;
     if (rx->react(t.state, src->state, r->dc.events, r->dc.n_events, first_seq, &tc) !=
         KB_CODE_OK) {
         return KB_OK;
     }
-    KB_VERIFY(tc.n_claims == 0);
-    return write_stream(e, r, &t, tc.events, tc.n_events);
+    bool claims_free;
+    st = check_claims(e, r->rq->tenant, t.id, t.agg->type, &tc, err, &claims_free);
+    if (st != KB_OK || !claims_free) return st;
+    if (tc.n_events) st = write_stream(e, r, &t, tc.events, tc.n_events); /* else nothing to save */
+    return st == KB_OK ? write_peer(e, r, &peer, &tc) : st;
+}
+
+/* Runs the reactions of the command's events, in order; the first that
+ * refuses stops them (the caller rolls back). */
+static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t first_seq,
+                       kb_error *err) {
+    const kb_reaction *const *rxs = src->agg->reactions;
+    for (size_t i = 0; rxs && rxs[i] && r->dc.n_events; i++) {
+        kb_status st = react_one(e, r, rxs[i], src, first_seq, err);
+        if (st != KB_OK || err->code != KB_CODE_OK) return st;
+    }
+    return KB_OK;
 }
 
 static kb_status remember(kb_engine *e, cmd_run *r, kb_reply *reply) {
@@ -474,12 +509,13 @@ static kb_status remember(kb_engine *e, cmd_run *r, kb_reply *reply) {
 
 /* Appends the command's events and their reaction's. err is set (and
  * KB_OK returned) when the reaction refuses: the caller rolls back. */
-static kb_status apply(kb_engine *e, cmd_run *r, kb_reply *reply) {
+static kb_status apply(kb_engine *e, cmd_run *r, stream_run *peer, kb_reply *reply) {
     uint64_t first_seq = e->head.seq + 1;
     stream_run sr = {.agg = r->cmd->agg, .id = r->id, .state = r->state, .version = r->version};
     kb_status st = write_stream(e, r, &sr, r->dc.events, r->dc.n_events);
     r->state = sr.state;
     r->version = sr.version;
+    if (st == KB_OK) st = write_peer(e, r, peer, &r->dc);
     if (st == KB_OK) st = react(e, r, &sr, first_seq, &reply->err);
     if (st != KB_OK || reply->err.code != KB_CODE_OK) return st;
     Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
@@ -554,14 +590,17 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
                            .settings = settings,
                            .arena = &e->arena,
                            .err = err};
+    stream_run peer = {0};
+    if (r.cmd->peer) st = load_peer(e, rq->tenant, r.cmd->peer, &peer, &r.dc.peer);
+    if (st != KB_OK) return st;
     if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
     assert(err->code == KB_CODE_OK);
     bool claims_free;
-    st = check_claims(e, &r, err, &claims_free);
+    st = check_claims(e, rq->tenant, r.id, r.cmd->agg->type, &r.dc, err, &claims_free);
     if (st != KB_OK || !claims_free) return st;
     kb_head head = e->head;
     kb_batch_savepoint(e->batch);
-    st = apply(e, &r, reply);
+    st = apply(e, &r, &peer, reply);
     if (st != KB_OK || err->code != KB_CODE_OK) { /* nothing of it stays */
         e->head = head;
         kb_reply_fini(reply);
@@ -595,6 +634,22 @@ void *kb_decide_emit_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, con
     }
     ev->body_case = bc;
     ev->payment_recorded = body; /* the body oneof is a union of pointers */
+    return body;
+}
+
+void *kb_decide_emit_peer_body(kb_decide_ctx *c, Kasboek__V1__Event__BodyCase bc, const void *tmpl,
+                               size_t n) {
+    Kasboek__V1__Event *ev = NULL;
+    if (c->n_peer_events < KB_PEER_EVENTS_MAX) ev = kb_arena_alloc(c->arena, sizeof *ev);
+    void *body = ev ? kb_arena_copy(c->arena, tmpl, n) : NULL;
+    if (!body) {
+        kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no room for the command's events");
+        return NULL;
+    }
+    kasboek__v1__event__init(ev);
+    ev->body_case = bc;
+    ev->payment_recorded = body; /* the body oneof is a union of pointers */
+    c->peer_events[c->n_peer_events++] = ev;
     return body;
 }
 

@@ -16,7 +16,12 @@
 #define KB_LINE_ITEMS_MAX                50
 #define KB_REFUNDS_MAX                   64 /* per payment */
 #define KB_DISPUTES_MAX                  8  /* per payment */
+#define KB_INVOICE_LINES_MAX             100 /* lines, fees and discounts of one invoice */
+#define KB_INVOICE_PAYMENTS_MAX          64  /* payments applied to one invoice */
+#define KB_INVOICE_QUANTITY_MILLI_MAX    1000000000 /* 1,000,000.000 units */
+#define KB_INVOICE_PRICE_MAX             1000000000000000LL /* minor units */
 #define KB_EVENTS_PER_COMMAND_MAX        8
+#define KB_PEER_EVENTS_MAX               2 /* events one command appends to its peer stream */
 #define KB_BALANCE_OPEN_DAYS_MAX         1000 /* open available_on days of one balance */
 #define KB_BALANCE_ENTRIES_PER_EVENT_MAX 4
 #define KB_REPORT_BYTES_MAX              (32u * 1024u * 1024u) /* one report document */

@@ -1,4 +1,5 @@
 #include "payment.h"
+#include "invoice.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -35,7 +36,7 @@ int64_t kb_payment_refundable(const Payment *p) {
 }
 
 /* A positive amount in a known currency (the payment's, when given). */
-static kb_code check_money(const Money *m, const char *field, const char *want_currency,
+kb_code kb_check_money(const Money *m, const char *field, const char *want_currency,
                            bool allow_zero, kb_error *err) {
     char f[KB_FIELD_LEN_MAX]; /* the field's name, built on the error path only */
     if (!m) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
@@ -163,7 +164,7 @@ static kb_code check_line_items(const Kasboek__V1__RecordPaymentRequest *r, kb_e
         if (li->quantity <= 0)
             return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "quantity must be > 0");
         snprintf(f, sizeof f, "line_items[%zu].unit_price", i);
-        kb_code c = check_money(li->unit_price, f, r->amount->currency, true, err);
+        kb_code c = kb_check_money(li->unit_price, f, r->amount->currency, true, err);
         if (c) return c;
         int64_t line;
         if (!kb_mul_checked(li->quantity, li->unit_price->amount, &line) ||
@@ -199,10 +200,10 @@ static kb_code check_metadata(const Kasboek__V1__RecordPaymentRequest *r, kb_err
 }
 
 static kb_code check_record(const Kasboek__V1__RecordPaymentRequest *r, kb_error *err) {
-    kb_code c = check_money(r->amount, "amount", NULL, false, err);
+    kb_code c = kb_check_money(r->amount, "amount", NULL, false, err);
     if (c) return c;
     if (r->fee && (r->fee->amount || r->fee->currency[0])) {
-        c = check_money(r->fee, "fee", r->amount->currency, true, err);
+        c = kb_check_money(r->fee, "fee", r->amount->currency, true, err);
         if (c) return c;
         if (r->fee->amount > r->amount->amount) {
             return kb_error_set(err, KB_REASON_FEE_EXCEEDS_AMOUNT, "fee.amount",
@@ -316,7 +317,7 @@ static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRe
         return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
                             "only a succeeded payment can be refunded");
     }
-    kb_code code = check_money(r->amount, "amount", p->amount->currency, false, c->err);
+    kb_code code = kb_check_money(r->amount, "amount", p->amount->currency, false, c->err);
     if (code) return code;
     if (r->reason == KASBOEK__V1__REFUND_REASON__REFUND_REASON_UNSPECIFIED) {
         return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "reason", "reason is required");
@@ -425,9 +426,9 @@ static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeReq
         return kb_error_set(c->err, KB_REASON_PAYMENT_NOT_SUCCEEDED, "payment_id",
                             "only a collected payment can be disputed");
     }
-    kb_code code = check_money(r->amount, "amount", p->amount->currency, false, c->err);
+    kb_code code = kb_check_money(r->amount, "amount", p->amount->currency, false, c->err);
     if (!code && r->fee && (r->fee->amount || r->fee->currency[0])) {
-        code = check_money(r->fee, "fee", p->amount->currency, true, c->err);
+        code = kb_check_money(r->fee, "fee", p->amount->currency, true, c->err);
     }
     if (code) return code;
     int64_t avail = kb_payment_refundable(p);
@@ -871,13 +872,16 @@ static void payment_result(ProtobufCMessage *state, Kasboek__V1__CommandResult *
     r->payment = (Payment *)state;
 }
 
+static const kb_reaction *const payment_reactions[] = {&kb_payment_booking, &kb_payment_invoicing,
+                                                      NULL};
+
 const kb_aggregate kb_payment_aggregate = {
     .type = "payment",
     .state_desc = &kasboek__v1__payment__descriptor,
     .create = payment_create,
     .evolve = payment_evolve,
     .index = payment_index,
-    .reaction = &kb_payment_booking,
+    .reactions = payment_reactions,
 };
 
 #define PAYMENT_CMD(name, descriptor_, field, alias_kind, nf, fn)                              \

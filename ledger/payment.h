@@ -12,6 +12,11 @@ extern const kb_command kb_payment_commands[]; /* terminated by method NULL */
 const Kasboek__V1__Refund *kb_payment_find_refund(const Kasboek__V1__Payment *p, const char *id);
 const Kasboek__V1__Dispute *kb_payment_find_dispute(const Kasboek__V1__Payment *p, const char *id);
 
+/* A positive (or, with allow_zero, non-negative) amount in a known
+ * currency, equal to want_currency when given; field names the Money. */
+kb_code kb_check_money(const Kasboek__V1__Money *m, const char *field, const char *want_currency,
+                       bool allow_zero, kb_error *err);
+
 /* Collected and not yet refunded, pending or disputed (minor units). */
 int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
 

@@ -26,6 +26,7 @@
 
 #include "harness.h"
 #include "balance.h"
+#include "invoice.h"
 #include "payment.h"
 
 static fz_env *E;
@@ -38,6 +39,9 @@ static const char *const methods[] = {
     "SettleRefund",     "FailRefund",     "OpenDispute",      "CloseDispute",
     "AssociatePayment", "RequestReceipt", "ReportReceipt",    "SubmitBatch",
     "ClosePayout",      "MarkPayoutPaid", "MarkPayoutFailed", "UpdateTenantSettings",
+    "CreateInvoice",    "UpdateInvoice",  "AddInvoiceLine",   "RemoveInvoiceLine",
+    "FinalizeInvoice",  "VoidInvoice",    "WriteOffInvoice",  "MarkInvoicePaid",
+    "MarkInvoiceOverdue",
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -49,8 +53,9 @@ static const char *const idem_keys[8] = {
 /* Every method is the engine's, and every command of the registry is here. */
 static void check_methods(void) {
     for (size_t i = 0; i < N_METHODS; i++) FZ_CHECK(kb_engine_is_command(methods[i]));
-    const kb_command *const tables[] = {kb_payment_commands, kb_balance_commands};
-    for (size_t t = 0; t < 2; t++) {
+    const kb_command *const tables[] = {kb_payment_commands, kb_balance_commands,
+                                        kb_invoice_commands};
+    for (size_t t = 0; t < 3; t++) {
         for (const kb_command *c = tables[t]; c->method; c++) {
             bool listed = false;
             for (size_t i = 0; i < N_METHODS; i++) {
@@ -88,8 +93,10 @@ static void check_unchanged(const run *r) {
 /* An accepted result; *seq is the head so far, advanced by its events. */
 static void check_result(const Kasboek__V1__CommandResult *c, uint64_t *seq) {
     fz_check_clean(&c->base);
-    /* exactly one resource: the payment, balance, payout or settings */
-    FZ_CHECK(!!c->payment + !!c->balance + !!c->payout + !!c->settings == 1);
+    /* exactly one resource: the payment, balance, payout, settings or invoice */
+    FZ_CHECK(!!c->payment + !!c->balance + !!c->payout + !!c->settings + !!c->invoice == 1);
+    if (c->invoice) fz_check_invoice(c->invoice);
+    if (c->invoice) FZ_CHECK(c->version == c->invoice->version);
     if (c->payment) fz_check_payment(c->payment);
     if (c->payment) FZ_CHECK(c->version == c->payment->version);
     if (c->balance) FZ_CHECK(c->version == c->balance->version);
@@ -100,8 +107,9 @@ static void check_result(const Kasboek__V1__CommandResult *c, uint64_t *seq) {
     }
     if (c->replayed) return; /* its seqs are the original command's */
     FZ_CHECK(c->first_seq == *seq + 1 && c->last_seq >= c->first_seq);
-    /* its own events and at most one reaction's (a balance booking) */
-    FZ_CHECK(c->last_seq - c->first_seq < 2 * KB_EVENTS_PER_COMMAND_MAX);
+    /* its own events and its peer's, and at most two reactions' (a balance
+     * booking, an invoice's payment) with theirs */
+    FZ_CHECK(c->last_seq - c->first_seq < 3 * KB_EVENTS_PER_COMMAND_MAX + 2 * KB_PEER_EVENTS_MAX);
     FZ_CHECK(c->version + KB_EVENTS_PER_COMMAND_MAX > c->last_seq - c->first_seq);
     *seq = c->last_seq;
 }

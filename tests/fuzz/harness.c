@@ -153,11 +153,42 @@ static void seed_dispute(fz_env *e, const char *dispute, int64_t amount,
     seed(e, "t1", "CloseDispute", &c.base, NULL);
 }
 
+/* inv1: open, 2 x 100.00 EUR at 21 % (242.00); inv2: a draft with one
+ * line and a 10 % discount line. */
+static void seed_invoices(fz_env *e) {
+    const char *ids[] = {"inv1", "inv2"};
+    for (size_t i = 0; i < 2; i++) {
+        Kasboek__V1__CreateInvoiceRequest c = KASBOEK__V1__CREATE_INVOICE_REQUEST__INIT;
+        c.invoice_id = (char *)ids[i];
+        c.currency = "EUR";
+        c.customer_id = "c1";
+        seed(e, "t1", "CreateInvoice", &c.base, NULL);
+        Kasboek__V1__AddInvoiceLineRequest l = KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__INIT;
+        l.invoice_id = (char *)ids[i];
+        l.description = "seat";
+        l.quantity_milli = 2000;
+        l.unit_price = 10000;
+        l.tax_bp = 2100;
+        seed(e, "t1", "AddInvoiceLine", &l.base, NULL);
+    }
+    Kasboek__V1__FinalizeInvoiceRequest f = KASBOEK__V1__FINALIZE_INVOICE_REQUEST__INIT;
+    f.invoice_id = "inv1";
+    seed(e, "t1", "FinalizeInvoice", &f.base, NULL);
+    Kasboek__V1__AddInvoiceLineRequest d = KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__INIT;
+    d.invoice_id = "inv2";
+    d.kind = KASBOEK__V1__INVOICE_LINE_KIND__INVOICE_LINE_KIND_DISCOUNT;
+    d.description = "loyalty";
+    d.discount_case = KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP;
+    d.discount_bp = 1000;
+    seed(e, "t1", "AddInvoiceLine", &d.base, NULL);
+}
+
 /* pc: card, partially refunded (rc1), dispute dc1 open, dc2 lost, receipt
  * requested. ps: SEPA processing. pb: SEPA settled, refund rb1 pending, rb2
  * failed. pj: JPY card. pf: ACH failed. Tenant t2 has its own "pc". */
 static void seed_all(fz_env *e) {
-    seed_card(e);
+    seed_invoices(e);
+    seed_card(e); /* pays 100.00 of inv1 */
     seed_refund(e, "pc", "rc1", 1000);
     seed_dispute(e, "dc1", 2000, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_UNSPECIFIED);
     seed_dispute(e, "dc2", 500, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST);
@@ -375,4 +406,33 @@ void fz_check_payment(const Payment *p) {
     add(&parts, p->amount_refundable);
     FZ_CHECK(parts == p->amount->amount); /* the parts sum to the whole */
     FZ_CHECK(p->status == collected_status(p));
+}
+
+void fz_check_invoice(const Kasboek__V1__Invoice *inv) {
+    FZ_CHECK(kb_id_valid(inv->invoice_id) && inv->version > 0);
+    FZ_CHECK(kb_currency_exponent(inv->currency) >= 0);
+    int64_t lines = 0, taxes = 0, paid = 0, pending = 0;
+    for (size_t i = 0; i < inv->n_lines; i++) add(&lines, inv->lines[i]->total);
+    for (size_t i = 0; i < inv->n_taxes; i++) add(&taxes, inv->taxes[i]->tax);
+    for (size_t i = 0; i < inv->n_payments; i++) {
+        add(&paid, inv->payments[i]->amount);
+        add(&pending, inv->payments[i]->pending);
+    }
+    /* the parts sum to the whole */
+    FZ_CHECK(lines == inv->total && taxes == inv->tax);
+    FZ_CHECK(inv->subtotal - inv->discount + inv->fees + inv->tax == inv->total);
+    FZ_CHECK(paid == inv->amount_paid && pending == inv->amount_pending);
+    FZ_CHECK(inv->amount_paid >= 0 && inv->amount_pending >= 0 && inv->amount_written_off >= 0);
+    FZ_CHECK(inv->amount_due >= 0 && inv->amount_overpaid >= 0);
+    FZ_CHECK(inv->amount_pending <= inv->amount_due);
+    if (inv->status != KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_VOID) {
+        FZ_CHECK(inv->amount_paid + inv->amount_written_off + inv->amount_due -
+                     inv->amount_overpaid ==
+                 inv->total);
+    }
+    bool numbered = inv->status != KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_DRAFT;
+    FZ_CHECK(numbered == (inv->number[0] != 0));
+    if (inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN) FZ_CHECK(inv->amount_due > 0);
+    if (inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_PAID) FZ_CHECK(inv->amount_due == 0);
+    if (inv->overdue) FZ_CHECK(inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN);
 }

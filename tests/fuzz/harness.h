@@ -54,5 +54,7 @@ void fz_check_clean(const ProtobufCMessage *m);
 /* The payment's derived amounts match its refunds and disputes, and the
  * parts sum to the whole once collected. */
 void fz_check_payment(const Kasboek__V1__Payment *p);
+/* The invoice's amounts add up (lines, taxes, payments, due). */
+void fz_check_invoice(const Kasboek__V1__Invoice *inv);
 
 #endif

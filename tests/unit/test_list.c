@@ -118,7 +118,7 @@ static void rare_fixture(env *e) {
         if (i % RARE_EVERY == RARE_EVERY / 2) {
             snprintf(id, sizeof id, "rare-%05d", i);
             pay_spec r = {.id = id, .cur = "USD", .contact = "rare", .company = "co-rare",
-                          .stype = "invoice", .sid = "inv-rare", .amount = 777700,
+                          .stype = "subscription", .sid = "sub-rare", .amount = 777700,
                           .at = t0 + i * SEC_US, .method = M(SEPA_DEBIT)};
             record(e, &r);
             assert_int_equal(kbt_fail_payment(e, id), KB_CODE_OK);
@@ -152,9 +152,9 @@ static void test_rare_filters_read_only_matches(void **st) {
     q.company_id = "co-rare";
     expect_page(e, &q, RARE, RARE + 2, "company");
     q = (list_req)KASBOEK__V1__LIST_PAYMENTS_REQUEST__INIT;
-    q.source_type = "invoice";
+    q.source_type = "subscription";
     expect_page(e, &q, RARE, RARE + 2, "source_type");
-    q.source_id = "inv-rare";
+    q.source_id = "sub-rare";
     expect_page(e, &q, RARE, RARE + 2, "source");
     q = (list_req)KASBOEK__V1__LIST_PAYMENTS_REQUEST__INIT;
     q.currency = "USD";
@@ -234,7 +234,7 @@ static uint32_t rnd(uint32_t n) {
 static const char *const curs[] = {"EUR", "USD", "JPY"};
 static const char *const contacts[] = {"c0", "c1", "c2", "c3", "c4", "c5"};
 static const char *const companies[] = {"k0", "k1", "k2"};
-static const char *const stypes[] = {"invoice", "form", "payment_link"};
+static const char *const stypes[] = {"subscription", "form", "payment_link"};
 static const char *const sids[] = {"s0", "s1", "s2", "s3"};
 static const Kasboek__V1__PaymentMethod methods[] = {M(CARD), M(SEPA_DEBIT), M(IDEAL), M(PAYPAL)};
 

@@ -1,0 +1,1215 @@
+/* Invoices (DOMAIN.md §3): lines and totals, the draft -> open -> paid /
+ * void / written_off lifecycle, gapless numbers from the tenant's series,
+ * terms and overdue, and payments applied to invoices. */
+#include "invoice.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "calendar.h"
+#include "money.h"
+#include "payment.h"
+#include "validate.h"
+
+typedef Kasboek__V1__Invoice Invoice;
+typedef Kasboek__V1__InvoiceLine Line;
+typedef Kasboek__V1__InvoicePayment InvPayment;
+typedef Kasboek__V1__InvoiceSeries Series;
+typedef Kasboek__V1__TenantSettings Settings;
+typedef Kasboek__V1__Payment Payment;
+typedef Kasboek__V1__Event Event;
+
+#define ST(x)   KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_##x
+#define KIND(x) KASBOEK__V1__INVOICE_LINE_KIND__INVOICE_LINE_KIND_##x
+#define TERMS(x) KASBOEK__V1__INVOICE_TERMS__INVOICE_TERMS_##x
+#define BODY(x) KASBOEK__V1__EVENT__BODY_##x
+#define EMIT    KB_EMIT
+
+#define BP_ONE         10000 /* 100 % in basis points */
+#define DATE_TEXT_LEN  11    /* "2026-04-01" */
+#define NUMBER_PREFIX_DEFAULT "INV"
+#define NUMBER_DIGITS_DEFAULT 6
+#define NUMBER_DIGITS_MAX     8 /* with a year, 12 digits: never a card-number run */
+#define NUMBER_PREFIX_LEN_MAX 12
+#define SERIES_ID "numbers"
+
+/* ---------------------------------------------------------------- totals */
+
+int64_t kb_round_div(__int128 q, int64_t d) {
+    __int128 x = q / d, r = q % d;
+    if (r < 0) r = -r;
+    if (2 * r >= d) x += q < 0 ? -1 : 1;
+    return (int64_t)x;
+}
+
+static bool fits64(__int128 v) {
+    return v >= INT64_MIN && v <= INT64_MAX;
+}
+
+static bool is_item(const Line *l) {
+    return l->kind == KIND(ITEM) || l->kind == KIND(UNSPECIFIED);
+}
+
+static kb_code overflow(kb_error *err, const char *field) {
+    return kb_error_set(err, KB_REASON_AMOUNT_OVERFLOW, field, "the invoice's amounts overflow");
+}
+
+/* Pass 1: each item's subtotal and own discount; *net = their net sum. */
+static kb_code item_amounts(Invoice *inv, const char *field, kb_error *err, __int128 *net) {
+    *net = 0;
+    for (size_t i = 0; i < inv->n_lines; i++) {
+        Line *l = inv->lines[i];
+        l->discount = l->tax = l->total = 0;
+        if (l->kind == KIND(FEE)) l->subtotal = l->unit_price;
+        if (!is_item(l)) continue;
+        __int128 sub = kb_round_div((__int128)l->quantity_milli * l->unit_price, 1000);
+        int64_t own = l->discount_bp ? kb_round_div(sub * l->discount_bp, BP_ONE)
+                                     : l->discount_amount;
+        if (!fits64(sub)) return overflow(err, field);
+        if (own > sub) {
+            return kb_error_set(err, KB_REASON_DISCOUNT_EXCEEDS_LINE, field,
+                                "line %s: discount exceeds the line's subtotal", l->line_id);
+        }
+        l->subtotal = (int64_t)sub;
+        l->discount = own;
+        *net += sub - own;
+    }
+    return fits64(*net) ? KB_CODE_OK : overflow(err, field);
+}
+
+/* Pass 2: the invoice-level discounts, spread over the items in
+ * proportion to their net (largest remainder first, then line order). */
+static kb_code spread_discounts(Invoice *inv, __int128 net, const char *field, kb_error *err) {
+    __int128 d = 0;
+    for (size_t i = 0; i < inv->n_lines; i++) {
+        Line *l = inv->lines[i];
+        if (l->kind != KIND(DISCOUNT)) continue;
+        l->subtotal = 0;
+        l->discount = l->discount_bp ? kb_round_div(net * l->discount_bp, BP_ONE)
+                                     : l->discount_amount;
+        d += l->discount;
+    }
+    if (d > net) {
+        return kb_error_set(err, KB_REASON_DISCOUNT_EXCEEDS_SUBTOTAL, field,
+                            "invoice discounts exceed the items' net amount");
+    }
+    if (d == 0) return KB_CODE_OK;
+    __int128 rem[KB_INVOICE_LINES_MAX];
+    bool bumped[KB_INVOICE_LINES_MAX] = {false};
+    __int128 given = 0;
+    KB_VERIFY(inv->n_lines <= KB_INVOICE_LINES_MAX);
+    for (size_t i = 0; i < inv->n_lines; i++) {
+        Line *l = inv->lines[i];
+        rem[i] = -1;
+        if (!is_item(l)) continue;
+        __int128 part = d * (l->subtotal - l->discount);
+        l->discount += (int64_t)(part / net);
+        rem[i] = part % net;
+        given += part / net;
+    }
+    for (__int128 left = d - given; left > 0; left--) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < inv->n_lines; i++) {
+            if (rem[i] >= 0 && !bumped[i] && (best == SIZE_MAX || rem[i] > rem[best])) best = i;
+        }
+        KB_VERIFY(best != SIZE_MAX);
+        bumped[best] = true;
+        inv->lines[best]->discount++;
+    }
+    return KB_CODE_OK;
+}
+
+static Kasboek__V1__TaxTotal *tax_row(Invoice *inv, uint32_t bp, kb_arena *a) {
+    size_t i = 0;
+    while (i < inv->n_taxes && inv->taxes[i]->tax_bp < bp) i++;
+    if (i < inv->n_taxes && inv->taxes[i]->tax_bp == bp) return inv->taxes[i];
+    Kasboek__V1__TaxTotal *t = KB_NEW(a, Kasboek__V1__TaxTotal, KASBOEK__V1__TAX_TOTAL__INIT);
+    Kasboek__V1__TaxTotal **v = kb_arena_alloc(a, (inv->n_taxes + 1) * sizeof *v);
+    KB_VERIFY(t && v);
+    memcpy(v, inv->taxes, i * sizeof *v);
+    v[i] = t;
+    memcpy(v + i + 1, inv->taxes + i, (inv->n_taxes - i) * sizeof *v);
+    t->tax_bp = bp;
+    inv->taxes = v;
+    inv->n_taxes++;
+    return t;
+}
+
+static void derive_due(Invoice *inv) {
+    __int128 due = (__int128)inv->total - inv->amount_paid - inv->amount_written_off;
+    inv->amount_due = inv->status == ST(VOID) || due < 0 ? 0 : (int64_t)due;
+    inv->amount_overpaid = due < 0 ? (int64_t)-due : 0;
+}
+
+kb_code kb_invoice_compute(Invoice *inv, kb_arena *a, const char *field, kb_error *err) {
+    __int128 net;
+    kb_code code = item_amounts(inv, field, err, &net);
+    if (!code) code = spread_discounts(inv, net, field, err);
+    if (code) return code;
+    __int128 sub = 0, disc = 0, fees = 0, tax = 0;
+    inv->n_taxes = 0;
+    inv->taxes = NULL;
+    for (size_t i = 0; i < inv->n_lines; i++) {
+        Line *l = inv->lines[i];
+        if (l->kind == KIND(DISCOUNT)) continue;
+        __int128 base = (__int128)l->subtotal - l->discount;
+        l->tax = kb_round_div(base * l->tax_bp, BP_ONE);
+        l->total = (int64_t)(base + l->tax);
+        if (is_item(l)) sub += l->subtotal, disc += l->discount;
+        else fees += l->subtotal;
+        tax += l->tax;
+        if (l->tax_bp) {
+            Kasboek__V1__TaxTotal *t = tax_row(inv, l->tax_bp, a);
+            t->taxable += (int64_t)base;
+            t->tax += l->tax;
+        }
+    }
+    __int128 total = sub - disc + fees + tax;
+    if (!fits64(sub) || !fits64(fees) || !fits64(tax) || !fits64(total) || total < 0)
+        return overflow(err, field);
+    inv->subtotal = (int64_t)sub;
+    inv->discount = (int64_t)disc;
+    inv->fees = (int64_t)fees;
+    inv->tax = (int64_t)tax;
+    inv->total = (int64_t)total;
+    derive_due(inv);
+    return KB_CODE_OK;
+}
+
+/* ----------------------------------------------------------------- dates */
+
+bool kb_invoice_day(const char *date, int32_t *out) {
+    return date && date[0] && kb_date_parse(date, out) == KB_OK;
+}
+
+static char *day_text(kb_arena *a, int32_t day) {
+    char *s = kb_arena_alloc(a, DATE_TEXT_LEN);
+    if (s && kb_date_format(day, s, DATE_TEXT_LEN) < 0) s[0] = 0;
+    return s;
+}
+
+static int terms_days(Kasboek__V1__InvoiceTerms t) {
+    switch (t) {
+        case TERMS(NET_15): return 15;
+        case TERMS(NET_30): return 30;
+        case TERMS(NET_45): return 45;
+        case TERMS(NET_60): return 60;
+        case TERMS(NET_90): return 90;
+        default: return 0;
+    }
+}
+
+/* ------------------------------------------------------------ the series */
+
+static const char *number_prefix(const Settings *s) {
+    return s->invoice_prefix && s->invoice_prefix[0] ? s->invoice_prefix : NUMBER_PREFIX_DEFAULT;
+}
+
+/* Takes the next number of the tenant's series (the peer stream): the
+ * InvoiceNumberIssued event goes to the series in the same commit, so a
+ * number is used exactly when the invoice that carries it is stored. */
+static const char *issue_number(kb_decide_ctx *c, const char *invoice_id) {
+    const Series *s = (const void *)c->peer;
+    const Settings *st = c->settings;
+    KB_VERIFY(s && st);
+    int32_t year = kb_civil_from_days(kb_day_of_instant(c->now)).year;
+    if (year < s->year) year = s->year; /* the series never goes back a year */
+    bool yearly = !st->invoice_number_without_year;
+    uint64_t seq = yearly && year > s->year ? 1 : s->last_sequence + 1;
+    int digits = st->invoice_number_digits ? (int)st->invoice_number_digits : NUMBER_DIGITS_DEFAULT;
+    const char *number =
+        yearly ? kb_arena_printf(c->arena, "%s-%d-%0*llu", number_prefix(st), (int)year, digits,
+                                 (unsigned long long)seq)
+               : kb_arena_printf(c->arena, "%s-%0*llu", number_prefix(st), digits,
+                                 (unsigned long long)seq);
+    Kasboek__V1__InvoiceNumberIssued *e = number ? kb_decide_emit_peer_body(
+        c, BODY(INVOICE_NUMBER_ISSUED), &(Kasboek__V1__InvoiceNumberIssued)KASBOEK__V1__INVOICE_NUMBER_ISSUED__INIT,
+        sizeof *e) : NULL;
+    if (!e) return NULL;
+    e->invoice_id = (char *)invoice_id;
+    e->number = (char *)number;
+    e->year = yearly ? year : s->year;
+    e->sequence = seq;
+    /* A number is unique per tenant: switching the year off and on again
+     * across a new year could repeat a yearless one; the claim refuses
+     * the finalize then rather than issue it twice. */
+    if (!kb_decide_claim(c, "invoice_number", number, "invoice_id", KB_REASON_INVOICE_NUMBER_TAKEN))
+        return NULL;
+    return number;
+}
+
+static ProtobufCMessage *series_create(kb_arena *a, const char *id) {
+    Series *s = KB_NEW(a, Series, KASBOEK__V1__INVOICE_SERIES__INIT);
+    if (!s) return NULL;
+    s->series_id = kb_arena_strdup(a, id);
+    return s->series_id ? &s->base : NULL;
+}
+
+static void series_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
+    (void)a;
+    Series *s = (void *)state;
+    if (ev->body_case != BODY(INVOICE_NUMBER_ISSUED)) return;
+    const Kasboek__V1__InvoiceNumberIssued *e = ev->invoice_number_issued;
+    s->year = e->year;
+    s->last_sequence = e->sequence;
+    s->last_number = e->number;
+    s->last_invoice_id = e->invoice_id;
+}
+
+static bool series_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
+    (void)state, (void)tenant, (void)out;
+    return true;
+}
+
+const kb_aggregate kb_invoice_series_aggregate = {
+    .type = "invoice_series",
+    .state_desc = &kasboek__v1__invoice_series__descriptor,
+    .create = series_create,
+    .evolve = series_evolve,
+    .index = series_index,
+};
+
+static const kb_peer series_peer = {.agg = &kb_invoice_series_aggregate, .id = SERIES_ID};
+
+/* ---------------------------------------------------------------- evolve */
+
+static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
+    void **v = kb_arena_alloc(a, (*n + 1) * sizeof *v);
+    KB_VERIFY(v);
+    if (*n) memcpy(v, *arr, *n * sizeof *v);
+    v[(*n)++] = item;
+    *arr = v;
+}
+
+/* A copy of every line (the derived amounts are rewritten by compute). */
+static void copy_lines(Invoice *inv, kb_arena *a) {
+    Line **v = kb_arena_alloc(a, (inv->n_lines + 1) * sizeof *v);
+    KB_VERIFY(v);
+    for (size_t i = 0; i < inv->n_lines; i++) {
+        v[i] = kb_arena_copy(a, inv->lines[i], sizeof *v[i]);
+        KB_VERIFY(v[i]);
+    }
+    inv->lines = v;
+}
+
+static void recompute(Invoice *inv, kb_arena *a) {
+    kb_error err;
+    kb_error_clear(&err);
+    (void)kb_invoice_compute(inv, a, "", &err); /* decide checked it */
+}
+
+/* The entry of payment_id ("" = a new entry for money from outside). */
+static InvPayment *payment_entry(Invoice *inv, const char *payment_id, kb_arena *a) {
+    for (size_t i = 0; payment_id[0] && i < inv->n_payments; i++) {
+        if (strcmp(inv->payments[i]->payment_id, payment_id) == 0) return inv->payments[i];
+    }
+    InvPayment *p = KB_NEW(a, InvPayment, KASBOEK__V1__INVOICE_PAYMENT__INIT);
+    KB_VERIFY(p);
+    p->payment_id = (char *)payment_id;
+    push(a, (void ***)&inv->payments, &inv->n_payments, p);
+    return p;
+}
+
+static const InvPayment *find_payment(const Invoice *inv, const char *payment_id) {
+    for (size_t i = 0; inv && i < inv->n_payments; i++) {
+        if (strcmp(inv->payments[i]->payment_id, payment_id) == 0) return inv->payments[i];
+    }
+    return NULL;
+}
+
+static void evolve_created(Invoice *inv, const Kasboek__V1__InvoiceCreated *e, kb_arena *a) {
+    inv->status = ST(DRAFT);
+    inv->currency = e->currency;
+    inv->customer_id = e->customer_id;
+    inv->company_id = e->company_id;
+    inv->terms = e->terms;
+    inv->due_date = e->due_date;
+    inv->memo = e->memo;
+    inv->source_type = e->source_type;
+    inv->source_id = e->source_id;
+    inv->n_lines = e->n_lines;
+    inv->lines = e->lines;
+    copy_lines(inv, a);
+    recompute(inv, a);
+}
+
+static void evolve_lines(Invoice *inv, const Event *ev, kb_arena *a) {
+    copy_lines(inv, a);
+    if (ev->body_case == BODY(INVOICE_LINE_ADDED)) {
+        inv->lines[inv->n_lines++] = kb_arena_copy(a, ev->invoice_line_added->line, sizeof(Line));
+        KB_VERIFY(inv->lines[inv->n_lines - 1]);
+    } else {
+        size_t j = 0;
+        for (size_t i = 0; i < inv->n_lines; i++) {
+            if (strcmp(inv->lines[i]->line_id, ev->invoice_line_removed->line_id) != 0)
+                inv->lines[j++] = inv->lines[i];
+        }
+        inv->n_lines = j;
+    }
+    recompute(inv, a);
+}
+
+static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
+    switch (ev->body_case) {
+        case BODY(INVOICE_PAYMENT_PENDING): {
+            const Kasboek__V1__InvoicePaymentPending *e = ev->invoice_payment_pending;
+            InvPayment *p = payment_entry(inv, e->payment_id, a);
+            p->pending += e->amount;
+            p->at = ev->occurred_at;
+            inv->amount_pending += e->amount;
+            break;
+        }
+        case BODY(INVOICE_PAYMENT_APPLIED): {
+            const Kasboek__V1__InvoicePaymentApplied *e = ev->invoice_payment_applied;
+            InvPayment *p = payment_entry(inv, e->payment_id, a);
+            p->reference = e->reference;
+            p->amount += e->amount;
+            p->at = ev->occurred_at;
+            if (e->was_pending) p->pending -= e->amount, inv->amount_pending -= e->amount;
+            inv->amount_paid += e->amount;
+            break;
+        }
+        case BODY(INVOICE_PAYMENT_RELEASED): {
+            const Kasboek__V1__InvoicePaymentReleased *e = ev->invoice_payment_released;
+            payment_entry(inv, e->payment_id, a)->pending -= e->amount;
+            inv->amount_pending -= e->amount;
+            break;
+        }
+        case BODY(INVOICE_PAYMENT_REVERSED): {
+            const Kasboek__V1__InvoicePaymentReversed *e = ev->invoice_payment_reversed;
+            payment_entry(inv, e->payment_id, a)->amount -= e->amount;
+            inv->amount_paid -= e->amount;
+            /* a written-off invoice stays settled: the credit grows instead */
+            if (inv->status == ST(WRITTEN_OFF)) inv->amount_written_off += e->amount;
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+static void evolve_status(Invoice *inv, const Event *ev) {
+    switch (ev->body_case) {
+        case BODY(INVOICE_UPDATED): {
+            const Kasboek__V1__InvoiceUpdated *e = ev->invoice_updated;
+            inv->customer_id = e->customer_id;
+            inv->company_id = e->company_id;
+            inv->terms = e->terms;
+            inv->due_date = e->due_date;
+            inv->memo = e->memo;
+            break;
+        }
+        case BODY(INVOICE_FINALIZED):
+            inv->status = ST(OPEN);
+            inv->number = ev->invoice_finalized->number;
+            inv->issue_date = ev->invoice_finalized->issue_date;
+            inv->due_date = ev->invoice_finalized->due_date;
+            inv->finalized_at = ev->occurred_at;
+            break;
+        case BODY(INVOICE_PAID):
+            inv->status = ST(PAID);
+            inv->paid_at = ev->occurred_at;
+            break;
+        case BODY(INVOICE_REOPENED):
+            inv->status = ST(OPEN);
+            inv->paid_at = 0;
+            break;
+        case BODY(INVOICE_VOIDED):
+            inv->status = ST(VOID);
+            inv->closed_at = ev->occurred_at;
+            inv->close_reason = ev->invoice_voided->reason;
+            break;
+        case BODY(INVOICE_WRITTEN_OFF):
+            inv->status = ST(WRITTEN_OFF);
+            inv->amount_written_off += ev->invoice_written_off->amount;
+            inv->closed_at = ev->occurred_at;
+            inv->close_reason = ev->invoice_written_off->reason;
+            break;
+        case BODY(INVOICE_BECAME_OVERDUE):
+            inv->overdue_at = ev->occurred_at;
+            break;
+        default:
+            break;
+    }
+}
+
+static void invoice_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
+    Invoice *inv = (Invoice *)state;
+    switch (ev->body_case) {
+        case BODY(INVOICE_CREATED):
+            evolve_created(inv, ev->invoice_created, a);
+            inv->created_at = ev->occurred_at;
+            break;
+        case BODY(INVOICE_LINE_ADDED):
+        case BODY(INVOICE_LINE_REMOVED):
+            evolve_lines(inv, ev, a);
+            break;
+        default:
+            evolve_money(inv, ev, a);
+            evolve_status(inv, ev);
+            break;
+    }
+    inv->updated_at = ev->occurred_at;
+    inv->overdue = inv->status == ST(OPEN) && inv->overdue_at != 0;
+    derive_due(inv);
+}
+
+static ProtobufCMessage *invoice_create(kb_arena *a, const char *id) {
+    Invoice *inv = KB_NEW(a, Invoice, KASBOEK__V1__INVOICE__INIT);
+    if (!inv) return NULL;
+    inv->invoice_id = kb_arena_strdup(a, id);
+    return inv->invoice_id ? &inv->base : NULL;
+}
+
+/* ----------------------------------------------------------------- index */
+
+void kb_invoice_list_prefix(kb_key *k, const char *tenant, const char *dim, const char *v) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "invoice");
+    if (!dim) {
+        kb_key_add(k, "created");
+    } else {
+        kb_key_add(k, "by");
+        kb_key_add(k, dim);
+        kb_key_add(k, v);
+    }
+    kb_key_raw(k, "/", 1);
+}
+
+void kb_invoice_due_prefix(kb_key *k) {
+    kb_key_init(k);
+    kb_key_add(k, KB_SYS_PREFIX);
+    kb_key_add(k, "invoice_due");
+    kb_key_raw(k, "/", 1);
+}
+
+bool kb_invoice_row_parse(const char *v, size_t n, kb_invoice_row *out) {
+    char buf[96], due[16];
+    if (n >= sizeof buf) return false;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    long long total, amount_due;
+    int status, overdue, used = 0;
+    if (sscanf(buf, "%3[A-Z] %d %d %15s %lld %lld%n", out->currency, &status, &overdue, due, &total,
+               &amount_due, &used) != 6 ||
+        (size_t)used != n || strlen(out->currency) != 3)
+        return false;
+    out->status = status;
+    out->overdue = overdue != 0;
+    out->has_due = strcmp(due, "-") != 0;
+    out->due_day = out->has_due ? (int32_t)atoi(due) : 0;
+    out->total = total;
+    out->amount_due = amount_due;
+    return true;
+}
+
+static bool list_add(kb_index_set *out, const char *tenant, const Invoice *inv, const char *dim,
+                     const char *v, const char *value) {
+    kb_key k;
+    kb_invoice_list_prefix(&k, tenant, dim, v);
+    kb_key_raw_hex64(&k, (uint64_t)inv->created_at);
+    kb_key_add(&k, inv->invoice_id);
+    return kb_index_set_add(out, &k, value);
+}
+
+static bool invoice_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
+    const Invoice *inv = (const void *)state;
+    if (inv->status == ST(UNSPECIFIED)) return true;
+    int32_t due = 0;
+    bool has_due = kb_invoice_day(inv->due_date, &due);
+    char d[16], st[8];
+    snprintf(d, sizeof d, has_due ? "%d" : "-", (int)due);
+    snprintf(st, sizeof st, "%d", (int)inv->status);
+    char *value = kb_arena_printf(out->arena, "%s %d %d %s %lld %lld", inv->currency,
+                                  (int)inv->status, inv->overdue ? 1 : 0, d,
+                                  (long long)inv->total, (long long)inv->amount_due);
+    bool ok = value && list_add(out, tenant, inv, NULL, NULL, value) &&
+              list_add(out, tenant, inv, "status", st, value);
+    if (ok && inv->customer_id[0]) ok = list_add(out, tenant, inv, "customer", inv->customer_id, value);
+    if (ok && inv->overdue) ok = list_add(out, tenant, inv, "overdue", "1", value);
+    kb_key k;
+    if (ok && inv->number[0]) {
+        kb_key_alias(&k, tenant, "invoice_number", inv->number);
+        ok = kb_index_set_add(out, &k, inv->invoice_id);
+    }
+    if (ok && inv->status == ST(OPEN) && !inv->overdue_at && has_due) {
+        kb_invoice_due_prefix(&k);
+        kb_key_raw_hex64(&k, (uint64_t)(int64_t)due);
+        kb_key_add(&k, tenant);
+        kb_key_add(&k, inv->invoice_id);
+        ok = kb_index_set_add(out, &k, "");
+    }
+    return ok;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static kb_code check_opt_id(const char *v, const char *field, kb_error *err) {
+    if (!v[0] || kb_id_valid(v)) return KB_CODE_OK;
+    return kb_error_set(err, KB_REASON_INVALID_ID, field,
+                        "%s must be 1-64 characters of [A-Za-z0-9_-]", field);
+}
+
+static kb_code need_text(const char *v, const char *field, kb_error *err) {
+    return v[0] ? KB_CODE_OK : kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
+}
+
+static kb_code need_status(const Invoice *inv, Kasboek__V1__InvoiceStatus want, kb_error *err) {
+    if (inv->status == want) return KB_CODE_OK;
+    if (want == ST(DRAFT))
+        return kb_error_set(err, KB_REASON_INVOICE_NOT_DRAFT, "invoice_id",
+                            "invoice %s is finalized; only a draft can change", inv->invoice_id);
+    if (inv->status == ST(PAID))
+        return kb_error_set(err, KB_REASON_INVOICE_ALREADY_PAID, "invoice_id", "invoice %s is paid",
+                            inv->invoice_id);
+    return kb_error_set(err, KB_REASON_INVOICE_NOT_OPEN, "invoice_id", "invoice %s is not open",
+                        inv->invoice_id);
+}
+
+/* Terms and due date of a create or update: terms UNSPECIFIED with a due
+ * date means CUSTOM; CUSTOM needs one; other terms take none. */
+static kb_code check_terms(Kasboek__V1__InvoiceTerms *terms, const char *due, kb_error *err) {
+    int32_t day;
+    if (*terms < TERMS(UNSPECIFIED) || *terms > TERMS(CUSTOM))
+        return kb_error_set(err, KB_REASON_INVALID_ENUM, "terms", "unknown terms");
+    if (due[0] && !kb_invoice_day(due, &day))
+        return kb_error_set(err, KB_REASON_INVALID_DATE, "due_date", "due_date must be YYYY-MM-DD");
+    if (due[0] && *terms == TERMS(UNSPECIFIED)) *terms = TERMS(CUSTOM);
+    if (due[0] && *terms != TERMS(CUSTOM))
+        return kb_error_set(err, KB_REASON_DUE_DATE_WITH_TERMS, "due_date",
+                            "a due date goes with custom terms only");
+    if (*terms == TERMS(CUSTOM) && !due[0])
+        return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "due_date", "custom terms need a due_date");
+    return KB_CODE_OK;
+}
+
+/* ------------------------------------------------------- draft commands */
+
+static kb_code decide_create(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                             kb_decide_ctx *c) {
+    (void)state;
+    const Kasboek__V1__CreateInvoiceRequest *r = (const void *)msg;
+    if (!r->currency[0]) return need_text(r->currency, "currency", c->err);
+    if (kb_currency_exponent(r->currency) < 0)
+        return kb_error_set(c->err, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
+    kb_code code = need_text(r->customer_id, "customer_id", c->err);
+    if (!code) code = check_opt_id(r->customer_id, "customer_id", c->err);
+    if (!code) code = check_opt_id(r->company_id, "company_id", c->err);
+    Kasboek__V1__InvoiceTerms terms = r->terms;
+    if (!code) code = check_terms(&terms, r->due_date, c->err);
+    if (code) return code;
+    Kasboek__V1__InvoiceCreated *e = EMIT(c, Kasboek__V1__InvoiceCreated,
+                                          KASBOEK__V1__INVOICE_CREATED__INIT, BODY(INVOICE_CREATED));
+    if (!e) return c->err->code;
+    e->invoice_id = (char *)c->id;
+    e->currency = r->currency;
+    e->customer_id = r->customer_id;
+    e->company_id = r->company_id;
+    e->terms = terms == TERMS(UNSPECIFIED) ? TERMS(NET_30) : terms;
+    e->due_date = r->due_date;
+    e->memo = r->memo;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_update(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                             kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__UpdateInvoiceRequest *r = (const void *)msg;
+    kb_code code = need_status(inv, ST(DRAFT), c->err);
+    if (!code && !r->customer_id[0] && !r->company_id[0] && !r->terms && !r->due_date[0] &&
+        !r->memo_set_case)
+        code = kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "customer_id",
+                            "name at least one field to change");
+    if (!code) code = check_opt_id(r->customer_id, "customer_id", c->err);
+    if (!code) code = check_opt_id(r->company_id, "company_id", c->err);
+    Kasboek__V1__InvoiceTerms terms = r->terms;
+    if (!code) code = check_terms(&terms, r->due_date, c->err);
+    if (code) return code;
+    Kasboek__V1__InvoiceUpdated *e = EMIT(c, Kasboek__V1__InvoiceUpdated,
+                                          KASBOEK__V1__INVOICE_UPDATED__INIT, BODY(INVOICE_UPDATED));
+    if (!e) return c->err->code;
+    e->customer_id = r->customer_id[0] ? r->customer_id : inv->customer_id;
+    e->company_id = r->company_id[0] ? r->company_id : inv->company_id;
+    e->terms = terms ? terms : inv->terms;
+    e->due_date = r->due_date[0] ? r->due_date : e->terms == TERMS(CUSTOM) ? inv->due_date : "";
+    e->memo = r->memo_set_case ? r->memo : inv->memo;
+    return KB_CODE_OK;
+}
+
+static const Line *find_line(const Invoice *inv, const char *id) {
+    for (size_t i = 0; i < inv->n_lines; i++)
+        if (strcmp(inv->lines[i]->line_id, id) == 0) return inv->lines[i];
+    return NULL;
+}
+
+static kb_code not_allowed(kb_error *err, const char *field, const char *kind) {
+    return kb_error_set(err, KB_REASON_FIELD_NOT_ALLOWED, field, "%s lines take no %s", kind, field);
+}
+
+/* The fields each kind of line takes, and their ranges. */
+static kb_code check_line(const Kasboek__V1__AddInvoiceLineRequest *r, kb_error *err) {
+    bool item = r->kind == KIND(ITEM) || r->kind == KIND(UNSPECIFIED);
+    if (r->kind < KIND(UNSPECIFIED) || r->kind > KIND(DISCOUNT))
+        return kb_error_set(err, KB_REASON_INVALID_ENUM, "kind", "unknown line kind");
+    kb_code code = need_text(r->description, "description", err);
+    if (code) return code;
+    if (item && (r->quantity_milli <= 0 || r->quantity_milli > KB_INVOICE_QUANTITY_MILLI_MAX))
+        return kb_error_set(err, KB_REASON_INVALID_QUANTITY, "quantity_milli",
+                            "quantity must be 0.001 to 1,000,000");
+    if (!item && r->quantity_milli) return not_allowed(err, "quantity_milli", "fee and discount");
+    if (r->kind == KIND(DISCOUNT) && r->unit_price) return not_allowed(err, "unit_price", "discount");
+    if (r->unit_price < 0 || r->unit_price > KB_INVOICE_PRICE_MAX ||
+        (r->kind == KIND(FEE) && r->unit_price == 0))
+        return kb_error_set(err, KB_REASON_INVALID_AMOUNT, "unit_price",
+                            r->kind == KIND(FEE) ? "a fee must be > 0" : "unit_price out of range");
+    if (r->kind == KIND(FEE) && r->discount_case) return not_allowed(err, "discount", "fee");
+    if (r->kind == KIND(DISCOUNT) && !r->discount_case)
+        return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "discount_bp",
+                            "a discount line needs discount_bp or discount_amount");
+    if (r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP &&
+        (r->discount_bp == 0 || r->discount_bp > BP_ONE))
+        return kb_error_set(err, KB_REASON_INVALID_RATE, "discount_bp", "discount_bp must be 1-10000");
+    if (r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_AMOUNT &&
+        (r->discount_amount <= 0 || r->discount_amount > KB_INVOICE_PRICE_MAX))
+        return kb_error_set(err, KB_REASON_INVALID_AMOUNT, "discount_amount",
+                            "discount_amount must be > 0");
+    if (r->kind == KIND(DISCOUNT) && r->tax_bp) return not_allowed(err, "tax_bp", "discount");
+    if (r->tax_bp > BP_ONE)
+        return kb_error_set(err, KB_REASON_INVALID_RATE, "tax_bp", "tax_bp must be 0-10000");
+    return KB_CODE_OK;
+}
+
+/* The line id: the caller's, or the first free "L<n>". */
+static const char *line_id(const Invoice *inv, const char *given, kb_arena *a) {
+    if (given[0]) return given;
+    for (size_t n = inv->n_lines + 1;; n++) {
+        char *id = kb_arena_printf(a, "L%zu", n);
+        if (!id || !find_line(inv, id)) return id;
+    }
+}
+
+/* inv with lines (a copy) worked out: refuses what would not add up. */
+static kb_code try_lines(const Invoice *inv, Line **lines, size_t n, const char *field,
+                         kb_decide_ctx *c) {
+    Invoice t = *inv;
+    t.lines = lines;
+    t.n_lines = n;
+    copy_lines(&t, c->arena);
+    return kb_invoice_compute(&t, c->arena, field, c->err);
+}
+
+static kb_code decide_add_line(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                               kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__AddInvoiceLineRequest *r = (const void *)msg;
+    kb_code code = need_status(inv, ST(DRAFT), c->err);
+    if (!code) code = check_line(r, c->err);
+    if (!code) code = check_opt_id(r->line_id, "line_id", c->err);
+    if (!code && r->line_id[0] && find_line(inv, r->line_id))
+        code = kb_error_set(c->err, KB_REASON_INVOICE_LINE_EXISTS, "line_id", "line exists");
+    if (!code && inv->n_lines >= KB_INVOICE_LINES_MAX)
+        code = kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, "invoice_id",
+                            "an invoice has at most %d lines", KB_INVOICE_LINES_MAX);
+    if (code) return code;
+    Line *l = KB_NEW(c->arena, Line, KASBOEK__V1__INVOICE_LINE__INIT);
+    Line **lines = kb_arena_alloc(c->arena, (inv->n_lines + 1) * sizeof *lines);
+    if (!l || !lines) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    l->line_id = (char *)line_id(inv, r->line_id, c->arena);
+    l->kind = r->kind ? r->kind : KIND(ITEM);
+    l->description = r->description;
+    l->quantity_milli = r->quantity_milli;
+    l->unit_price = r->unit_price;
+    l->discount_bp = r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP
+                         ? r->discount_bp : 0;
+    l->discount_amount =
+        r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_AMOUNT
+            ? r->discount_amount : 0;
+    l->tax_bp = r->tax_bp;
+    if (!l->line_id) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    memcpy(lines, inv->lines, inv->n_lines * sizeof *lines);
+    lines[inv->n_lines] = l;
+    code = try_lines(inv, lines, inv->n_lines + 1,
+                     r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP
+                         ? "discount_bp" : r->discount_case ? "discount_amount" : "unit_price",
+                     c);
+    if (code) return code;
+    Kasboek__V1__InvoiceLineAdded *e =
+        EMIT(c, Kasboek__V1__InvoiceLineAdded, KASBOEK__V1__INVOICE_LINE_ADDED__INIT,
+             BODY(INVOICE_LINE_ADDED));
+    if (!e) return c->err->code;
+    e->line = l; /* only the given fields: evolve derives the amounts */
+    return KB_CODE_OK;
+}
+
+static kb_code decide_remove_line(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                  kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__RemoveInvoiceLineRequest *r = (const void *)msg;
+    kb_code code = need_status(inv, ST(DRAFT), c->err);
+    if (!code) code = need_text(r->line_id, "line_id", c->err);
+    if (!code && !find_line(inv, r->line_id))
+        code = kb_error_set(c->err, KB_REASON_INVOICE_LINE_NOT_FOUND, "line_id", "no line %s",
+                            r->line_id);
+    if (code) return code;
+    Line **lines = kb_arena_alloc(c->arena, (inv->n_lines + 1) * sizeof *lines);
+    if (!lines) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < inv->n_lines; i++)
+        if (strcmp(inv->lines[i]->line_id, r->line_id) != 0) lines[n++] = inv->lines[i];
+    code = try_lines(inv, lines, n, "line_id", c);
+    if (code) return code;
+    Kasboek__V1__InvoiceLineRemoved *e =
+        EMIT(c, Kasboek__V1__InvoiceLineRemoved, KASBOEK__V1__INVOICE_LINE_REMOVED__INIT,
+             BODY(INVOICE_LINE_REMOVED));
+    if (!e) return c->err->code;
+    e->line_id = r->line_id;
+    return KB_CODE_OK;
+}
+
+/* ---------------------------------------------------------- transitions */
+
+static kb_code emit_paid(kb_decide_ctx *c, int64_t paid) {
+    Kasboek__V1__InvoicePaid *e =
+        EMIT(c, Kasboek__V1__InvoicePaid, KASBOEK__V1__INVOICE_PAID__INIT, BODY(INVOICE_PAID));
+    if (!e) return c->err->code;
+    e->amount_paid = paid;
+    return KB_CODE_OK;
+}
+
+/* Finalized (number, issue and due date) for inv, issued on day. */
+static kb_code emit_finalized(kb_decide_ctx *c, const Invoice *inv, int32_t day, int64_t total) {
+    int32_t due = day + terms_days(inv->terms);
+    if (inv->terms == TERMS(CUSTOM)) {
+        KB_VERIFY(kb_invoice_day(inv->due_date, &due));
+        if (due < day)
+            return kb_error_set(c->err, KB_REASON_DUE_DATE_IN_PAST, "due_date",
+                                "due date %s lies before the issue date", inv->due_date);
+    }
+    const char *number = issue_number(c, inv->invoice_id);
+    Kasboek__V1__InvoiceFinalized *e =
+        number ? EMIT(c, Kasboek__V1__InvoiceFinalized, KASBOEK__V1__INVOICE_FINALIZED__INIT,
+                      BODY(INVOICE_FINALIZED))
+               : NULL;
+    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no number");
+    e->number = (char *)number;
+    e->issue_date = day_text(c->arena, day);
+    e->due_date = day_text(c->arena, due);
+    e->total = total;
+    return e->issue_date && e->due_date ? KB_CODE_OK
+                                        : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+}
+
+static kb_code decide_finalize(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                               kb_decide_ctx *c) {
+    (void)msg;
+    const Invoice *inv = (const void *)state;
+    kb_code code = need_status(inv, ST(DRAFT), c->err);
+    if (code) return code;
+    size_t items = 0;
+    for (size_t i = 0; i < inv->n_lines; i++) items += is_item(inv->lines[i]);
+    if (!items)
+        return kb_error_set(c->err, KB_REASON_INVOICE_EMPTY, "invoice_id",
+                            "an invoice needs at least one item line");
+    code = emit_finalized(c, inv, kb_day_of_instant(c->occurred_at), inv->total);
+    if (!code && inv->total == 0) code = emit_paid(c, 0); /* nothing to collect */
+    return code;
+}
+
+static kb_code decide_void(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                           kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__VoidInvoiceRequest *r = (const void *)msg;
+    kb_code code = need_text(r->reason, "reason", c->err);
+    if (!code) code = need_status(inv, ST(OPEN), c->err);
+    if (!code && (inv->amount_paid || inv->amount_pending))
+        code = kb_error_set(c->err, KB_REASON_INVOICE_HAS_PAYMENTS, "invoice_id",
+                            "payments are applied to invoice %s; refund them or write it off",
+                            inv->invoice_id);
+    if (code) return code;
+    Kasboek__V1__InvoiceVoided *e =
+        EMIT(c, Kasboek__V1__InvoiceVoided, KASBOEK__V1__INVOICE_VOIDED__INIT, BODY(INVOICE_VOIDED));
+    if (!e) return c->err->code;
+    e->reason = r->reason;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__WriteOffInvoiceRequest *r = (const void *)msg;
+    kb_code code = need_text(r->reason, "reason", c->err);
+    if (!code) code = need_status(inv, ST(OPEN), c->err);
+    if (!code && inv->amount_pending)
+        code = kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "invoice_id",
+                            "a bank debit for invoice %s is still processing", inv->invoice_id);
+    if (code) return code;
+    Kasboek__V1__InvoiceWrittenOff *e =
+        EMIT(c, Kasboek__V1__InvoiceWrittenOff, KASBOEK__V1__INVOICE_WRITTEN_OFF__INIT,
+             BODY(INVOICE_WRITTEN_OFF));
+    if (!e) return c->err->code;
+    e->reason = r->reason;
+    e->amount = inv->amount_due;
+    return KB_CODE_OK;
+}
+
+/* Money may go to inv: it is open, in its currency, and no more than what
+ * is due and not reserved by a processing debit. */
+static kb_code check_payable(const Invoice *inv, const Kasboek__V1__Money *m, const char *field,
+                             kb_error *err) {
+    kb_code code = need_status(inv, ST(OPEN), err);
+    if (!code) code = kb_check_money(m, field, inv->currency, false, err);
+    if (code) return code;
+    int64_t room = inv->amount_due - inv->amount_pending;
+    if (m->amount > room) {
+        char want[32], have[32], f[KB_FIELD_LEN_MAX];
+        kb_money_format(m->amount, inv->currency, want, sizeof want);
+        kb_money_format(room, inv->currency, have, sizeof have);
+        snprintf(f, sizeof f, "%s.amount", field);
+        return kb_error_set(err, KB_REASON_INVOICE_OVERPAYMENT, f,
+                            "%s %s is more than the %s %s open on invoice %s", want, inv->currency,
+                            have, inv->currency, inv->invoice_id);
+    }
+    if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX)
+        return kb_error_set(err, KB_REASON_TOO_MANY_ITEMS, field,
+                            "an invoice takes at most %d payments", KB_INVOICE_PAYMENTS_MAX);
+    return KB_CODE_OK;
+}
+
+static kb_code emit_applied(kb_decide_ctx *c, const char *payment_id, const char *reference,
+                            int64_t amount, bool was_pending) {
+    Kasboek__V1__InvoicePaymentApplied *e =
+        EMIT(c, Kasboek__V1__InvoicePaymentApplied, KASBOEK__V1__INVOICE_PAYMENT_APPLIED__INIT,
+             BODY(INVOICE_PAYMENT_APPLIED));
+    if (!e) return c->err->code;
+    e->payment_id = (char *)payment_id;
+    e->reference = (char *)reference;
+    e->amount = amount;
+    e->was_pending = was_pending;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_mark_paid(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                kb_decide_ctx *c) {
+    const Invoice *inv = (const void *)state;
+    const Kasboek__V1__MarkInvoicePaidRequest *r = (const void *)msg;
+    kb_code code = check_payable(inv, r->amount, "amount", c->err);
+    if (!code) code = need_text(r->reference, "reference", c->err);
+    if (!code) code = emit_applied(c, "", r->reference, r->amount->amount, false);
+    if (!code && r->amount->amount == inv->amount_due) code = emit_paid(c, inv->amount_paid + r->amount->amount);
+    return code;
+}
+
+static kb_code decide_overdue(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                              kb_decide_ctx *c) {
+    (void)msg;
+    const Invoice *inv = (const void *)state;
+    int32_t due;
+    if (inv->status != ST(OPEN) || inv->overdue_at || !kb_invoice_day(inv->due_date, &due) ||
+        due >= kb_day_of_instant(c->now))
+        return kb_error_set(c->err, KB_REASON_INVOICE_NOT_OVERDUE, "invoice_id",
+                            "invoice %s is not open past its due date, or is marked already",
+                            inv->invoice_id);
+    Kasboek__V1__InvoiceBecameOverdue *e =
+        EMIT(c, Kasboek__V1__InvoiceBecameOverdue, KASBOEK__V1__INVOICE_BECAME_OVERDUE__INIT,
+             BODY(INVOICE_BECAME_OVERDUE));
+    if (!e) return c->err->code;
+    e->due_date = inv->due_date;
+    return KB_CODE_OK;
+}
+
+/* ------------------------------------------------- payments -> invoices */
+
+static bool makes_invoice(const Payment *p) {
+    return strcmp(p->source_type, "payment_link") == 0 || strcmp(p->source_type, "quote") == 0;
+}
+
+static bool pays_invoice(const Payment *p) {
+    return strcmp(p->source_type, "invoice") == 0 && p->source_id[0];
+}
+
+static bool money_event(const Event *ev) {
+    switch (ev->body_case) {
+        case BODY(PAYMENT_RECORDED):
+        case BODY(PAYMENT_SETTLED):
+        case BODY(PAYMENT_FAILED):
+        case BODY(REFUND_CREATED):
+        case BODY(REFUND_FAILED):
+            return true;
+        case BODY(DISPUTE_CLOSED):
+            return ev->dispute_closed->outcome == KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST;
+        default:
+            return false;
+    }
+}
+
+/* invoice:<id> payments go to that invoice; a payment link's or quote's
+ * to the invoice it made, which has the payment's id. */
+static const char *invoicing_target(const ProtobufCMessage *source, Event *const *events, size_t n,
+                                    kb_arena *a) {
+    (void)a;
+    const Payment *p = (const void *)source;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) any |= money_event(events[i]);
+    if (!any) return NULL;
+    if (pays_invoice(p)) return p->source_id;
+    return makes_invoice(p) ? p->payment_id : NULL;
+}
+
+/* The running amounts of the target while the reaction emits. */
+typedef struct tally {
+    Invoice inv; /* shallow copy; payments as stored */
+    bool exists;
+} tally;
+
+static int64_t tally_due(const tally *t) {
+    return t->inv.total - t->inv.amount_paid - t->inv.amount_written_off;
+}
+
+/* Emits Paid or Reopened when the reaction's money moved the status. */
+static kb_code settle_status(kb_decide_ctx *c, tally *t) {
+    if (t->inv.status == ST(OPEN) && tally_due(t) <= 0) {
+        t->inv.status = ST(PAID);
+        return emit_paid(c, t->inv.amount_paid);
+    }
+    if (t->inv.status == ST(PAID) && tally_due(t) > 0) {
+        t->inv.status = ST(OPEN);
+        Kasboek__V1__InvoiceReopened *e =
+            EMIT(c, Kasboek__V1__InvoiceReopened, KASBOEK__V1__INVOICE_REOPENED__INIT,
+                 BODY(INVOICE_REOPENED));
+        if (!e) return c->err->code;
+        e->amount_due = tally_due(t);
+    }
+    return KB_CODE_OK;
+}
+
+/* The paid invoice of a payment link's or quote's payment: its line items
+ * (or one line of the whole amount), finalized and paid at once. */
+static kb_code make_paid_invoice(kb_decide_ctx *c, tally *t, const Payment *p) {
+    if (t->exists) {
+        if (find_payment(&t->inv, p->payment_id)) return KB_CODE_OK; /* made it already */
+        return kb_error_set(c->err, KB_REASON_INVOICE_EXISTS, "payment_id",
+                            "invoice %s exists; a %s payment makes the invoice of its own id",
+                            p->payment_id, p->source_type);
+    }
+    Kasboek__V1__InvoiceCreated *e = EMIT(c, Kasboek__V1__InvoiceCreated,
+                                          KASBOEK__V1__INVOICE_CREATED__INIT, BODY(INVOICE_CREATED));
+    size_t n = p->n_line_items ? p->n_line_items : 1;
+    Line **lines = kb_arena_alloc(c->arena, n * sizeof *lines);
+    if (!e || !lines) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    for (size_t i = 0; i < n; i++) {
+        Line *l = lines[i] = KB_NEW(c->arena, Line, KASBOEK__V1__INVOICE_LINE__INIT);
+        if (!l) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+        l->line_id = kb_arena_printf(c->arena, "L%zu", i + 1);
+        l->kind = KIND(ITEM);
+        const Kasboek__V1__LineItem *li = p->n_line_items ? p->line_items[i] : NULL;
+        l->description = li ? li->name : p->description[0] ? p->description : (char *)p->source_type;
+        l->quantity_milli = 1000;
+        l->unit_price = li ? li->unit_price->amount : p->amount->amount;
+        int64_t q;
+        if (li && kb_mul_checked(li->quantity, 1000, &q)) l->quantity_milli = q;
+        else if (li) l->unit_price *= li->quantity; /* checked by the payment: fits */
+        if (!l->line_id) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    }
+    e->invoice_id = (char *)c->id;
+    e->currency = p->amount->currency;
+    e->customer_id = p->associations ? p->associations->contact_id : "";
+    e->company_id = p->associations ? p->associations->company_id : "";
+    e->terms = TERMS(DUE_ON_RECEIPT);
+    e->due_date = "";
+    e->memo = p->description;
+    e->source_type = p->source_type;
+    e->source_id = p->source_id;
+    e->n_lines = n;
+    e->lines = lines;
+    Invoice draft = KASBOEK__V1__INVOICE__INIT;
+    draft.invoice_id = (char *)c->id;
+    draft.terms = TERMS(DUE_ON_RECEIPT);
+    kb_code code = emit_finalized(c, &draft, kb_day_of_instant(c->occurred_at), p->amount->amount);
+    if (!code) code = emit_applied(c, p->payment_id, "", p->amount->amount, false);
+    if (!code) code = emit_paid(c, p->amount->amount);
+    return code;
+}
+
+static kb_code payment_recorded(kb_decide_ctx *c, tally *t, const Payment *p,
+                                const Kasboek__V1__PaymentRecorded *e) {
+    bool collected = e->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED;
+    if (makes_invoice(p)) return collected ? make_paid_invoice(c, t, p) : KB_CODE_OK;
+    if (!t->exists)
+        return kb_error_set(c->err, KB_REASON_INVOICE_NOT_FOUND, "source_id", "no invoice %s",
+                            p->source_id);
+    kb_error *err = c->err;
+    kb_code code = check_payable(&t->inv, e->amount, "amount", err);
+    if (code) return code;
+    if (!collected) {
+        Kasboek__V1__InvoicePaymentPending *pe =
+            EMIT(c, Kasboek__V1__InvoicePaymentPending, KASBOEK__V1__INVOICE_PAYMENT_PENDING__INIT,
+                 BODY(INVOICE_PAYMENT_PENDING));
+        if (!pe) return c->err->code;
+        pe->payment_id = p->payment_id;
+        pe->amount = e->amount->amount;
+        t->inv.amount_pending += e->amount->amount;
+        return KB_CODE_OK;
+    }
+    code = emit_applied(c, p->payment_id, "", e->amount->amount, false);
+    t->inv.amount_paid += e->amount->amount;
+    return code ? code : settle_status(c, t);
+}
+
+/* A processing debit settled (applied) or failed (released). */
+static kb_code debit_done(kb_decide_ctx *c, tally *t, const Payment *p, bool settled) {
+    if (makes_invoice(p)) return settled ? make_paid_invoice(c, t, p) : KB_CODE_OK;
+    const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
+    if (!ip || ip->pending <= 0) return KB_CODE_OK;
+    if (settled) {
+        kb_code code = emit_applied(c, p->payment_id, "", ip->pending, true);
+        t->inv.amount_paid += ip->pending;
+        return code ? code : settle_status(c, t);
+    }
+    Kasboek__V1__InvoicePaymentReleased *e =
+        EMIT(c, Kasboek__V1__InvoicePaymentReleased, KASBOEK__V1__INVOICE_PAYMENT_RELEASED__INIT,
+             BODY(INVOICE_PAYMENT_RELEASED));
+    if (!e) return c->err->code;
+    e->payment_id = p->payment_id;
+    e->amount = ip->pending;
+    e->reason = p->failure_reason;
+    return KB_CODE_OK;
+}
+
+/* Money of an applied payment going back (amount > 0) or returning after a
+ * failed refund (amount < 0). */
+static kb_code reverse(kb_decide_ctx *c, tally *t, const Payment *p, int64_t amount,
+                       const char *why) {
+    const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
+    if (!ip) return KB_CODE_OK; /* never applied (e.g. a link payment before its invoice) */
+    if (amount > ip->amount) amount = ip->amount;
+    if (amount == 0) return KB_CODE_OK;
+    Kasboek__V1__InvoicePaymentReversed *e =
+        EMIT(c, Kasboek__V1__InvoicePaymentReversed, KASBOEK__V1__INVOICE_PAYMENT_REVERSED__INIT,
+             BODY(INVOICE_PAYMENT_REVERSED));
+    if (!e) return c->err->code;
+    e->payment_id = p->payment_id;
+    e->amount = amount;
+    e->reason = (char *)why;
+    t->inv.amount_paid -= amount;
+    if (t->inv.status == ST(WRITTEN_OFF)) t->inv.amount_written_off += amount;
+    return settle_status(c, t);
+}
+
+static int64_t refund_amount(const Payment *p, const char *id) {
+    const Kasboek__V1__Refund *r = kb_payment_find_refund(p, id);
+    return r && r->amount ? r->amount->amount : 0;
+}
+
+static kb_code invoicing_one(kb_decide_ctx *c, tally *t, const Payment *p, const Event *ev) {
+    switch (ev->body_case) {
+        case BODY(PAYMENT_RECORDED):
+            return payment_recorded(c, t, p, ev->payment_recorded);
+        case BODY(PAYMENT_SETTLED):
+            return debit_done(c, t, p, true);
+        case BODY(PAYMENT_FAILED):
+            return debit_done(c, t, p, false);
+        case BODY(REFUND_CREATED): {
+            const Kasboek__V1__RefundCreated *e = ev->refund_created;
+            return reverse(c, t, p, e->amount->amount,
+                           kb_arena_printf(c->arena, "refund %s", e->refund_id));
+        }
+        case BODY(REFUND_FAILED): {
+            const Kasboek__V1__RefundFailed *e = ev->refund_failed;
+            int64_t a = refund_amount(p, e->refund_id);
+            const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
+            if (!ip || !a) return KB_CODE_OK;
+            Kasboek__V1__InvoicePaymentReversed *r =
+                EMIT(c, Kasboek__V1__InvoicePaymentReversed,
+                     KASBOEK__V1__INVOICE_PAYMENT_REVERSED__INIT, BODY(INVOICE_PAYMENT_REVERSED));
+            if (!r) return c->err->code;
+            r->payment_id = p->payment_id;
+            r->amount = -a;
+            r->reason = kb_arena_printf(c->arena, "refund %s failed", e->refund_id);
+            t->inv.amount_paid += a;
+            if (t->inv.status == ST(WRITTEN_OFF)) t->inv.amount_written_off -= a;
+            return settle_status(c, t);
+        }
+        case BODY(DISPUTE_CLOSED): {
+            const Kasboek__V1__Dispute *d = kb_payment_find_dispute(p, ev->dispute_closed->dispute_id);
+            if (!d || !money_event(ev)) return KB_CODE_OK;
+            return reverse(c, t, p, d->amount->amount,
+                           kb_arena_printf(c->arena, "dispute %s lost", d->dispute_id));
+        }
+        default:
+            return KB_CODE_OK;
+    }
+}
+
+static kb_code invoicing_react(const ProtobufCMessage *target, const ProtobufCMessage *source,
+                               Event *const *events, size_t n, uint64_t first_seq,
+                               kb_decide_ctx *c) {
+    (void)first_seq;
+    tally t = {.exists = target != NULL};
+    if (target) t.inv = *(const Invoice *)target;
+    else kasboek__v1__invoice__init(&t.inv);
+    const Payment *p = (const void *)source;
+    for (size_t i = 0; i < n; i++) {
+        kb_code code = invoicing_one(c, &t, p, events[i]);
+        if (code) return code;
+        if (c->n_events) t.exists = true;
+    }
+    return KB_CODE_OK;
+}
+
+const kb_reaction kb_payment_invoicing = {.target = &kb_invoice_aggregate,
+                                          .peer = &series_peer,
+                                          .target_id = invoicing_target,
+                                          .react = invoicing_react};
+
+/* ------------------------------------------------------------ the tables */
+
+static void invoice_result(ProtobufCMessage *state, Kasboek__V1__CommandResult *r) {
+    r->invoice = (Invoice *)state;
+}
+
+const kb_aggregate kb_invoice_aggregate = {
+    .type = "invoice",
+    .state_desc = &kasboek__v1__invoice__descriptor,
+    .create = invoice_create,
+    .evolve = invoice_evolve,
+    .index = invoice_index,
+    .needs_settings = true,
+};
+
+#define INVOICE_CMD(name, descriptor_, fn, peer_)                                             \
+    {                                                                                         \
+        .method = name, .desc = &descriptor_, .agg = &kb_invoice_aggregate,                   \
+        .id_field = "invoice_id", .not_found = KB_REASON_INVOICE_NOT_FOUND, .decide = fn,     \
+        .result = invoice_result, .peer = peer_                                               \
+    }
+
+const kb_command kb_invoice_commands[] = {
+    {.method = "CreateInvoice",
+     .desc = &kasboek__v1__create_invoice_request__descriptor,
+     .agg = &kb_invoice_aggregate,
+     .id_field = "invoice_id",
+     .creates = true,
+     .exists = KB_REASON_INVOICE_EXISTS,
+     .not_found = KB_REASON_INVOICE_NOT_FOUND,
+     .decide = decide_create,
+     .result = invoice_result},
+    INVOICE_CMD("UpdateInvoice", kasboek__v1__update_invoice_request__descriptor, decide_update, NULL),
+    INVOICE_CMD("AddInvoiceLine", kasboek__v1__add_invoice_line_request__descriptor,
+                decide_add_line, NULL),
+    INVOICE_CMD("RemoveInvoiceLine", kasboek__v1__remove_invoice_line_request__descriptor,
+                decide_remove_line, NULL),
+    INVOICE_CMD("FinalizeInvoice", kasboek__v1__finalize_invoice_request__descriptor,
+                decide_finalize, &series_peer),
+    INVOICE_CMD("VoidInvoice", kasboek__v1__void_invoice_request__descriptor, decide_void, NULL),
+    INVOICE_CMD("WriteOffInvoice", kasboek__v1__write_off_invoice_request__descriptor,
+                decide_write_off, NULL),
+    INVOICE_CMD("MarkInvoicePaid", kasboek__v1__mark_invoice_paid_request__descriptor,
+                decide_mark_paid, NULL),
+    INVOICE_CMD("MarkInvoiceOverdue", kasboek__v1__mark_invoice_overdue_request__descriptor,
+                decide_overdue, NULL),
+    {.method = NULL},
+};
