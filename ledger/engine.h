@@ -98,11 +98,19 @@ kb_head kb_engine_head(const kb_engine *e);
 kb_store *kb_engine_store(kb_engine *e);
 kb_batch *kb_engine_open_batch(kb_engine *e);
 
+/* What one Tick did. */
+typedef struct kb_tick_result {
+    uint32_t payouts_closed;
+    uint32_t invoices_overdue;
+    bool more; /* more was due than KB_TICK_ACTIONS_MAX: tick again */
+} kb_tick_result;
+
 /* Runs what time makes due at now as commands of the open batch (actor
  * "system:tick"): each tenant's payout day closes once its payout minute
- * has passed and something is available by it. At most KB_TICK_ACTIONS_MAX
- * commands per call (*more says there is more). */
-kb_status kb_engine_tick(kb_engine *e, int64_t now, uint32_t *closed, bool *more) KB_MUST_USE;
+ * has passed and something is available by it, and each open invoice
+ * whose due date has passed is marked overdue (InvoiceBecameOverdue,
+ * once). At most KB_TICK_ACTIONS_MAX commands per call. */
+kb_status kb_engine_tick(kb_engine *e, int64_t now, kb_tick_result *out) KB_MUST_USE;
 
 /* Reads the stored manual clock (0 when never set). */
 kb_status kb_engine_clock_read(kb_store *s, int64_t *now) KB_MUST_USE;

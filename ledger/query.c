@@ -190,6 +190,8 @@ static const struct {
     {"GetTenantSettings", &kasboek__v1__get_tenant_settings_request__descriptor,
      kb_query_get_settings},
     {"GetReport", &kasboek__v1__get_report_request__descriptor, kb_query_get_report},
+    {"GetInvoice", &kasboek__v1__get_invoice_request__descriptor, kb_query_get_invoice},
+    {"ListInvoices", &kasboek__v1__list_invoices_request__descriptor, kb_query_list_invoices},
 };
 
 static int query_index(const char *method) {

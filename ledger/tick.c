@@ -6,6 +6,7 @@
 #include "balance.h"
 #include "calendar.h"
 #include "engine.h"
+#include "invoice.h"
 #include "project.h"
 
 #define TICK_ACTOR "system:tick"
@@ -14,7 +15,7 @@ typedef struct tick {
     kb_engine *e;
     int64_t now;
     kb_arena arena;
-    uint32_t closed, actions;
+    uint32_t closed, overdue, actions;
 } tick;
 
 static kb_status load_or_default(tick *t, const char *tenant, const kb_aggregate *agg,
@@ -22,6 +23,9 @@ static kb_status load_or_default(tick *t, const char *tenant, const kb_aggregate
     return kb_project_load_or_create(kb_engine_store(t->e), kb_engine_open_batch(t->e), NULL,
                                      &t->arena, tenant, agg, id, out);
 }
+
+static kb_status run(tick *t, const char *tenant, const char *method, const ProtobufCMessage *m,
+                     bool *ok);
 
 /* Closes tenant's payout day in currency when it is due. */
 static kb_status close_if_due(tick *t, const char *tenant, const char *currency) {
@@ -40,23 +44,32 @@ static kb_status close_if_due(tick *t, const char *tenant, const char *currency)
     Kasboek__V1__ClosePayoutRequest r = KASBOEK__V1__CLOSE_PAYOUT_REQUEST__INIT;
     r.currency = (char *)currency;
     r.date = date;
-    uint8_t buf[64];
-    KB_VERIFY(kasboek__v1__close_payout_request__get_packed_size(&r) <= sizeof buf);
-    size_t n = kasboek__v1__close_payout_request__pack(&r, buf);
+    bool ok;
+    st = run(t, tenant, "ClosePayout", &r.base, &ok);
+    t->closed += ok;
+    return st;
+}
+
+/* Runs one command of the tick; *ok when it was accepted. A refusal is
+ * logged, not an error: the tick goes on. */
+static kb_status run(tick *t, const char *tenant, const char *method, const ProtobufCMessage *m,
+                     bool *ok) {
+    uint8_t buf[256];
+    KB_VERIFY(protobuf_c_message_get_packed_size(m) <= sizeof buf);
+    size_t n = protobuf_c_message_pack(m, buf);
     kb_request rq = {.tenant = tenant,
                      .actor = TICK_ACTOR,
-                     .method = "ClosePayout",
+                     .method = method,
                      .idempotency_key = "",
                      .payload = buf,
                      .payload_len = n,
                      .now = t->now};
     kb_reply reply;
-    st = kb_engine_execute(t->e, &rq, &reply);
+    kb_status st = kb_engine_execute(t->e, &rq, &reply);
     t->actions++;
-    if (st == KB_OK && reply.err.code == KB_CODE_OK) t->closed++;
+    *ok = st == KB_OK && reply.err.code == KB_CODE_OK;
     if (st == KB_OK && reply.err.code != KB_CODE_OK) {
-        fprintf(stderr, "kasboek tick: %s %s: ClosePayout %s: %s\n", tenant, currency, date,
-                reply.err.message);
+        fprintf(stderr, "kasboek tick: %s: %s: %s\n", tenant, method, reply.err.message);
     }
     kb_reply_fini(&reply);
     return st;
@@ -74,24 +87,20 @@ static bool split_row(const char *k, size_t kl, size_t prefix_len, char *tenant,
     return true;
 }
 
-kb_status kb_engine_tick(kb_engine *e, int64_t now, uint32_t *closed, bool *more) {
-    tick t = {.e = e, .now = now};
-    *closed = 0;
-    *more = false;
-    if (!kb_engine_open_batch(e)) return KB_ERR_STATE;
-    kb_arena_init(&t.arena, 1u << 20);
+/* Every payout day that is due. */
+static kb_status close_payout_days(tick *t, bool *more) {
     kb_key lo, hi;
     kb_key_init(&lo);
     kb_key_add(&lo, KB_SYS_PREFIX);
     kb_key_add(&lo, "balances");
     kb_key_raw(&lo, "/", 1);
     kb_key_prefix_end(&lo, &hi);
-    kb_iter *it = kb_iter_open(kb_engine_store(e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
+    kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
     kb_status st = it ? KB_OK : KB_ERR_NOMEM;
     char tenant[KB_ID_LEN_MAX + 1], cur[4];
     for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && it && kb_iter_valid(it);
          kb_iter_next(it)) {
-        if (t.actions == KB_TICK_ACTIONS_MAX) {
+        if (t->actions == KB_TICK_ACTIONS_MAX) {
             *more = true;
             break;
         }
@@ -101,11 +110,71 @@ kb_status kb_engine_tick(kb_engine *e, int64_t now, uint32_t *closed, bool *more
             st = KB_ERR_CORRUPT;
             break;
         }
-        st = close_if_due(&t, tenant, cur);
+        st = close_if_due(t, tenant, cur);
     }
     if (st == KB_OK && it) st = kb_iter_status(it);
     kb_iter_close(it);
+    return st;
+}
+
+/* "~sys/invoice_due/<day hex16>/<tenant>/<id>" past its prefix ->
+ * tenant, id. */
+static bool split_due(const char *k, size_t kl, size_t prefix_len, char *tenant, char *id) {
+    const char *p = k + prefix_len + 17, *end = k + kl; /* 16 hex digits and '/' */
+    if (kl < prefix_len + 17) return false;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    if (!slash || slash == p || slash - p > KB_ID_LEN_MAX || end - slash - 1 > KB_ID_LEN_MAX ||
+        end == slash + 1)
+        return false;
+    memcpy(tenant, p, (size_t)(slash - p));
+    tenant[slash - p] = 0;
+    memcpy(id, slash + 1, (size_t)(end - slash - 1));
+    id[end - slash - 1] = 0;
+    return true;
+}
+
+/* Every open invoice whose due date lies before today: the due list is in
+ * date order, so the walk stops at today. */
+static kb_status mark_overdue(tick *t, bool *more) {
+    kb_key lo, hi;
+    kb_invoice_due_prefix(&lo);
+    hi = lo;
+    kb_key_raw_hex64(&hi, (uint64_t)(int64_t)kb_day_of_instant(t->now)); /* due < today */
+    kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
+    kb_status st = it ? KB_OK : KB_ERR_NOMEM;
+    char tenant[KB_ID_LEN_MAX + 1], id[KB_ID_LEN_MAX + 1];
+    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && it && kb_iter_valid(it);
+         kb_iter_next(it)) {
+        if (t->actions == KB_TICK_ACTIONS_MAX) {
+            *more = true;
+            break;
+        }
+        size_t kl;
+        const char *k = kb_iter_key(it, &kl);
+        if (!split_due(k, kl, lo.len, tenant, id)) {
+            st = KB_ERR_CORRUPT;
+            break;
+        }
+        Kasboek__V1__MarkInvoiceOverdueRequest r = KASBOEK__V1__MARK_INVOICE_OVERDUE_REQUEST__INIT;
+        r.invoice_id = id;
+        bool ok;
+        st = run(t, tenant, "MarkInvoiceOverdue", &r.base, &ok);
+        t->overdue += ok;
+    }
+    if (st == KB_OK && it) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+kb_status kb_engine_tick(kb_engine *e, int64_t now, kb_tick_result *out) {
+    tick t = {.e = e, .now = now};
+    *out = (kb_tick_result){0};
+    if (!kb_engine_open_batch(e)) return KB_ERR_STATE;
+    kb_arena_init(&t.arena, 1u << 20);
+    kb_status st = close_payout_days(&t, &out->more);
+    if (st == KB_OK && !out->more) st = mark_overdue(&t, &out->more);
     kb_arena_fini(&t.arena);
-    *closed = t.closed;
+    out->payouts_closed = t.closed;
+    out->invoices_overdue = t.overdue;
     return st;
 }

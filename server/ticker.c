@@ -36,9 +36,9 @@ static void tick_report(kbd_ticker *t) {
     } else if (!t->quiet) {
         Kasboek__V1__ClockReply *c =
             kasboek__v1__clock_reply__unpack(NULL, r->payload_len, r->payload);
-        if (c && c->payouts_closed) {
-            fprintf(stderr, "kasboekd: tick closed %u payout day(s)%s\n", c->payouts_closed,
-                    c->more ? ", more to close" : "");
+        if (c && (c->payouts_closed || c->invoices_overdue)) {
+            fprintf(stderr, "kasboekd: tick closed %u payout day(s), marked %u invoice(s) overdue%s\n",
+                    c->payouts_closed, c->invoices_overdue, c->more ? ", more to do" : "");
         }
         if (c) kasboek__v1__clock_reply__free_unpacked(c, NULL);
     }

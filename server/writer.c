@@ -39,12 +39,13 @@ struct kbd_writer {
     kbd_writer_stats stats;
 };
 
-static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, uint32_t closed, bool more) {
+static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, const kb_tick_result *t) {
     Kasboek__V1__ClockReply r = KASBOEK__V1__CLOCK_REPLY__INIT;
     r.now = now;
     r.manual = kbd_clock_manual(w->clock);
-    r.payouts_closed = closed;
-    r.more = more;
+    r.payouts_closed = t->payouts_closed;
+    r.invoices_overdue = t->invoices_overdue;
+    r.more = t->more;
     if (kb_reply_set(&j->reply, &r.base) != KB_OK) {
         kb_error_set(&j->reply.err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
     }
@@ -53,9 +54,8 @@ static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, uint32_t closed,
 /* Runs what is due now (payout days) as commands of this batch. */
 static void run_tick(kbd_writer *w, kbd_job *j) {
     int64_t now = kbd_clock_now(w->clock);
-    uint32_t closed = 0;
-    bool more = false;
-    kb_status st = kb_engine_tick(w->engine, now, &closed, &more);
+    kb_tick_result t;
+    kb_status st = kb_engine_tick(w->engine, now, &t);
     if (st != KB_OK) {
         fprintf(stderr, "kasboekd: tick failed: %s\n", kb_status_str(st));
         kb_error_set(&j->reply.err,
@@ -63,7 +63,7 @@ static void run_tick(kbd_writer *w, kbd_job *j) {
                      "tick: %s", kb_status_str(st));
         return;
     }
-    reply_clock(w, j, now, closed, more);
+    reply_clock(w, j, now, &t);
 }
 
 static void run_set_clock(kbd_writer *w, kbd_job *j) {

@@ -512,13 +512,12 @@ static void test_settings(void **st) {
 /* Tick closes a tenant's payout day once its payout minute (06:00 UTC by
  * default) has passed and something is available by it, once. */
 static uint32_t run_tick(env *e, int64_t now) {
-    uint32_t closed;
-    bool more;
+    kb_tick_result t;
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
-    assert_int_equal(kb_engine_tick(e->engine, now, &closed, &more), KB_OK);
+    assert_int_equal(kb_engine_tick(e->engine, now, &t), KB_OK);
     assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
-    assert_false(more);
-    return closed;
+    assert_false(t.more);
+    return t.payouts_closed;
 }
 
 static void test_tick_closes_due_days(void **st) {
