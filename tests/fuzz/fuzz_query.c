@@ -2,7 +2,8 @@
  * same seeds as fuzz_engine; queries write nothing, so every input runs
  * against the same data and reproduces alone).
  *
- * Input: byte 0 picks GetPayment, ListPayments or ReadEvents; byte 1 bits
+ * Input: byte 0 picks GetPayment, ListPayments, ReadEvents, GetInvoice or
+ * ListInvoices; byte 1 bits
  * 0-1 the tenant (t1 with the seeds, t2 with one payment, t3 empty, an
  * invalid one); the rest is the payload.
  *
@@ -21,12 +22,14 @@
 
 static fz_env *E;
 
-static const char *const methods[] = {"GetPayment", "ListPayments", "ReadEvents"};
+static const char *const methods[] = {"GetPayment", "ListPayments", "ReadEvents", "GetInvoice",
+                                      "ListInvoices"};
+#define N_METHODS (sizeof methods / sizeof methods[0])
 static const char *const tenants[] = {"t1", "t2", "t3", "bad/tenant"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    for (size_t i = 0; i < 3; i++) FZ_CHECK(kb_query_known(methods[i]));
+    for (size_t i = 0; i < N_METHODS; i++) FZ_CHECK(kb_query_known(methods[i]));
     E = fz_env_open();
     return 0;
 }
@@ -185,11 +188,53 @@ static void check_events(const char *tenant, const uint8_t *p, size_t n, const k
     kasboek__v1__read_events_request__free_unpacked(q, NULL);
 }
 
+/* -------------------------------------------------------------- invoices */
+
+/* A found invoice adds up, and so does its timeline's stream. */
+static void check_get_invoice(const char *tenant, const kb_reply *rep) {
+    Kasboek__V1__GetInvoiceReply *r =
+        kasboek__v1__get_invoice_reply__unpack(NULL, rep->payload_len, rep->payload);
+    FZ_CHECK(r && r->invoice);
+    fz_check_clean(&r->base);
+    fz_check_invoice(r->invoice);
+    FZ_CHECK(r->n_timeline == r->invoice->version);
+    for (size_t i = 0; i < r->n_timeline; i++) {
+        FZ_CHECK(!strcmp(r->timeline[i]->tenant, tenant) && r->timeline[i]->version == i + 1);
+    }
+    kasboek__v1__get_invoice_reply__free_unpacked(r, NULL);
+}
+
+/* Every row is the tenant's, adds up and honours the filters it can be
+ * checked against; the totals cover at least the page. */
+static void check_list_invoices(const uint8_t *p, size_t n, const kb_reply *rep) {
+    Kasboek__V1__ListInvoicesRequest *q = kasboek__v1__list_invoices_request__unpack(NULL, n, p);
+    Kasboek__V1__ListInvoicesReply *l =
+        kasboek__v1__list_invoices_reply__unpack(NULL, rep->payload_len, rep->payload);
+    FZ_CHECK(q && l);
+    fz_check_clean(&l->base);
+    FZ_CHECK(l->n_invoices <= (q->limit ? q->limit : KB_PAGE_SIZE_DEFAULT));
+    for (size_t i = 0; i < l->n_invoices; i++) {
+        const Kasboek__V1__Invoice *inv = l->invoices[i];
+        fz_check_invoice(inv);
+        if (q->status) FZ_CHECK(inv->status == q->status);
+        if (q->customer_id[0]) FZ_CHECK(!strcmp(inv->customer_id, q->customer_id));
+        if (q->overdue) FZ_CHECK(inv->overdue);
+        if (q->currency[0]) FZ_CHECK(!strcmp(inv->currency, q->currency));
+        if (q->min_case) FZ_CHECK(inv->total >= q->min_amount);
+        if (q->max_case) FZ_CHECK(inv->total <= q->max_amount);
+    }
+    uint64_t counted = 0;
+    for (size_t i = 0; i < l->n_totals; i++) counted += l->totals[i]->count;
+    if (q->totals && !q->cursor[0]) FZ_CHECK(counted >= l->n_invoices);
+    kasboek__v1__list_invoices_reply__free_unpacked(l, NULL);
+    kasboek__v1__list_invoices_request__free_unpacked(q, NULL);
+}
+
 /* --------------------------------------------------------------- input */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
-    const char *method = methods[data[0] % 3];
+    const char *method = methods[data[0] % N_METHODS];
     const char *tenant = tenants[data[1] & 3];
     const uint8_t *p = data + 2;
     size_t n = size - 2;
@@ -197,9 +242,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     run_query(tenant, method, p, n, &rep);
     if (rep.err.code == KB_CODE_OK) {
         FZ_CHECK(kb_id_valid(tenant));
-        if (data[0] % 3 == 0) check_get(tenant, &rep);
-        if (data[0] % 3 == 1) check_list(tenant, p, n, &rep);
-        if (data[0] % 3 == 2) check_events(tenant, p, n, &rep);
+        switch (data[0] % N_METHODS) {
+            case 0: check_get(tenant, &rep); break;
+            case 1: check_list(tenant, p, n, &rep); break;
+            case 2: check_events(tenant, p, n, &rep); break;
+            case 3: check_get_invoice(tenant, &rep); break;
+            default: check_list_invoices(p, n, &rep); break;
+        }
     }
     kb_reply_fini(&rep);
     return 0;
