@@ -129,9 +129,9 @@ static Kasboek__V1__TaxTotal *tax_row(Invoice *inv, uint32_t bp, kb_arena *a) {
     Kasboek__V1__TaxTotal *t = KB_NEW(a, Kasboek__V1__TaxTotal, KASBOEK__V1__TAX_TOTAL__INIT);
     Kasboek__V1__TaxTotal **v = kb_arena_alloc(a, (inv->n_taxes + 1) * sizeof *v);
     KB_VERIFY(t && v);
-    memcpy(v, inv->taxes, i * sizeof *v);
+    if (i) memcpy(v, inv->taxes, i * sizeof *v);
     v[i] = t;
-    memcpy(v + i + 1, inv->taxes + i, (inv->n_taxes - i) * sizeof *v);
+    if (inv->n_taxes > i) memcpy(v + i + 1, inv->taxes + i, (inv->n_taxes - i) * sizeof *v);
     t->tax_bp = bp;
     inv->taxes = v;
     inv->n_taxes++;
@@ -730,7 +730,7 @@ static kb_code decide_add_line(const ProtobufCMessage *state, const ProtobufCMes
             ? r->discount_amount : 0;
     l->tax_bp = r->tax_bp;
     if (!l->line_id) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "out of memory");
-    memcpy(lines, inv->lines, inv->n_lines * sizeof *lines);
+    if (inv->n_lines) memcpy(lines, inv->lines, inv->n_lines * sizeof *lines);
     lines[inv->n_lines] = l;
     code = try_lines(inv, lines, inv->n_lines + 1,
                      r->discount_case == KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP
