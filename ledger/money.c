@@ -98,9 +98,13 @@ static kb_status parse_digits(const char *p, int exponent, int64_t *neg_out, int
 }
 
 kb_status kb_money_parse(const char *text, const char *currency, int64_t *out) {
-    if (!text || !out) return KB_ERR_ARG;
     int exponent = kb_currency_exponent(currency);
-    if (exponent < 0) return KB_ERR_ARG;
+    return exponent < 0 ? KB_ERR_ARG : kb_decimal_parse(text, exponent, out);
+}
+
+kb_status kb_decimal_parse(const char *text, int decimals, int64_t *out) {
+    if (!text || !out || decimals < 0 || decimals > KB_MONEY_EXPONENT_MAX) return KB_ERR_ARG;
+    int exponent = decimals;
     if (strnlen(text, KB_MONEY_TEXT_LEN_MAX + 1) > KB_MONEY_TEXT_LEN_MAX) return KB_ERR_ARG;
 
     bool negative = text[0] == '-';

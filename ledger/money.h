@@ -28,6 +28,11 @@ int kb_currency_exponent(const char *code);
  * KB_OK. */
 kb_status kb_money_parse(const char *text, const char *currency, int64_t *out) KB_MUST_USE;
 
+/* The same rules for a plain decimal with at most decimals (0-4) digits
+ * after the point, scaled by 10^decimals: "1.5" at 3 is 1500 (an invoice
+ * quantity), "12.25" at 2 is 1225 (a rate in basis points). */
+kb_status kb_decimal_parse(const char *text, int decimals, int64_t *out) KB_MUST_USE;
+
 /* Formats minor units as a decimal with exactly the currency's exponent of
  * decimals ("12.50", "-0.05", "1000", "0.125"); no currency code, no
  * grouping. Writes a NUL-terminated string into buf (at most n bytes).

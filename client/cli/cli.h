@@ -119,6 +119,9 @@ void cli_print_payment(const Kasboek__V1__Payment *p);
 /* "total EUR: 12 payments, 1234.56 EUR" per currency (what: the row noun,
  * singular). */
 void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what);
+/* The same with words after the amount ("total EUR: 2 invoices, 302.50 EUR due"). */
+void cli_print_totals_of(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what,
+                         const char *amount_is);
 /* occurred_at and recorded_at of an EventRecord's packed Event (0 if it
  * does not decode). */
 void cli_event_times(const Kasboek__V1__EventRecord *e, int64_t *occurred, int64_t *recorded);
@@ -171,6 +174,20 @@ int cli_cmd_payouts_failed(cli *c);
 int cli_cmd_settings_get(cli *c);
 int cli_cmd_settings_set(cli *c);
 int cli_cmd_reports(cli *c);
+int cli_cmd_invoices_create(cli *c);
+int cli_cmd_invoices_update(cli *c);
+int cli_cmd_invoices_add(cli *c);
+int cli_cmd_invoices_remove_line(cli *c);
+int cli_cmd_invoices_finalize(cli *c);
+int cli_cmd_invoices_close(cli *c);
+int cli_cmd_invoices_mark_paid(cli *c);
+int cli_cmd_invoices_get(cli *c);
+int cli_cmd_invoices_list(cli *c);
+int cli_cmd_settings_invoices(cli *c);
+/* cmd_invoices.c: the invoice part of a CommandResult. */
+void cli_print_invoice_result(const Kasboek__V1__CommandResult *r);
+/* cmd_query.c: a stream's events (seq, version, type, occurred_at). */
+void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n);
 /* cmd_balance.c: the payout, balance or settings part of a CommandResult. */
 void cli_print_payout_result(const Kasboek__V1__CommandResult *r);
 

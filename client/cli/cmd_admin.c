@@ -60,6 +60,10 @@ static void print_clock(cli *c, const ProtobufCMessage *m) {
         snprintf(line, sizeof line, "%u", r->payouts_closed);
         cli_kv("payouts closed", line);
     }
+    if (r->invoices_overdue) {
+        snprintf(line, sizeof line, "%u", r->invoices_overdue);
+        cli_kv("invoices overdue", line);
+    }
     if (r->more) cli_kv("more due", "yes: tick again");
 }
 

@@ -57,12 +57,12 @@ static void print_disputes(const Kasboek__V1__Payment *p) {
     cli_table_fini(&t);
 }
 
-static void print_timeline(const Kasboek__V1__GetPaymentReply *g) {
+void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n) {
     cli_table t;
     char seq[32], version[32], occurred[CLI_TEXT_MAX];
     cli_table_init(&t, ">SEQ >VERSION TYPE OCCURRED_AT");
-    for (size_t i = 0; i < g->n_timeline; i++) {
-        const Kasboek__V1__EventRecord *e = g->timeline[i];
+    for (size_t i = 0; i < n; i++) {
+        const Kasboek__V1__EventRecord *e = events[i];
         int64_t occurred_at, recorded_at;
         cli_event_times(e, &occurred_at, &recorded_at);
         snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
@@ -83,7 +83,7 @@ static void print_get(cli *c, const ProtobufCMessage *m) {
         print_refunds(g->payment);
         print_disputes(g->payment);
     }
-    print_timeline(g);
+    cli_print_timeline(g->timeline, g->n_timeline);
 }
 
 int cli_cmd_get(cli *c) {

@@ -65,6 +65,41 @@ static const cli_cmd commands[] = {
     {"settings", "set", 0, "card-days= debit-days= payout-time= arrival-days=", "", true,
      cli_cmd_settings_set,
      "settings set [--card-days N] [--debit-days N] [--payout-time HH:MM] [--arrival-days N]"},
+    {"settings", "invoices", 0, "prefix= digits= without-year with-year", "", true,
+     cli_cmd_settings_invoices,
+     "settings invoices [--prefix P] [--digits N] [--without-year | --with-year]"},
+    {"invoices", "create", 1, "customer= currency= company= terms= due= memo=", "customer currency",
+     true, cli_cmd_invoices_create,
+     "invoices create ID --customer C --currency EUR [--terms net30|due_on_receipt|...] "
+     "[--due D] [--company C] [--memo TEXT]"},
+    {"invoices", "update", 1, "customer= company= terms= due= memo=", "", true,
+     cli_cmd_invoices_update, "invoices update ID [--customer C] [--terms T] [--due D] ..."},
+    {"invoices", "add-line", 1, "description= quantity= unit-price= discount= tax= line-id=",
+     "description quantity unit-price", true, cli_cmd_invoices_add,
+     "invoices add-line ID --description TEXT --quantity 2 --unit-price 10.00 "
+     "[--discount 10%|5.00] [--tax 21%]"},
+    {"invoices", "add-fee", 1, "description= amount= tax= line-id=", "description amount", true,
+     cli_cmd_invoices_add, "invoices add-fee ID --description TEXT --amount 4.95 [--tax 21%]"},
+    {"invoices", "add-discount", 1, "description= discount= line-id=", "description discount",
+     true, cli_cmd_invoices_add,
+     "invoices add-discount ID --description TEXT --discount 10%|5.00"},
+    {"invoices", "remove-line", 2, "", "", true, cli_cmd_invoices_remove_line,
+     "invoices remove-line ID LINE"},
+    {"invoices", "finalize", 1, AT, "", true, cli_cmd_invoices_finalize, "invoices finalize ID"},
+    {"invoices", "void", 1, "reason= " AT, "reason", true, cli_cmd_invoices_close,
+     "invoices void ID --reason R"},
+    {"invoices", "write-off", 1, "reason= " AT, "reason", true, cli_cmd_invoices_close,
+     "invoices write-off ID --reason R"},
+    {"invoices", "mark-paid", 1, "amount= reference= " AT, "amount reference", true,
+     cli_cmd_invoices_mark_paid, "invoices mark-paid ID --amount A --reference REF [--at T]"},
+    {"invoices", "get", 1, "number", "", false, cli_cmd_invoices_get,
+     "invoices get ID | invoices get NUMBER --number"},
+    {"invoices", "list", 0,
+     "status= customer= overdue due-from= due-to= currency= min-amount= max-amount= limit= "
+     "cursor= totals",
+     "", false, cli_cmd_invoices_list,
+     "invoices list [--status S] [--customer C] [--overdue] [--due-from D] [--due-to D] "
+     "[--currency C] [--min-amount A] [--max-amount A] [--totals] [--limit N] [--cursor C]"},
     {"status", NULL, 0, "", "", false, cli_cmd_status, "status"},
     {"checkpoint", NULL, 1, "", "", false, cli_cmd_checkpoint, "checkpoint DIR"},
 };
@@ -124,6 +159,29 @@ static const char usage_text[] =
     "          and BLAKE2b digest on stderr; the same seq gives the same bytes\n"
     "  settings get | settings set [--card-days N] [--debit-days N]\n"
     "          [--payout-time HH:MM] [--arrival-days N]\n"
+    "  settings invoices [--prefix P] [--digits N] [--without-year|--with-year]\n"
+    "          invoice numbers: P-<year>-<sequence> (default INV, 6 digits)\n"
+    "\n"
+    "Invoices:\n"
+    "  invoices create ID --customer C --currency EUR\n"
+    "          [--terms due_on_receipt|net15|net30|net45|net60|net90 | --due D]\n"
+    "          [--company C] [--memo TEXT]      a draft (default terms net30)\n"
+    "  invoices update ID [--customer C] [--company C] [--terms T | --due D] [--memo M]\n"
+    "  invoices add-line ID --description TEXT --quantity 2 --unit-price 10.00\n"
+    "          [--discount 10%|5.00] [--tax 21%] [--line-id L]\n"
+    "  invoices add-fee ID --description TEXT --amount 4.95 [--tax 21%]\n"
+    "  invoices add-discount ID --description TEXT --discount 10%|5.00\n"
+    "          off the whole invoice, spread over the items before tax\n"
+    "  invoices remove-line ID LINE\n"
+    "  invoices finalize ID      the next number of the series; open, due by its terms\n"
+    "  invoices void ID --reason R | invoices write-off ID --reason R\n"
+    "  invoices mark-paid ID --amount A --reference REF [--at T]\n"
+    "          money received outside kasboek; a part leaves the rest open\n"
+    "  invoices get ID | invoices get NUMBER --number   with payments and timeline\n"
+    "  invoices list [--status draft|open|paid|void|written_off] [--customer C]\n"
+    "          [--overdue] [--due-from D] [--due-to D] [--currency C]\n"
+    "          [--min-amount A] [--max-amount A] [--totals] [--limit N] [--cursor C]\n"
+    "          --totals: count and amount due per currency over the whole filter\n"
     "\n"
     "Log and admin:\n"
     "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"

@@ -28,11 +28,16 @@ const char *cli_money_msg(char *buf, size_t n, const Kasboek__V1__Money *m) {
 }
 
 void cli_print_totals(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what) {
+    cli_print_totals_of(t, n, what, "");
+}
+
+void cli_print_totals_of(Kasboek__V1__CurrencyTotal *const *t, size_t n, const char *what,
+                         const char *amount_is) {
     char amount[CLI_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
-        printf("total %s: %llu %s%s, %s\n", t[i]->currency, (unsigned long long)t[i]->count,
+        printf("total %s: %llu %s%s, %s%s\n", t[i]->currency, (unsigned long long)t[i]->count,
                what, t[i]->count == 1 ? "" : "s",
-               cli_money(amount, sizeof amount, t[i]->amount, t[i]->currency));
+               cli_money(amount, sizeof amount, t[i]->amount, t[i]->currency), amount_is);
     }
 }
 
@@ -127,6 +132,7 @@ void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__Com
     }
     if (r->payment) print_payment_summary(r->payment);
     cli_print_payout_result(r);
+    cli_print_invoice_result(r);
     if (r->created_id[0]) {
         cli_kv(strcmp(method, "OpenDispute") == 0 ? "dispute" : "refund", r->created_id);
     }

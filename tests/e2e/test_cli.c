@@ -366,6 +366,82 @@ static void test_balance_and_payouts(void **state) {
     kbe_proc_fini(&p);
 }
 
+
+/* invoices through the CLI: a draft with an item, a fee and a discount,
+ * finalize with the tenant's series, part paid by hand, totals of what is
+ * due, overdue after the clock passes the due date, and the refusals. */
+static void test_invoices(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "create", "inv-1", "--customer", "c_anna",
+            "--currency", "EUR", "--terms", "net15", NULL);
+    expect_exit(&p, 0, "invoices create");
+    expect_out(&p, "draft");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "add-line", "inv-1", "--description",
+            "Consulting", "--quantity", "2", "--unit-price", "50.00", "--tax", "21%", NULL);
+    expect_exit(&p, 0, "invoices add-line");
+    expect_out(&p, "121.00 EUR");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "add-fee", "inv-1", "--description",
+            "Shipping", "--amount", "5.00", "--tax", "21%", NULL);
+    expect_exit(&p, 0, "invoices add-fee");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "add-discount", "inv-1", "--description",
+            "Loyalty", "--discount", "10%", NULL);
+    expect_exit(&p, 0, "invoices add-discount");
+    expect_out(&p, "114.95 EUR"); /* 90.00 + 18.90 + 5.00 + 1.05 */
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "add-line", "inv-1", "--description", "x",
+            "--quantity", "0.0001", "--unit-price", "1.00", NULL);
+    expect_exit(&p, 2, "a quantity with 4 decimals");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "finalize", "inv-1", NULL);
+    expect_exit(&p, 0, "invoices finalize");
+    expect_out(&p, "INV-2026-000001");
+    expect_out(&p, "2026-02-18"); /* net 15 from 2026-02-03 */
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "mark-paid", "inv-1", "--amount", "200.00",
+            "--reference", "NL-0042", NULL);
+    expect_exit(&p, 1, "mark-paid more than due");
+    if (!strstr(p.err, "INVOICE_OVERPAYMENT")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "mark-paid", "inv-1", "--amount", "14.95",
+            "--reference", "NL-0042", NULL);
+    expect_exit(&p, 0, "mark-paid part");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "list", "--status", "open", "--totals",
+            NULL);
+    expect_exit(&p, 0, "invoices list");
+    expect_out(&p, "inv-1");
+    expect_out(&p, "total EUR: 1 invoice, 100.00 EUR due");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "clock", "set", "2026-02-19T00:00:00Z", NULL);
+    expect_exit(&p, 0, "clock set past the due date");
+    expect_out(&p, "invoices overdue");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "-o", "json", "invoices", "get", "INV-2026-000001",
+            "--number", NULL);
+    expect_exit(&p, 0, "invoices get --number");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"overdue\": true");
+    expect_out(&p, "\"amount_due\": 10000");
+    expect_out(&p, "\"type\": \"InvoiceBecameOverdue\"");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "list", "--overdue", NULL);
+    expect_exit(&p, 0, "invoices list --overdue");
+    expect_out(&p, "inv-1");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "void", "inv-1", "--reason", "x", NULL);
+    expect_exit(&p, 1, "void an invoice with money applied");
+    if (!strstr(p.err, "INVOICE_HAS_PAYMENTS")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "iv", "invoices", "write-off", "inv-1", "--reason",
+            "insolvent", NULL);
+    expect_exit(&p, 0, "write-off");
+    expect_out(&p, "written_off");
+    kbe_proc_fini(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_checker),
@@ -379,6 +455,7 @@ int main(void) {
         cmocka_unit_test(test_no_server_exits_3),
         cmocka_unit_test(test_clock_set_moves_time_forward_only),
         cmocka_unit_test(test_balance_and_payouts),
+        cmocka_unit_test(test_invoices), /* after the payout test: the clock only moves on */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -361,6 +361,26 @@ static void test_split_by_amount_sums(void **state) {
     }
 }
 
+/* Plain decimals (invoice quantities in thousandths, rates in basis
+ * points) follow the money rules at a given number of decimals. */
+static void test_decimal_parse(void **state) {
+    (void)state;
+    int64_t v;
+    assert_int_equal(kb_decimal_parse("1.5", 3, &v), KB_OK);
+    assert_int_equal(v, 1500);
+    assert_int_equal(kb_decimal_parse("0.125", 3, &v), KB_OK);
+    assert_int_equal(v, 125);
+    assert_int_equal(kb_decimal_parse("2", 3, &v), KB_OK);
+    assert_int_equal(v, 2000);
+    assert_int_equal(kb_decimal_parse("12.25", 2, &v), KB_OK);
+    assert_int_equal(v, 1225);
+    assert_int_equal(kb_decimal_parse("0.0001", 3, &v), KB_ERR_ARG);
+    assert_int_equal(kb_decimal_parse("1.", 3, &v), KB_ERR_ARG);
+    assert_int_equal(kb_decimal_parse("1.5", 0, &v), KB_ERR_ARG);
+    assert_int_equal(kb_decimal_parse("1", 5, &v), KB_ERR_ARG);
+    assert_int_equal(kb_decimal_parse("99999999999999999999", 0, &v), KB_ERR_LIMIT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_currency_table),
@@ -376,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_split_sums_to_total),
         cmocka_unit_test(test_split_by_amount),
         cmocka_unit_test(test_split_by_amount_sums),
+        cmocka_unit_test(test_decimal_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
