@@ -59,7 +59,7 @@ const char *cli_or_dash(const char *s) {
 }
 
 void cli_kv(const char *key, const char *value) {
-    printf("%-*s%s\n", CLI_KEY_WIDTH, key, cli_or_dash(value));
+    printf("%-*s %s\n", CLI_KEY_WIDTH - 1, key, cli_or_dash(value)); /* a space even after a long key */
 }
 
 /* ----------------------------------------------------------------- json */
