@@ -68,28 +68,41 @@ int cli_command(cli *c, const char *method, const ProtobufCMessage *req) {
     return ex;
 }
 
-int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
-              const ProtobufCMessageDescriptor *d, cli_print_fn print_table) {
+/* connect + call + decode the reply into *out; key: the idempotency key
+ * to send (NULL: none). */
+static int call_decode(cli *c, const char *key, const char *method, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *d, ProtobufCMessage **out) {
+    *out = NULL;
     int ex = cli_connect(c);
     if (ex != CLI_EXIT_OK) return ex;
-    kb_client_call_opts o = {.idempotency_key = c->idempotency_key};
+    kb_client_call_opts o = {.idempotency_key = key};
     kb_client_result res;
     int rv = kb_client_call(c->client, method, req, &o, &res);
     ex = cli_check(c, rv, &res);
     if (ex == CLI_EXIT_OK) {
-        ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, res.payload_len, res.payload);
-        if (!m) {
-            ex = transport_error(c, "undecodable reply from", NNG_EPROTO);
-        } else {
-            if (c->output == CLI_OUT_JSON)
-                cli_print_json(c, m, 2);
-            else
-                print_table(c, m);
-            protobuf_c_message_free_unpacked(m, NULL);
-        }
+        *out = protobuf_c_message_unpack(d, NULL, res.payload_len, res.payload);
+        if (!*out) ex = transport_error(c, "undecodable reply from", NNG_EPROTO);
     }
     kb_client_result_fini(&res);
     return ex;
+}
+
+int cli_fetch(cli *c, const char *method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *d, ProtobufCMessage **out) {
+    return call_decode(c, NULL, method, req, d, out);
+}
+
+int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *d, cli_print_fn print_table) {
+    ProtobufCMessage *m;
+    int ex = call_decode(c, c->idempotency_key, method, req, d, &m);
+    if (ex != CLI_EXIT_OK) return ex;
+    if (c->output == CLI_OUT_JSON)
+        cli_print_json(c, m, 2);
+    else
+        print_table(c, m);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------- flag values */
@@ -108,6 +121,17 @@ int cli_time_flag(cli *c, const char *flag, int64_t *out) {
 
 int cli_at_flag(cli *c, int64_t *occurred_at) {
     return cli_time_flag(c, "at", occurred_at);
+}
+
+int cli_date_flag(cli *c, const char *flag, char **out) {
+    const char *v = cli_flag(c, flag);
+    int32_t day;
+    if (!v) return CLI_EXIT_OK;
+    if (kb_date_parse(v, &day) != KB_OK) {
+        return cli_usage_error(c, "invalid --%s '%s': expected a date (2026-01-31)", flag, v);
+    }
+    *out = (char *)v;
+    return CLI_EXIT_OK;
 }
 
 /* --currency, upper-cased ("eur" -> "EUR"); out[0] = '\0' when absent. */

@@ -85,6 +85,11 @@ int cli_connect(cli *c);
 int cli_check(cli *c, int rv, const kb_client_result *res);
 /* connect + call + print the CommandResult. */
 int cli_command(cli *c, const char *method, const ProtobufCMessage *req);
+/* connect + call a query (no idempotency key) + decode its reply (a d
+ * message) into *out (NULL unless CLI_EXIT_OK; free it with
+ * protobuf_c_message_free_unpacked). For a look-up inside a command. */
+int cli_fetch(cli *c, const char *method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *d, ProtobufCMessage **out);
 /* connect + call + print the reply (a d message) with print_table. */
 typedef void (*cli_print_fn)(cli *c, const ProtobufCMessage *reply);
 int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
@@ -93,6 +98,8 @@ int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
  * flags leave *out untouched. */
 int cli_time_flag(cli *c, const char *flag, int64_t *out);
 int cli_at_flag(cli *c, int64_t *occurred_at);
+/* A date (YYYY-MM-DD), checked and passed on as text. */
+int cli_date_flag(cli *c, const char *flag, char **out);
 int cli_u64_flag(cli *c, const char *flag, uint64_t max, uint64_t *out);
 int cli_currency_flag(cli *c, char out[4]);
 int cli_amount_text(cli *c, const char *flag, const char *currency, int64_t *out);
@@ -127,7 +134,7 @@ void cli_print_totals_of(Kasboek__V1__CurrencyTotal *const *t, size_t n, const c
 void cli_event_times(const Kasboek__V1__EventRecord *e, int64_t *occurred, int64_t *recorded);
 
 /* A text table with aligned columns. Cells are copied. */
-#define CLI_TABLE_COLS_MAX 8
+#define CLI_TABLE_COLS_MAX 10
 typedef struct cli_table {
     size_t n_cols;
     char head[CLI_TABLE_COLS_MAX][16];
@@ -184,8 +191,10 @@ int cli_cmd_invoices_mark_paid(cli *c);
 int cli_cmd_invoices_get(cli *c);
 int cli_cmd_invoices_list(cli *c);
 int cli_cmd_settings_invoices(cli *c);
-/* cmd_invoices.c: the invoice part of a CommandResult. */
+/* cmd_invoices.c: the invoice of a CommandResult: its key/value lines,
+ * and (after the result's own lines) its lines and payments tables. */
 void cli_print_invoice_result(const Kasboek__V1__CommandResult *r);
+void cli_print_invoice_tables(const Kasboek__V1__CommandResult *r);
 /* cmd_query.c: a stream's events (seq, version, type, occurred_at). */
 void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n);
 /* cmd_balance.c: the payout, balance or settings part of a CommandResult. */

@@ -110,8 +110,10 @@ void cli_print_payout_result(const Kasboek__V1__CommandResult *r) {
         cli_kv("payout arrival", buf);
         const char *prefix = s->invoice_prefix[0] ? s->invoice_prefix : "INV";
         unsigned digits = s->invoice_number_digits ? s->invoice_number_digits : 6;
-        if (s->invoice_number_without_year) snprintf(buf, sizeof buf, "%s-%0*u", prefix, (int)digits, 1u);
-        else snprintf(buf, sizeof buf, "%s-<year>-%0*u", prefix, (int)digits, 1u);
+        if (s->invoice_number_without_year)
+            snprintf(buf, sizeof buf, "%s-%0*u", prefix, (int)digits, 1u);
+        else
+            snprintf(buf, sizeof buf, "%s-<year>-%0*u", prefix, (int)digits, 1u);
         cli_kv("invoice numbers", buf);
     }
 }

@@ -68,22 +68,24 @@ static const cli_cmd commands[] = {
     {"settings", "invoices", 0, "prefix= digits= without-year with-year", "", true,
      cli_cmd_settings_invoices,
      "settings invoices [--prefix P] [--digits N] [--without-year | --with-year]"},
-    {"invoices", "create", 1, "customer= currency= company= terms= due= memo=", "customer currency",
-     true, cli_cmd_invoices_create,
-     "invoices create ID --customer C --currency EUR [--terms net30|due_on_receipt|...] "
-     "[--due D] [--company C] [--memo TEXT]"},
-    {"invoices", "update", 1, "customer= company= terms= due= memo=", "", true,
-     cli_cmd_invoices_update, "invoices update ID [--customer C] [--terms T] [--due D] ..."},
-    {"invoices", "add-line", 1, "description= quantity= unit-price= discount= tax= line-id=",
+    {"invoices", "create", 1, "customer= currency= company= terms= due= memo= " AT,
+     "customer currency", true, cli_cmd_invoices_create,
+     "invoices create ID --customer C --currency EUR [--company CO] "
+     "[--terms due_on_receipt|net15|net30|net45|net60|net90 | --due 2026-04-01] [--memo TEXT]"},
+    {"invoices", "update", 1, "customer= company= terms= due= memo= " AT, "", true,
+     cli_cmd_invoices_update,
+     "invoices update ID [--customer C] [--company CO] [--terms T | --due D] [--memo TEXT]"},
+    {"invoices", "add-line", 1, "description= quantity= unit-price= discount= tax= line-id= " AT,
      "description quantity unit-price", true, cli_cmd_invoices_add,
      "invoices add-line ID --description TEXT --quantity 2 --unit-price 10.00 "
-     "[--discount 10%|5.00] [--tax 21%]"},
-    {"invoices", "add-fee", 1, "description= amount= tax= line-id=", "description amount", true,
-     cli_cmd_invoices_add, "invoices add-fee ID --description TEXT --amount 4.95 [--tax 21%]"},
-    {"invoices", "add-discount", 1, "description= discount= line-id=", "description discount",
+     "[--discount 10%|5.00] [--tax 21%] [--line-id L]"},
+    {"invoices", "add-fee", 1, "description= amount= tax= line-id= " AT, "description amount", true,
+     cli_cmd_invoices_add,
+     "invoices add-fee ID --description TEXT --amount 5.00 [--tax 21%] [--line-id L]"},
+    {"invoices", "add-discount", 1, "description= discount= line-id= " AT, "description discount",
      true, cli_cmd_invoices_add,
-     "invoices add-discount ID --description TEXT --discount 10%|5.00"},
-    {"invoices", "remove-line", 2, "", "", true, cli_cmd_invoices_remove_line,
+     "invoices add-discount ID --description TEXT --discount 10%|5.00 [--line-id L]"},
+    {"invoices", "remove-line", 2, AT, "", true, cli_cmd_invoices_remove_line,
      "invoices remove-line ID LINE"},
     {"invoices", "finalize", 1, AT, "", true, cli_cmd_invoices_finalize, "invoices finalize ID"},
     {"invoices", "void", 1, "reason= " AT, "reason", true, cli_cmd_invoices_close,
@@ -93,7 +95,7 @@ static const cli_cmd commands[] = {
     {"invoices", "mark-paid", 1, "amount= reference= " AT, "amount reference", true,
      cli_cmd_invoices_mark_paid, "invoices mark-paid ID --amount A --reference REF [--at T]"},
     {"invoices", "get", 1, "number", "", false, cli_cmd_invoices_get,
-     "invoices get ID | invoices get NUMBER --number"},
+     "invoices get ID | invoices get --number INV-2026-000001"},
     {"invoices", "list", 0,
      "status= customer= overdue due-from= due-to= currency= min-amount= max-amount= limit= "
      "cursor= totals",
@@ -163,25 +165,29 @@ static const char usage_text[] =
     "          invoice numbers: P-<year>-<sequence> (default INV, 6 digits)\n"
     "\n"
     "Invoices:\n"
-    "  invoices create ID --customer C --currency EUR\n"
+    "  invoices create ID --customer C --currency EUR [--company CO]\n"
     "          [--terms due_on_receipt|net15|net30|net45|net60|net90 | --due D]\n"
-    "          [--company C] [--memo TEXT]      a draft (default terms net30)\n"
-    "  invoices update ID [--customer C] [--company C] [--terms T | --due D] [--memo M]\n"
+    "          [--memo TEXT]            a draft; default terms net30, --due D: custom\n"
+    "  invoices update ID [--customer C] [--company CO] [--terms T | --due D]\n"
+    "          [--memo TEXT]            drafts only; what is not given stays\n"
     "  invoices add-line ID --description TEXT --quantity 2 --unit-price 10.00\n"
     "          [--discount 10%|5.00] [--tax 21%] [--line-id L]\n"
-    "  invoices add-fee ID --description TEXT --amount 4.95 [--tax 21%]\n"
-    "  invoices add-discount ID --description TEXT --discount 10%|5.00\n"
+    "          quantity: at most 3 decimals; percentages: at most 2 decimals\n"
+    "  invoices add-fee ID --description TEXT --amount 5.00 [--tax 21%] [--line-id L]\n"
+    "  invoices add-discount ID --description TEXT --discount 10%|5.00 [--line-id L]\n"
     "          off the whole invoice, spread over the items before tax\n"
     "  invoices remove-line ID LINE\n"
     "  invoices finalize ID      the next number of the series; open, due by its terms\n"
     "  invoices void ID --reason R | invoices write-off ID --reason R\n"
-    "  invoices mark-paid ID --amount A --reference REF [--at T]\n"
+    "  invoices mark-paid ID --amount A --reference REF\n"
     "          money received outside kasboek; a part leaves the rest open\n"
-    "  invoices get ID | invoices get NUMBER --number   with payments and timeline\n"
+    "  invoices get ID | invoices get --number INV-2026-000001\n"
+    "          the invoice with its lines, payments and timeline\n"
     "  invoices list [--status draft|open|paid|void|written_off] [--customer C]\n"
     "          [--overdue] [--due-from D] [--due-to D] [--currency C]\n"
     "          [--min-amount A] [--max-amount A] [--totals] [--limit N] [--cursor C]\n"
-    "          --totals: count and amount due per currency over the whole filter\n"
+    "          newest first; --totals: count and amount due per currency over the\n"
+    "          whole filter; --min/--max-amount: on the total\n"
     "\n"
     "Log and admin:\n"
     "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"
@@ -192,16 +198,19 @@ static const char usage_text[] =
     "  checkpoint DIR          RocksDB checkpoint into DIR, a path on the server's\n"
     "                          machine that must not exist yet\n"
     "\n"
-    "Payment, refund, dispute and receipt commands also take --at TIME (occurred_at;\n"
-    "default: the server's clock).\n"
+    "Payment, refund, dispute, receipt and invoice commands and payouts paid|failed\n"
+    "also take --at TIME (occurred_at; default: the server's clock).\n"
     "\n"
     "Amounts are decimal major units (12.50), parsed exactly in the currency:\n"
     "  record: in --currency (required); --fee in the same currency.\n"
     "  refund, dispute: in --currency if given, else in the payment's own currency\n"
     "          (the CLI reads the payment first with GetPayment).\n"
     "  list:   --min-amount/--max-amount need --currency (which also filters).\n"
+    "  invoice lines, fees, discounts, mark-paid: in the invoice's currency\n"
+    "          (the CLI reads the invoice first with GetInvoice).\n"
     "Times: RFC 3339 (2026-01-31T10:00:00Z, 2026-01-31T11:00:00+01:00) or a date\n"
-    "(2026-01-31, midnight UTC). --from is inclusive, --to exclusive.\n"
+    "(2026-01-31, midnight UTC). --from is inclusive, --to exclusive. Invoice dates\n"
+    "(--due, --due-from, --due-to) are dates (2026-04-01), both ends inclusive.\n"
     "\n"
     "Output: table (aligned columns, money as \"12.50 EUR\") or json (the reply\n"
     "message; money as integer minor units {\"amount\": 1250, \"currency\": \"EUR\"},\n"

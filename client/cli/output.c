@@ -35,8 +35,8 @@ void cli_print_totals_of(Kasboek__V1__CurrencyTotal *const *t, size_t n, const c
                          const char *amount_is) {
     char amount[CLI_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
-        printf("total %s: %llu %s%s, %s%s\n", t[i]->currency, (unsigned long long)t[i]->count,
-               what, t[i]->count == 1 ? "" : "s",
+        printf("total %s: %llu %s%s, %s%s\n", t[i]->currency, (unsigned long long)t[i]->count, what,
+               t[i]->count == 1 ? "" : "s",
                cli_money(amount, sizeof amount, t[i]->amount, t[i]->currency), amount_is);
     }
 }
@@ -58,8 +58,9 @@ const char *cli_or_dash(const char *s) {
     return (s && s[0]) ? s : "-";
 }
 
+/* A space after the key even when it is long. */
 void cli_kv(const char *key, const char *value) {
-    printf("%-*s %s\n", CLI_KEY_WIDTH - 1, key, cli_or_dash(value)); /* a space even after a long key */
+    printf("%-*s %s\n", CLI_KEY_WIDTH - 1, key, cli_or_dash(value));
 }
 
 /* ----------------------------------------------------------------- json */
@@ -139,6 +140,7 @@ void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__Com
     snprintf(buf, sizeof buf, "%" PRIu64, r->version);
     cli_kv("version", buf);
     if (r->replayed) cli_kv("replayed", "yes (answered from the idempotency store)");
+    cli_print_invoice_tables(r);
 }
 
 static void print_payment_links(const Kasboek__V1__Payment *p) {
