@@ -111,6 +111,10 @@ struct kb_decide_ctx {
     Kasboek__V1__Event *events[KB_EVENTS_PER_COMMAND_MAX];
     size_t n_events;
     const ProtobufCMessage *peer; /* the command's (or reaction's) peer state */
+    /* The streams the command's reads() named, in its order: each state,
+     * or NULL when the stream does not exist (or its id is not valid). */
+    const ProtobufCMessage *reads[KB_READS_MAX];
+    size_t n_reads;
     Kasboek__V1__Event *peer_events[KB_PEER_EVENTS_MAX];
     size_t n_peer_events;
     const char *created_id; /* id of a refund/dispute the command made */
@@ -156,6 +160,11 @@ typedef struct kb_command {
     const char *id_field; /* string field naming the aggregate (or alias) */
     const char *fixed_id; /* instead of id_field: the one stream of its type */
     const kb_peer *peer;  /* NULL: none */
+    /* Optional, pure: the other streams decide reads (an invoice a plan
+     * covers). Fills agg[i] and id[i] (ids borrowed from cmd), returns how
+     * many, at most cap. */
+    size_t (*reads)(const ProtobufCMessage *cmd, const kb_aggregate **agg, const char **id,
+                    size_t cap);
     bool upsert;          /* the stream may exist or not (decide gets NULL) */
     const char *alias;    /* NULL, or the alias kind id_field names */
     bool creates;         /* the stream must not exist yet */

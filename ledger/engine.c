@@ -563,6 +563,22 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
     return KB_OK;
 }
 
+/* The other streams the command reads (cmd->reads), into r->dc.reads. */
+static kb_status load_reads(kb_engine *e, cmd_run *r) {
+    const kb_aggregate *aggs[KB_READS_MAX];
+    const char *ids[KB_READS_MAX];
+    size_t n = r->cmd->reads(r->msg, aggs, ids, KB_READS_MAX);
+    KB_VERIFY(n <= KB_READS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        stream_run sr = {.agg = aggs[i], .id = ids[i]};
+        kb_status st = kb_id_valid(ids[i]) ? load_stream(e, r->rq->tenant, &sr) : KB_OK;
+        if (st != KB_OK) return st;
+        r->dc.reads[i] = sr.state;
+    }
+    r->dc.n_reads = n;
+    return KB_OK;
+}
+
 static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply) {
     memset(reply, 0, sizeof *reply);
     if (e->sticky || !e->in_batch) return KB_ERR_STATE;
@@ -592,6 +608,7 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
                            .err = err};
     stream_run peer = {0};
     if (r.cmd->peer) st = load_peer(e, rq->tenant, r.cmd->peer, &peer, &r.dc.peer);
+    if (st == KB_OK && r.cmd->reads) st = load_reads(e, &r);
     if (st != KB_OK) return st;
     if (r.cmd->decide(r.state, r.msg, &r.dc) != KB_CODE_OK) return KB_OK;
     assert(err->code == KB_CODE_OK);

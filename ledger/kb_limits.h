@@ -22,6 +22,9 @@
 #define KB_INVOICE_PRICE_MAX             1000000000000000LL /* minor units */
 #define KB_EVENTS_PER_COMMAND_MAX        8
 #define KB_PEER_EVENTS_MAX               2 /* events one command appends to its peer stream */
+#define KB_READS_MAX                     20 /* other streams one decide reads */
+#define KB_PLAN_ITEMS_MAX                20 /* invoices and cases one plan covers */
+#define KB_PLAN_INSTALMENTS_MAX          120
 #define KB_BALANCE_OPEN_DAYS_MAX         1000 /* open available_on days of one balance */
 #define KB_BALANCE_ENTRIES_PER_EVENT_MAX 4
 #define KB_REPORT_BYTES_MAX              (32u * 1024u * 1024u) /* one report document */

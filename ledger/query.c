@@ -192,6 +192,7 @@ static const struct {
     {"GetReport", &kasboek__v1__get_report_request__descriptor, kb_query_get_report},
     {"GetInvoice", &kasboek__v1__get_invoice_request__descriptor, kb_query_get_invoice},
     {"ListInvoices", &kasboek__v1__list_invoices_request__descriptor, kb_query_list_invoices},
+    {"GetPlan", &kasboek__v1__get_plan_request__descriptor, kb_query_get_plan},
 };
 
 static int query_index(const char *method) {

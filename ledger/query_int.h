@@ -55,5 +55,6 @@ kb_status kb_query_list_btxns(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_U
 kb_status kb_query_get_settings(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_invoice(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_list_invoices(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_get_plan(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 
 #endif

@@ -6,14 +6,16 @@
 #include "balance.h"
 #include "invoice.h"
 #include "payment.h"
+#include "plan.h"
 
 const kb_aggregate *const kb_aggregates[] = {&kb_payment_aggregate, &kb_balance_aggregate,
                                              &kb_payout_aggregate, &kb_settings_aggregate,
                                              &kb_invoice_aggregate, &kb_invoice_series_aggregate,
+                                             &kb_plan_aggregate, &kb_plan_settings_aggregate,
                                              NULL};
 
 static const kb_command *const command_tables[] = {kb_payment_commands, kb_balance_commands,
-                                                   kb_invoice_commands, NULL};
+                                                   kb_invoice_commands, kb_plan_commands, NULL};
 
 const kb_command *kb_command_find(const char *method) {
     if (!method) return NULL;

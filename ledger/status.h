@@ -142,7 +142,14 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
     X(INVALID_RATE, INVALID_ARGUMENT)                 \
     X(FIELD_NOT_ALLOWED, INVALID_ARGUMENT)            \
     X(DISCOUNT_EXCEEDS_LINE, INVALID_ARGUMENT)        \
-    X(DISCOUNT_EXCEEDS_SUBTOTAL, INVALID_ARGUMENT)
+    X(DISCOUNT_EXCEEDS_SUBTOTAL, INVALID_ARGUMENT)    \
+    X(PLAN_EXISTS, ALREADY_EXISTS)                    \
+    X(PLAN_NOT_FOUND, NOT_FOUND)                      \
+    X(PLAN_NOT_DRAFT, FAILED_PRECONDITION)            \
+    X(PLAN_NOT_ACTIVE, FAILED_PRECONDITION)           \
+    X(PLAN_NOT_PAUSED, FAILED_PRECONDITION)           \
+    X(PLAN_CLOSED, FAILED_PRECONDITION)               \
+    X(SMS_NOT_SUPPORTED, INVALID_ARGUMENT)
 
 typedef enum kb_reason {
 #define KB_REASON_ENUM(name, code) KB_REASON_##name,

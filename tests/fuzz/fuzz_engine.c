@@ -28,6 +28,7 @@
 #include "balance.h"
 #include "invoice.h"
 #include "payment.h"
+#include "plan.h"
 
 static fz_env *E;
 static unsigned g_commit_every = 64;
@@ -41,7 +42,8 @@ static const char *const methods[] = {
     "ClosePayout",      "MarkPayoutPaid", "MarkPayoutFailed", "UpdateTenantSettings",
     "CreateInvoice",    "UpdateInvoice",  "AddInvoiceLine",   "RemoveInvoiceLine",
     "FinalizeInvoice",  "VoidInvoice",    "WriteOffInvoice",  "MarkInvoicePaid",
-    "MarkInvoiceOverdue",
+    "MarkInvoiceOverdue", "CreatePlan",     "UpdatePlan",       "ActivatePlan",
+    "PausePlan",        "ResumePlan",     "CancelPlan",       "UpdatePlanSettings",
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -54,8 +56,8 @@ static const char *const idem_keys[8] = {
 static void check_methods(void) {
     for (size_t i = 0; i < N_METHODS; i++) FZ_CHECK(kb_engine_is_command(methods[i]));
     const kb_command *const tables[] = {kb_payment_commands, kb_balance_commands,
-                                        kb_invoice_commands};
-    for (size_t t = 0; t < 3; t++) {
+                                        kb_invoice_commands, kb_plan_commands};
+    for (size_t t = 0; t < 4; t++) {
         for (const kb_command *c = tables[t]; c->method; c++) {
             bool listed = false;
             for (size_t i = 0; i < N_METHODS; i++) {
@@ -94,7 +96,10 @@ static void check_unchanged(const run *r) {
 static void check_result(const Kasboek__V1__CommandResult *c, uint64_t *seq) {
     fz_check_clean(&c->base);
     /* exactly one resource: the payment, balance, payout, settings or invoice */
-    FZ_CHECK(!!c->payment + !!c->balance + !!c->payout + !!c->settings + !!c->invoice == 1);
+    FZ_CHECK(!!c->payment + !!c->balance + !!c->payout + !!c->settings + !!c->invoice +
+                 !!c->plan + !!c->plan_settings ==
+             1);
+    if (c->plan) fz_check_plan(c->plan);
     if (c->invoice) fz_check_invoice(c->invoice);
     if (c->invoice) FZ_CHECK(c->version == c->invoice->version);
     if (c->payment) fz_check_payment(c->payment);

@@ -436,3 +436,19 @@ void fz_check_invoice(const Kasboek__V1__Invoice *inv) {
     if (inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_PAID) FZ_CHECK(inv->amount_due == 0);
     if (inv->overdue) FZ_CHECK(inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN);
 }
+
+void fz_check_plan(const Kasboek__V1__PaymentPlan *p) {
+    FZ_CHECK(kb_id_valid(p->plan_id) && p->version > 0 && p->total > 0);
+    int64_t sum = 0, paid = 0;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        FZ_CHECK(p->instalments[i]->amount > 0 && p->instalments[i]->number == i + 1);
+        add(&sum, p->instalments[i]->amount);
+        add(&paid, p->instalments[i]->paid);
+    }
+    /* the sum of instalments is the total; paid + remaining is the total */
+    FZ_CHECK(sum == p->total && p->n_instalments == p->count);
+    FZ_CHECK(paid == p->paid && p->paid + p->remaining == p->total);
+    int64_t items = 0;
+    for (size_t i = 0; i < p->n_items; i++) add(&items, p->items[i]->amount);
+    FZ_CHECK(items == p->total);
+}

@@ -56,5 +56,7 @@ void fz_check_clean(const ProtobufCMessage *m);
 void fz_check_payment(const Kasboek__V1__Payment *p);
 /* The invoice's amounts add up (lines, taxes, payments, due). */
 void fz_check_invoice(const Kasboek__V1__Invoice *inv);
+/* A plan's instalments sum to its total, and so do its items. */
+void fz_check_plan(const Kasboek__V1__PaymentPlan *p);
 
 #endif

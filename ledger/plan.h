@@ -1,0 +1,24 @@
+/* Payment plans (DOMAIN.md §5): stream "plan/<id>", state PaymentPlan; the
+ * tenant's plan settings, stream "plan_settings/tenant". This part holds
+ * the schedule, the draft and its edits, activation, pause, resume and
+ * cancel; time, payments and reminders come next (issue 6). */
+#ifndef KB_PLAN_H
+#define KB_PLAN_H
+
+#include "aggregate.h"
+
+extern const kb_aggregate kb_plan_aggregate;
+extern const kb_aggregate kb_plan_settings_aggregate;
+extern const kb_command kb_plan_commands[]; /* terminated by method NULL */
+
+/* The schedule of total from start (a civil day) every period: with count
+ * > 0, count instalments of total / count (truncated) and the last taking
+ * the difference; else ceil(total / amount) instalments of amount, the
+ * last the rest. Writes amounts and due days (cap entries) and *n.
+ * KB_ERR_ARG on a non-positive total or amount, KB_ERR_LIMIT when more
+ * than cap instalments would be needed. */
+kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_t start,
+                           Kasboek__V1__PlanPeriod period, int64_t *amounts, int32_t *days,
+                           uint32_t cap, uint32_t *n) KB_MUST_USE;
+
+#endif

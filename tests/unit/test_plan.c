@@ -1,0 +1,372 @@
+/* Payment plans, first part (issue 6): the schedule on the worked examples
+ * of the issue in EUR, JPY and BHD; plans over invoices and collection
+ * cases; draft edits that recompute; what activation freezes; pause,
+ * resume and cancel with their reasons; settings copied at creation; every
+ * refusal appends nothing; replay equal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "plan.h"
+#include "support/engine_env.h"
+
+typedef Kasboek__V1__PaymentPlan Plan;
+
+#define PS(x)     KASBOEK__V1__PLAN_STATUS__PLAN_STATUS_##x
+#define IS(x)     KASBOEK__V1__INSTALMENT_STATUS__INSTALMENT_STATUS_##x
+#define METHOD(x) KASBOEK__V1__PLAN_METHOD__PLAN_METHOD_##x
+#define PERIOD(x) KASBOEK__V1__PLAN_PERIOD__PLAN_PERIOD_##x
+#define CH(x)     KASBOEK__V1__REMINDER_CHANNEL__REMINDER_CHANNEL_##x
+#define BY_COUNT  KASBOEK__V1__CREATE_PLAN_REQUEST__SPLIT_COUNT
+#define BY_AMOUNT KASBOEK__V1__CREATE_PLAN_REQUEST__SPLIT_INSTALMENT_AMOUNT
+
+/* ------------------------------------------------------------- schedule */
+
+static int32_t day(const char *d) {
+    int32_t v;
+    assert_int_equal(kb_date_parse(d, &v), KB_OK);
+    return v;
+}
+
+static void assert_schedule(int64_t total, uint32_t count, int64_t amount, uint32_t want_n,
+                            int64_t want_each, int64_t want_last) {
+    int64_t a[KB_PLAN_INSTALMENTS_MAX];
+    int32_t d[KB_PLAN_INSTALMENTS_MAX];
+    uint32_t n;
+    assert_int_equal(kb_plan_schedule(total, count, amount, day("2026-01-31"), PERIOD(MONTHLY), a,
+                                      d, KB_PLAN_INSTALMENTS_MAX, &n),
+                     KB_OK);
+    assert_int_equal(n, want_n);
+    int64_t sum = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        sum += a[k];
+        if (k + 1 < n) assert_int_equal(a[k], want_each);
+    }
+    assert_int_equal(a[n - 1], want_last);
+    assert_int_equal(sum, total);
+}
+
+/* The issue's examples: 1000.00 in 6 and at 150.00, the same in JPY (no
+ * minor unit) and BHD (three decimals). */
+static void test_schedule_worked_examples(void **st) {
+    (void)st;
+    assert_schedule(100000, 6, 0, 6, 16666, 16670);       /* EUR: 5 x 166.66 + 166.70 */
+    assert_schedule(100000, 0, 15000, 7, 15000, 10000);   /* EUR: 6 x 150.00 + 100.00 */
+    assert_schedule(1000, 6, 0, 6, 166, 170);             /* JPY: 5 x 166 + 170 */
+    assert_schedule(1000, 0, 150, 7, 150, 100);           /* JPY: 6 x 150 + 100 */
+    assert_schedule(1000000, 6, 0, 6, 166666, 166670);    /* BHD: 5 x 166.666 + 166.670 */
+    assert_schedule(1000000, 0, 150000, 7, 150000, 100000);
+    assert_schedule(100000, 0, 100000, 1, 0, 100000);     /* one instalment of everything */
+    /* monthly from 31 January: clamped to each month's end, never drifting */
+    int64_t a[4];
+    int32_t d[4];
+    uint32_t n;
+    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2026-01-31"), PERIOD(MONTHLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[1], day("2026-02-28"));
+    assert_int_equal(d[2], day("2026-03-31"));
+    assert_int_equal(d[3], day("2026-04-30"));
+    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2026-01-31"), PERIOD(WEEKLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[3], day("2026-02-21"));
+    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2025-11-30"), PERIOD(QUARTERLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[1], day("2026-02-28"));
+    assert_int_equal(d[2], day("2026-05-30"));
+    /* too many instalments is refused, not cut */
+    assert_int_equal(kb_plan_schedule(100000, 0, 1, day("2026-01-01"), PERIOD(WEEKLY), a, d, 4, &n),
+                     KB_ERR_LIMIT);
+}
+
+/* ------------------------------------------------------------- commands */
+
+typedef struct plan_spec {
+    const char *id, *customer, *currency, *start;
+    const char *invoices[3];
+    const char *case_ref;
+    int64_t case_amount;
+    Kasboek__V1__PlanMethod method;
+    Kasboek__V1__PlanPeriod period;
+    int split;
+    uint32_t count;
+    int64_t amount;
+    Kasboek__V1__ReminderChannel reminder;
+} plan_spec;
+
+static kb_code create(env *e, plan_spec s) {
+    Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    char *ids[3];
+    size_t n = 0;
+    for (; n < 3 && s.invoices[n]; n++) ids[n] = (char *)s.invoices[n];
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
+    r.plan_id = (char *)s.id;
+    r.customer_id = (char *)(s.customer ? s.customer : "c1");
+    r.method = s.method ? s.method : METHOD(SDD);
+    r.invoice_ids = ids;
+    r.n_invoice_ids = n;
+    if (s.case_ref) {
+        pc.ref = (char *)s.case_ref;
+        pc.amount = s.case_amount;
+        r.cases = pcs;
+        r.n_cases = 1;
+    }
+    r.currency = (char *)(s.currency ? s.currency : "");
+    r.start_date = (char *)(s.start ? s.start : "2026-01-15");
+    r.period = s.period ? s.period : PERIOD(MONTHLY);
+    r.split_case = s.split ? s.split : BY_COUNT;
+    if (r.split_case == BY_COUNT) r.count = s.count;
+    else r.instalment_amount = s.amount;
+    r.reminder = s.reminder;
+    return exec(e, "CreatePlan", &r.base, NULL, -1);
+}
+
+static Plan *get(env *e, const char *id) {
+    Kasboek__V1__GetPlanRequest r = KASBOEK__V1__GET_PLAN_REQUEST__INIT;
+    r.plan_id = (char *)id;
+    assert_int_equal(query(e, "GetPlan", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetPlanReply *g =
+        kasboek__v1__get_plan_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(g);
+    Plan *p = g->plan;
+    g->plan = NULL;
+    kasboek__v1__get_plan_reply__free_unpacked(g, NULL);
+    return p;
+}
+
+static void plan_free(Plan *p) {
+    kasboek__v1__payment_plan__free_unpacked(p, NULL);
+}
+
+static void open_invoice(env *e, const char *id, const char *cur, int64_t price) {
+    Kasboek__V1__CreateInvoiceRequest c = KASBOEK__V1__CREATE_INVOICE_REQUEST__INIT;
+    c.invoice_id = (char *)id;
+    c.currency = (char *)cur;
+    c.customer_id = "c1";
+    assert_int_equal(exec(e, "CreateInvoice", &c.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__AddInvoiceLineRequest l = KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__INIT;
+    l.invoice_id = (char *)id;
+    l.description = "service";
+    l.quantity_milli = 1000;
+    l.unit_price = price;
+    assert_int_equal(exec(e, "AddInvoiceLine", &l.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__FinalizeInvoiceRequest f = KASBOEK__V1__FINALIZE_INVOICE_REQUEST__INIT;
+    f.invoice_id = (char *)id;
+    assert_int_equal(exec(e, "FinalizeInvoice", &f.base, NULL, -1), KB_CODE_OK);
+}
+
+/* A plan over two invoices takes their open amounts; cases add theirs. */
+static void test_create_over_invoices_and_cases(void **st) {
+    env *e = *st;
+    open_invoice(e, "i1", "EUR", 60000);
+    open_invoice(e, "i2", "EUR", 40000);
+    Kasboek__V1__Money m = KASBOEK__V1__MONEY__INIT;
+    m.amount = 10000;
+    m.currency = "EUR";
+    Kasboek__V1__MarkInvoicePaidRequest mp = KASBOEK__V1__MARK_INVOICE_PAID_REQUEST__INIT;
+    mp.invoice_id = "i1";
+    mp.amount = &m;
+    mp.reference = "bank-1";
+    assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
+    /* 500.00 + 400.00 open, plus a collection case of 100.00: 1000.00 in 6 */
+    assert_int_equal(create(e, (plan_spec){.id = "p1", .invoices = {"i1", "i2"}, .case_ref = "case-7",
+                                           .case_amount = 10000, .count = 6}),
+                     KB_CODE_OK);
+    Plan *p = get(e, "p1");
+    assert_int_equal(p->status, PS(DRAFT));
+    assert_string_equal(p->currency, "EUR");
+    assert_int_equal(p->total, 100000);
+    assert_int_equal(p->n_items, 3);
+    assert_int_equal(p->items[0]->amount, 50000);
+    assert_string_equal(p->items[2]->case_ref, "case-7");
+    assert_int_equal(p->n_instalments, 6);
+    assert_int_equal(p->instalments[0]->amount, 16666);
+    assert_int_equal(p->instalments[5]->amount, 16670);
+    assert_string_equal(p->instalments[0]->due_date, "2026-01-15");
+    assert_string_equal(p->instalments[5]->due_date, "2026-06-15");
+    assert_int_equal(p->remaining, 100000);
+    assert_string_equal(p->next_due_date, "2026-01-15");
+    assert_int_equal(p->reminder, CH(EMAIL));
+    assert_int_equal(p->terms->early_days, 7);
+    assert_int_equal(p->terms->tolerance_days, 30);
+    plan_free(p);
+    rebuild_and_compare(e, 4);
+}
+
+#define REFUSED(call, c, r, f)                                                                    \
+    do {                                                                                          \
+        uint64_t h_ = kb_engine_head(e->engine).seq;                                              \
+        kb_code got_ = (call);                                                                    \
+        if (got_ != KB_CODE_##c || e->reply.err.reason != KB_REASON_##r ||                        \
+            strcmp(e->reply.err.field, f) != 0)                                                   \
+            fail_msg("%s: got %d %s %s (%s)", #call, got_, kb_reason_str(e->reply.err.reason),    \
+                     e->reply.err.field, e->reply.err.message);                                   \
+        assert_int_equal(kb_engine_head(e->engine).seq, h_);                                      \
+    } while (0)
+
+static void test_create_refusals(void **st) {
+    env *e = *st;
+    open_invoice(e, "eur", "EUR", 1000);
+    open_invoice(e, "usd", "USD", 1000);
+    REFUSED(create(e, (plan_spec){.id = "x", .count = 3}), INVALID_ARGUMENT, FIELD_REQUIRED,
+            "invoice_ids");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"nope"}, .count = 3}), NOT_FOUND,
+            INVOICE_NOT_FOUND, "invoice_ids[0]");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur", "usd"}, .count = 3}),
+            INVALID_ARGUMENT, CURRENCY_MISMATCH, "invoice_ids[1]");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur", "eur"}, .count = 3}),
+            INVALID_ARGUMENT, DUPLICATE_KEY, "invoice_ids[1]");
+    REFUSED(create(e, (plan_spec){.id = "x", .case_ref = "c", .case_amount = 100, .count = 3}),
+            INVALID_ARGUMENT, FIELD_REQUIRED, "currency");
+    REFUSED(create(e, (plan_spec){.id = "x", .case_ref = "c", .case_amount = 0, .currency = "EUR",
+                                  .count = 3}),
+            INVALID_ARGUMENT, INVALID_AMOUNT, "cases[0]");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .count = 3,
+                                  .reminder = CH(SMS)}),
+            INVALID_ARGUMENT, SMS_NOT_SUPPORTED, "reminder");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .count = 121}), INVALID_ARGUMENT,
+            TOO_MANY_ITEMS, "count");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .split = BY_AMOUNT, .amount = 1}),
+            INVALID_ARGUMENT, TOO_MANY_ITEMS, "instalment_amount");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .count = 0}), INVALID_ARGUMENT,
+            INVALID_QUANTITY, "count");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .count = 2, .start = "2026-02-30"}),
+            INVALID_ARGUMENT, INVALID_DATE, "start_date");
+    REFUSED(create(e, (plan_spec){.id = "x", .invoices = {"eur"}, .count = 2, .customer = "a b"}),
+            INVALID_ARGUMENT, INVALID_ID, "customer_id");
+}
+
+static kb_code update(env *e, Kasboek__V1__UpdatePlanRequest *r) {
+    r->plan_id = "p";
+    return exec(e, "UpdatePlan", &r->base, NULL, -1);
+}
+
+static kb_code simple(env *e, const char *method, const char *reason) {
+    Kasboek__V1__CancelPlanRequest c = KASBOEK__V1__CANCEL_PLAN_REQUEST__INIT;
+    Kasboek__V1__PausePlanRequest p = KASBOEK__V1__PAUSE_PLAN_REQUEST__INIT;
+    Kasboek__V1__ResumePlanRequest r = KASBOEK__V1__RESUME_PLAN_REQUEST__INIT;
+    Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+    c.plan_id = p.plan_id = r.plan_id = a.plan_id = "p";
+    c.reason = p.reason = (char *)reason;
+    const ProtobufCMessage *m = !strcmp(method, "CancelPlan") ? &c.base
+                                : !strcmp(method, "PausePlan") ? &p.base
+                                : !strcmp(method, "ResumePlan") ? &r.base
+                                                                : &a.base;
+    return exec(e, method, m, NULL, -1);
+}
+
+/* Draft edits recompute; activation freezes all but tolerance and
+ * reminders; pause and cancel need a reason. */
+static void test_draft_edits_and_lifecycle(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, (plan_spec){.id = "p", .case_ref = "case-1", .case_amount = 100000,
+                                           .currency = "EUR", .count = 6}),
+                     KB_CODE_OK);
+    Kasboek__V1__UpdatePlanRequest u = KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.split_case = KASBOEK__V1__UPDATE_PLAN_REQUEST__SPLIT_INSTALMENT_AMOUNT;
+    u.instalment_amount = 15000;
+    u.period = PERIOD(WEEKLY);
+    assert_int_equal(update(e, &u), KB_CODE_OK);
+    Plan *p = get(e, "p");
+    assert_int_equal(p->count, 7);
+    assert_int_equal(p->instalment_amount, 15000);
+    assert_int_equal(p->instalments[6]->amount, 10000);
+    assert_string_equal(p->instalments[1]->due_date, "2026-01-22");
+    plan_free(p);
+    u = (Kasboek__V1__UpdatePlanRequest)KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.start_date = "2026-02-01"; /* the split stays by amount */
+    assert_int_equal(update(e, &u), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->count, 7);
+    assert_string_equal(p->instalments[0]->due_date, "2026-02-01");
+    plan_free(p);
+    REFUSED(simple(e, "ResumePlan", ""), FAILED_PRECONDITION, PLAN_NOT_PAUSED, "plan_id");
+    REFUSED(simple(e, "PausePlan", "x"), FAILED_PRECONDITION, PLAN_NOT_ACTIVE, "plan_id");
+    assert_int_equal(simple(e, "ActivatePlan", ""), KB_CODE_OK);
+    REFUSED(simple(e, "ActivatePlan", ""), FAILED_PRECONDITION, PLAN_NOT_DRAFT, "plan_id");
+    u = (Kasboek__V1__UpdatePlanRequest)KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.split_case = KASBOEK__V1__UPDATE_PLAN_REQUEST__SPLIT_COUNT;
+    u.count = 3;
+    REFUSED(update(e, &u), FAILED_PRECONDITION, PLAN_NOT_DRAFT, "count");
+    u = (Kasboek__V1__UpdatePlanRequest)KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.method = METHOD(SCT);
+    REFUSED(update(e, &u), FAILED_PRECONDITION, PLAN_NOT_DRAFT, "method");
+    u = (Kasboek__V1__UpdatePlanRequest)KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.start_date = "2026-03-01";
+    REFUSED(update(e, &u), FAILED_PRECONDITION, PLAN_NOT_DRAFT, "start_date");
+    u = (Kasboek__V1__UpdatePlanRequest)KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.reminder = CH(SMS);
+    REFUSED(update(e, &u), INVALID_ARGUMENT, SMS_NOT_SUPPORTED, "reminder");
+    u.reminder = CH(POST);
+    u.tolerance_case = KASBOEK__V1__UPDATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_COUNT;
+    u.tolerance_count = 2;
+    assert_int_equal(update(e, &u), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(ACTIVE));
+    assert_int_equal(p->reminder, CH(POST));
+    assert_int_equal(p->terms->tolerance_count, 2);
+    assert_int_equal(p->terms->tolerance_days, 0);
+    assert_int_equal(p->instalments[0]->amount, 15000); /* frozen */
+    plan_free(p);
+    REFUSED(simple(e, "PausePlan", ""), INVALID_ARGUMENT, FIELD_REQUIRED, "reason");
+    assert_int_equal(simple(e, "PausePlan", "customer in hospital"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(PAUSED));
+    assert_string_equal(p->pause_reason, "customer in hospital");
+    plan_free(p);
+    assert_int_equal(simple(e, "ResumePlan", ""), KB_CODE_OK);
+    REFUSED(simple(e, "CancelPlan", ""), INVALID_ARGUMENT, FIELD_REQUIRED, "reason");
+    assert_int_equal(simple(e, "CancelPlan", "settled in court"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(CANCELLED));
+    for (size_t i = 0; i < p->n_instalments; i++)
+        assert_int_equal(p->instalments[i]->status, IS(SKIPPED));
+    assert_int_equal(p->remaining, 100000);
+    plan_free(p);
+    REFUSED(simple(e, "CancelPlan", "again"), FAILED_PRECONDITION, PLAN_CLOSED, "plan_id");
+    REFUSED(update(e, &u), FAILED_PRECONDITION, PLAN_CLOSED, "plan_id");
+    rebuild_and_compare(e, 5);
+}
+
+/* Settings are copied into a plan when it is made: a later change leaves
+ * the plan as it was. */
+static void test_settings_copied_at_creation(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, (plan_spec){.id = "before", .case_ref = "c", .case_amount = 1000,
+                                           .currency = "EUR", .count = 2}),
+                     KB_CODE_OK);
+    Kasboek__V1__UpdatePlanSettingsRequest s = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__INIT;
+    s.early_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__EARLY_EARLY_DAYS;
+    s.early_days = 10;
+    s.offset_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__OFFSET_REMINDER_OFFSET_DAYS;
+    s.reminder_offset_days = -3;
+    assert_int_equal(exec(e, "UpdatePlanSettings", &s.base, NULL, -1), KB_CODE_OK);
+    s.offset_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__OFFSET_REMINDER_OFFSET_DAYS;
+    s.reminder_offset_days = -61;
+    assert_int_equal(exec(e, "UpdatePlanSettings", &s.base, NULL, -1), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(create(e, (plan_spec){.id = "after", .case_ref = "c", .case_amount = 1000,
+                                           .currency = "EUR", .count = 2}),
+                     KB_CODE_OK);
+    Plan *a = get(e, "before"), *b = get(e, "after");
+    assert_int_equal(a->terms->early_days, 7);
+    assert_int_equal(a->terms->reminder_offset_days, 0);
+    assert_int_equal(b->terms->early_days, 10);
+    assert_int_equal(b->terms->reminder_offset_days, -3);
+    plan_free(a);
+    plan_free(b);
+    rebuild_and_compare(e, 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule_worked_examples),
+        cmocka_unit_test_setup_teardown(test_create_over_invoices_and_cases, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_create_refusals, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_draft_edits_and_lifecycle, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
