@@ -1,5 +1,6 @@
 #include "payment.h"
 #include "invoice.h"
+#include "plan.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -873,7 +874,7 @@ static void payment_result(ProtobufCMessage *state, Kasboek__V1__CommandResult *
 }
 
 static const kb_reaction *const payment_reactions[] = {&kb_payment_booking, &kb_payment_invoicing,
-                                                      NULL};
+                                                      &kb_payment_planning, NULL};
 
 const kb_aggregate kb_payment_aggregate = {
     .type = "payment",

@@ -8,6 +8,7 @@
 #include "calendar.h"
 #include "invoice.h"
 #include "money.h"
+#include "payment.h"
 #include "validate.h"
 
 typedef Kasboek__V1__PaymentPlan Plan;
@@ -113,9 +114,77 @@ static void skip_unpaid(Plan *p, kb_arena *a) {
     p->instalments = v;
 }
 
+/* The status of an open plan from its instalments. */
+static Kasboek__V1__PlanStatus open_status_of(const Plan *p) {
+    bool due = false, collecting = false;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        Kasboek__V1__InstalmentStatus s = p->instalments[i]->status;
+        if (s == IS(OVERDUE) || s == IS(FAILED)) return PS(OVERDUE);
+        collecting |= s == IS(COLLECTING);
+        due |= s == IS(DUE);
+    }
+    return collecting ? PS(COLLECTION_IN_PROGRESS) : due ? PS(DUE) : PS(ACTIVE);
+}
+
+static Kasboek__V1__PlanPayment *plan_payment(Plan *p, const char *id, kb_arena *a) {
+    for (size_t i = 0; i < p->n_payments; i++)
+        if (strcmp(p->payments[i]->payment_id, id) == 0) return p->payments[i];
+    Kasboek__V1__PlanPayment *pp =
+        KB_NEW(a, Kasboek__V1__PlanPayment, KASBOEK__V1__PLAN_PAYMENT__INIT);
+    Kasboek__V1__PlanPayment **v = kb_arena_alloc(a, (p->n_payments + 1) * sizeof *v);
+    KB_VERIFY(pp && v);
+    if (p->n_payments) memcpy(v, p->payments, p->n_payments * sizeof *v);
+    pp->payment_id = (char *)id;
+    v[p->n_payments++] = pp;
+    p->payments = v;
+    return pp;
+}
+
+/* Applies allocations (copying the instalments it touches). */
+static void apply_allocations(Plan *p, Kasboek__V1__PlanAllocation *const *al, size_t n,
+                              kb_arena *a) {
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = al[k]->number - 1;
+        if (i >= p->n_instalments) continue;
+        Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
+        KB_VERIFY(in);
+        in->paid += al[k]->amount;
+        in->status = al[k]->status;
+        p->instalments[i] = in;
+    }
+}
+
+static void evolve_money(Plan *p, const Event *ev, kb_arena *a) {
+    Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
+    KB_VERIFY(v);
+    if (p->n_instalments) memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+    p->instalments = v;
+    if (ev->body_case == BODY(PLAN_PAYMENT_ALLOCATED)) {
+        const Kasboek__V1__PlanPaymentAllocated *e = ev->plan_payment_allocated;
+        Kasboek__V1__PlanPayment *pp = plan_payment(p, e->payment_id, a);
+        pp->amount += e->amount;
+        pp->at = ev->occurred_at;
+        apply_allocations(p, e->allocations, e->n_allocations, a);
+    } else {
+        const Kasboek__V1__PlanPaymentReversed *e = ev->plan_payment_reversed;
+        plan_payment(p, e->payment_id, a)->amount -= e->amount;
+        apply_allocations(p, e->allocations, e->n_allocations, a);
+        if (p->status == PS(COMPLETED)) p->status = PS(ACTIVE), p->closed_at = 0;
+    }
+    if (open_status(p->status)) p->status = open_status_of(p);
+}
+
 static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
     Plan *p = (Plan *)state;
     switch (ev->body_case) {
+        case BODY(PLAN_PAYMENT_ALLOCATED):
+        case BODY(PLAN_PAYMENT_REVERSED):
+            evolve_money(p, ev, a);
+            break;
+        case BODY(PLAN_COMPLETED):
+            p->status = PS(COMPLETED);
+            p->closed_at = ev->occurred_at;
+            break;
         case BODY(PLAN_CREATED): {
             const Kasboek__V1__PlanCreated *e = ev->plan_created;
             p->status = PS(DRAFT);
@@ -149,8 +218,8 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->status = PS(PAUSED);
             p->pause_reason = ev->plan_paused->reason;
             break;
-        case BODY(PLAN_RESUMED):
-            p->status = p->paused_from ? p->paused_from : PS(ACTIVE);
+        case BODY(PLAN_RESUMED): /* payments while paused may have moved it */
+            p->status = open_status_of(p);
             p->paused_from = PS(UNSPECIFIED);
             break;
         case BODY(PLAN_CANCELLED):
@@ -577,6 +646,197 @@ static kb_code decide_cancel(const ProtobufCMessage *state, const ProtobufCMessa
     e->reason = r->reason;
     return KB_CODE_OK;
 }
+
+/* ---------------------------------------------------- payments -> plans */
+
+static bool plan_money_event(const Event *ev) {
+    switch (ev->body_case) {
+        case BODY(PAYMENT_RECORDED):
+        case BODY(PAYMENT_SETTLED):
+        case BODY(REFUND_CREATED):
+        case BODY(REFUND_FAILED):
+            return true;
+        case BODY(DISPUTE_CLOSED):
+            return ev->dispute_closed->outcome == KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_LOST;
+        default:
+            return false;
+    }
+}
+
+static const char *planning_target(const ProtobufCMessage *source, Event *const *events, size_t n,
+                                   kb_arena *a) {
+    (void)a;
+    const Kasboek__V1__Payment *p = (const void *)source;
+    if (strcmp(p->source_type, "plan") != 0 || !p->source_id[0]) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (plan_money_event(events[i])) return p->source_id;
+    return NULL;
+}
+
+/* The working copy of the plan while the reaction emits. */
+typedef struct pwork {
+    int64_t paid[KB_PLAN_INSTALMENTS_MAX];
+    const Plan *p;
+    int32_t today;
+} pwork;
+
+static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32_t today) {
+    int32_t due;
+    if (!kb_invoice_day(in->due_date, &due) || due > today) return IS(PLANNED);
+    return due < today ? IS(OVERDUE) : IS(DUE);
+}
+
+static int64_t work_remaining(const pwork *w) {
+    int64_t r = 0;
+    for (size_t i = 0; i < w->p->n_instalments; i++)
+        if (w->p->instalments[i]->status != IS(SKIPPED)) r += w->p->instalments[i]->amount - w->paid[i];
+    return r;
+}
+
+static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number, int64_t amount,
+                                               Kasboek__V1__InstalmentStatus st) {
+    Kasboek__V1__PlanAllocation *al =
+        KB_NEW(c->arena, Kasboek__V1__PlanAllocation, KASBOEK__V1__PLAN_ALLOCATION__INIT);
+    if (al) al->number = number, al->amount = amount, al->status = st;
+    return al;
+}
+
+/* amount to the oldest open instalments first; a surplus carries on. */
+static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t amount) {
+    const Plan *p = w->p;
+    Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
+    Kasboek__V1__PlanPaymentAllocated *e =
+        v ? EMIT(c, Kasboek__V1__PlanPaymentAllocated, KASBOEK__V1__PLAN_PAYMENT_ALLOCATED__INIT,
+                 BODY(PLAN_PAYMENT_ALLOCATED))
+          : NULL;
+    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    int64_t left = amount;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_instalments && left > 0; i++) {
+        const Instalment *in = p->instalments[i];
+        int64_t open = in->amount - w->paid[i];
+        if (in->status == IS(SKIPPED) || open <= 0) continue;
+        int64_t take = left < open ? left : open;
+        w->paid[i] += take;
+        left -= take;
+        v[n] = allocation(c, in->number, take, take == open ? IS(PAID) : in->status);
+        if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    }
+    e->payment_id = (char *)payment_id;
+    e->amount = amount - left;
+    e->allocations = v;
+    e->n_allocations = n;
+    if (work_remaining(w) == 0 && p->status != PS(CANCELLED))
+        return EMIT(c, Kasboek__V1__PlanCompleted, KASBOEK__V1__PLAN_COMPLETED__INIT,
+                    BODY(PLAN_COMPLETED)) ? KB_CODE_OK : c->err->code;
+    return KB_CODE_OK;
+}
+
+/* Takes amount back from the most recently paid instalments first. */
+static kb_code take_back(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t amount,
+                         const char *why) {
+    const Plan *p = w->p;
+    int64_t allocated = 0;
+    for (size_t i = 0; i < p->n_payments; i++)
+        if (strcmp(p->payments[i]->payment_id, payment_id) == 0) allocated = p->payments[i]->amount;
+    if (amount > allocated) amount = allocated;
+    if (amount <= 0) return KB_CODE_OK; /* never allocated: nothing to unlink */
+    Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
+    Kasboek__V1__PlanPaymentReversed *e =
+        v ? EMIT(c, Kasboek__V1__PlanPaymentReversed, KASBOEK__V1__PLAN_PAYMENT_REVERSED__INIT,
+                 BODY(PLAN_PAYMENT_REVERSED))
+          : NULL;
+    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    int64_t left = amount;
+    size_t n = 0;
+    for (size_t i = p->n_instalments; i-- > 0 && left > 0;) {
+        const Instalment *in = p->instalments[i];
+        if (w->paid[i] <= 0) continue;
+        int64_t take = left < w->paid[i] ? left : w->paid[i];
+        w->paid[i] -= take;
+        left -= take;
+        Kasboek__V1__InstalmentStatus st =
+            in->status == IS(SKIPPED) ? IS(SKIPPED) : reopened_status(in, w->today);
+        v[n] = allocation(c, in->number, -take, st);
+        if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    }
+    e->payment_id = (char *)payment_id;
+    e->amount = amount - left;
+    e->reason = (char *)why;
+    e->allocations = v;
+    e->n_allocations = n;
+    return KB_CODE_OK;
+}
+
+static bool takes_money(const Plan *p) {
+    return open_status(p->status) || p->status == PS(PAUSED);
+}
+
+static kb_code plan_recorded(kb_decide_ctx *c, pwork *w, const Kasboek__V1__Payment *pay,
+                             const Kasboek__V1__PaymentRecorded *e) {
+    const Plan *p = w->p;
+    if (!p) return kb_error_set(c->err, KB_REASON_PLAN_NOT_FOUND, "source_id", "no plan %s", pay->source_id);
+    if (!takes_money(p))
+        return kb_error_set(c->err, KB_REASON_PLAN_NOT_ACTIVE, "source_id",
+                            "plan %s is not active: it takes no payments", p->plan_id);
+    if (strcmp(e->amount->currency, p->currency) != 0)
+        return kb_error_set(c->err, KB_REASON_CURRENCY_MISMATCH, "amount.currency",
+                            "the plan is in %s", p->currency);
+    if (e->amount->amount > work_remaining(w))
+        return kb_error_set(c->err, KB_REASON_PLAN_OVERPAYMENT, "amount.amount",
+                            "more than the %lld minor units remaining on plan %s",
+                            (long long)work_remaining(w), p->plan_id);
+    if (e->status != KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED) return KB_CODE_OK;
+    return allocate(c, w, pay->payment_id, e->amount->amount);
+}
+
+static kb_code planning_one(kb_decide_ctx *c, pwork *w, const Kasboek__V1__Payment *pay,
+                            const Event *ev) {
+    if (ev->body_case == BODY(PAYMENT_RECORDED)) return plan_recorded(c, w, pay, ev->payment_recorded);
+    if (!w->p) return KB_CODE_OK; /* a payment from before plans: nothing to move */
+    int64_t rem = work_remaining(w);
+    switch (ev->body_case) {
+        case BODY(PAYMENT_SETTLED): {
+            int64_t a = pay->amount->amount < rem ? pay->amount->amount : rem;
+            return a > 0 && takes_money(w->p) ? allocate(c, w, pay->payment_id, a) : KB_CODE_OK;
+        }
+        case BODY(REFUND_CREATED):
+            return take_back(c, w, pay->payment_id, ev->refund_created->amount->amount,
+                             kb_arena_printf(c->arena, "refund %s", ev->refund_created->refund_id));
+        case BODY(REFUND_FAILED): {
+            const Kasboek__V1__Refund *r = kb_payment_find_refund(pay, ev->refund_failed->refund_id);
+            int64_t a = r ? r->amount->amount : 0;
+            if (a > rem) a = rem;
+            return a > 0 && takes_money(w->p) ? allocate(c, w, pay->payment_id, a) : KB_CODE_OK;
+        }
+        case BODY(DISPUTE_CLOSED): {
+            const Kasboek__V1__Dispute *d = kb_payment_find_dispute(pay, ev->dispute_closed->dispute_id);
+            if (!d || !plan_money_event(ev)) return KB_CODE_OK;
+            return take_back(c, w, pay->payment_id, d->amount->amount,
+                             kb_arena_printf(c->arena, "dispute %s lost", d->dispute_id));
+        }
+        default:
+            return KB_CODE_OK;
+    }
+}
+
+static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMessage *source,
+                              Event *const *events, size_t n, uint64_t first_seq,
+                              kb_decide_ctx *c) {
+    (void)first_seq;
+    pwork w = {.p = (const void *)target};
+    w.today = kb_day_of_instant(c->now);
+    for (size_t i = 0; w.p && i < w.p->n_instalments; i++) w.paid[i] = w.p->instalments[i]->paid;
+    for (size_t i = 0; i < n; i++) {
+        kb_code code = planning_one(c, &w, (const void *)source, events[i]);
+        if (code) return code;
+    }
+    return KB_CODE_OK;
+}
+
+const kb_reaction kb_payment_planning = {.target = &kb_plan_aggregate,
+                                         .target_id = planning_target,
+                                         .react = planning_react};
 
 /* ------------------------------------------------------------ the tables */
 

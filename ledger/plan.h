@@ -10,6 +10,7 @@
 extern const kb_aggregate kb_plan_aggregate;
 extern const kb_aggregate kb_plan_settings_aggregate;
 extern const kb_command kb_plan_commands[]; /* terminated by method NULL */
+extern const kb_reaction kb_payment_planning; /* payment (source plan:ID) -> plan */
 
 /* The schedule of total from start (a civil day) every period: with count
  * > 0, count instalments of total / count (truncated) and the last taking

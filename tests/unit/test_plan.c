@@ -360,6 +360,80 @@ static void test_settings_copied_at_creation(void **st) {
     rebuild_and_compare(e, 2);
 }
 
+
+/* --------------------------------------------------------------- payments */
+
+static kb_code pay(env *e, const char *id, int64_t amount, const char *plan) {
+    Kasboek__V1__Money m = KASBOEK__V1__MONEY__INIT;
+    m.amount = amount;
+    m.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.amount = &m;
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_BANK_TRANSFER;
+    r.source_type = "plan";
+    r.source_id = (char *)plan;
+    return exec(e, "RecordPayment", &r.base, NULL, -1);
+}
+
+static void assert_instalment(const Plan *p, size_t i, int64_t paid,
+                              Kasboek__V1__InstalmentStatus st) {
+    assert_int_equal(p->instalments[i]->paid, paid);
+    assert_int_equal(p->instalments[i]->status, st);
+}
+
+/* Oldest open instalment first, a surplus carried to the next; a reversal
+ * after three paid instalments reopens the third, overdue by its date. */
+static void test_payments_allocate_and_reverse(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, (plan_spec){.id = "p", .case_ref = "case-1", .case_amount = 100000,
+                                           .currency = "EUR", .count = 6}),
+                     KB_CODE_OK);
+    REFUSED(pay(e, "early", 100, "p"), FAILED_PRECONDITION, PLAN_NOT_ACTIVE, "source_id");
+    REFUSED(pay(e, "nowhere", 100, "nope"), NOT_FOUND, PLAN_NOT_FOUND, "source_id");
+    assert_int_equal(simple(e, "ActivatePlan", ""), KB_CODE_OK);
+    e->now = INT64_C(1774000000000000); /* 2026-03-20 */
+    assert_int_equal(pay(e, "p1", 16666, "p"), KB_CODE_OK);
+    assert_int_equal(pay(e, "p2", 16666 + 5000, "p"), KB_CODE_OK); /* 50.00 over */
+    Plan *p = get(e, "p");
+    assert_instalment(p, 0, 16666, IS(PAID));
+    assert_instalment(p, 1, 16666, IS(PAID));
+    assert_instalment(p, 2, 5000, IS(PLANNED)); /* the next one is 50.00 lower */
+    assert_int_equal(p->remaining, 100000 - 38332);
+    plan_free(p);
+    assert_int_equal(pay(e, "p3", 11666, "p"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_instalment(p, 2, 16666, IS(PAID));
+    assert_int_equal(p->instalments_paid, 3);
+    assert_int_equal(p->progress_bp, 4999); /* 499.98 of 1000.00 */
+    assert_string_equal(p->next_due_date, "2026-04-15");
+    plan_free(p);
+    REFUSED(pay(e, "p4", 50003, "p"), FAILED_PRECONDITION, PLAN_OVERPAYMENT, "amount.amount");
+    /* p3 refunded: the third instalment (due 2026-03-15) reopens, overdue */
+    assert_int_equal(kbt_refund(e, "p3", "r3", 11666, "EUR"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_instalment(p, 2, 5000, IS(OVERDUE));
+    assert_int_equal(p->status, PS(OVERDUE));
+    assert_int_equal(p->remaining, 100000 - 38332);
+    plan_free(p);
+    /* the rest paid at once: completed; a refund of it reopens the plan */
+    assert_int_equal(pay(e, "all", 100000 - 38332, "p"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(COMPLETED));
+    assert_int_equal(p->remaining, 0);
+    int64_t sum = 0;
+    for (size_t i = 0; i < p->n_instalments; i++) sum += p->instalments[i]->amount;
+    assert_int_equal(sum, p->total);
+    plan_free(p);
+    assert_int_equal(kbt_refund(e, "all", "ra", 100, "EUR"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(ACTIVE));
+    assert_instalment(p, 5, 16670 - 100, IS(PLANNED));
+    assert_int_equal(p->paid + p->remaining, p->total);
+    plan_free(p);
+    rebuild_and_compare(e, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
@@ -367,6 +441,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_create_refusals, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_draft_edits_and_lifecycle, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
