@@ -183,11 +183,44 @@ static void seed_invoices(fz_env *e) {
     seed(e, "t1", "AddInvoiceLine", &d.base, NULL);
 }
 
+/* pl1: an active plan of 300.00 EUR in 3 monthly instalments over a
+ * collection case, 120.00 paid by payment "pp" (the first instalment and
+ * 20.00 of the second). */
+static void seed_plan(fz_env *e) {
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
+    pc.ref = "case-1";
+    pc.amount = 30000;
+    Kasboek__V1__CreatePlanRequest c = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    c.plan_id = "pl1";
+    c.customer_id = "c1";
+    c.method = KASBOEK__V1__PLAN_METHOD__PLAN_METHOD_SCT;
+    c.cases = pcs;
+    c.n_cases = 1;
+    c.currency = "EUR";
+    c.start_date = "2026-01-15";
+    c.period = KASBOEK__V1__PLAN_PERIOD__PLAN_PERIOD_MONTHLY;
+    c.split_case = KASBOEK__V1__CREATE_PLAN_REQUEST__SPLIT_COUNT;
+    c.count = 3;
+    seed(e, "t1", "CreatePlan", &c.base, NULL);
+    Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+    a.plan_id = "pl1";
+    seed(e, "t1", "ActivatePlan", &a.base, NULL);
+    Money mo;
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = "pp";
+    r.amount = money(&mo, 12000, "EUR");
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_BANK_TRANSFER;
+    r.source_type = "plan";
+    r.source_id = "pl1";
+    seed(e, "t1", "RecordPayment", &r.base, NULL);
+}
+
 /* pc: card, partially refunded (rc1), dispute dc1 open, dc2 lost, receipt
  * requested. ps: SEPA processing. pb: SEPA settled, refund rb1 pending, rb2
  * failed. pj: JPY card. pf: ACH failed. Tenant t2 has its own "pc". */
 static void seed_all(fz_env *e) {
     seed_invoices(e);
+    seed_plan(e);
     seed_card(e); /* pays 100.00 of inv1 */
     seed_refund(e, "pc", "rc1", 1000);
     seed_dispute(e, "dc1", 2000, KASBOEK__V1__DISPUTE_OUTCOME__DISPUTE_OUTCOME_UNSPECIFIED);
