@@ -102,6 +102,7 @@ kb_batch *kb_engine_open_batch(kb_engine *e);
 typedef struct kb_tick_result {
     uint32_t payouts_closed;
     uint32_t invoices_overdue;
+    uint32_t plans_advanced;
     bool more; /* more was due than KB_TICK_ACTIONS_MAX: tick again */
 } kb_tick_result;
 
@@ -109,7 +110,8 @@ typedef struct kb_tick_result {
  * "system:tick"): each tenant's payout day closes once its payout minute
  * has passed and something is available by it, and each open invoice
  * whose due date has passed is marked overdue (InvoiceBecameOverdue,
- * once). At most KB_TICK_ACTIONS_MAX commands per call. */
+ * once), and each open payment plan's instalments become due (SDD ones
+ * collecting) on their date and overdue the day after. At most KB_TICK_ACTIONS_MAX commands per call. */
 kb_status kb_engine_tick(kb_engine *e, int64_t now, kb_tick_result *out) KB_MUST_USE;
 
 /* Reads the stored manual clock (0 when never set). */

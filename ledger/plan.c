@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "balance.h"
 #include "calendar.h"
 #include "invoice.h"
 #include "money.h"
@@ -55,6 +56,9 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
     for (uint32_t k = 0; st == KB_OK && k < *n; k++) days[k] = due_day(start, period, k);
     return st;
 }
+
+static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number, int64_t amount,
+                                               Kasboek__V1__InstalmentStatus st);
 
 /* --------------------------------------------------------------- evolve */
 
@@ -185,6 +189,15 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->status = PS(COMPLETED);
             p->closed_at = ev->occurred_at;
             break;
+        case BODY(PLAN_ADVANCED): {
+            Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
+            KB_VERIFY(v);
+            if (p->n_instalments) memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+            p->instalments = v;
+            apply_allocations(p, ev->plan_advanced->changes, ev->plan_advanced->n_changes, a);
+            if (open_status(p->status)) p->status = open_status_of(p);
+            break;
+        }
         case BODY(PLAN_CREATED): {
             const Kasboek__V1__PlanCreated *e = ev->plan_created;
             p->status = PS(DRAFT);
@@ -259,13 +272,44 @@ static bool list_add(kb_index_set *out, const char *tenant, const Plan *p, const
     return kb_index_set_add(out, &k, "");
 }
 
+/* The next day the clock changes an instalment of an open plan: a planned
+ * one's due date, or the day after a due one's; INT32_MAX when none. */
+int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
+    int32_t next = INT32_MAX, due;
+    if (!open_status(p->status)) return next;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        const Instalment *in = p->instalments[i];
+        if (!kb_invoice_day(in->due_date, &due)) continue;
+        if (in->status == IS(PLANNED) && due < next) next = due;
+        if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
+    }
+    return next;
+}
+
+void kb_plan_due_prefix(kb_key *k) {
+    kb_key_init(k);
+    kb_key_add(k, KB_SYS_PREFIX);
+    kb_key_add(k, "plan_due");
+    kb_key_raw(k, "/", 1);
+}
+
 static bool plan_index(const ProtobufCMessage *state, const char *tenant, kb_index_set *out) {
     const Plan *p = (const void *)state;
     if (p->status == PS(UNSPECIFIED)) return true;
     char st[12];
     snprintf(st, sizeof st, "%d", (int)p->status);
-    return list_add(out, tenant, p, "status", st) &&
-           list_add(out, tenant, p, "customer", p->customer_id);
+    bool ok = list_add(out, tenant, p, "status", st) &&
+              list_add(out, tenant, p, "customer", p->customer_id);
+    int32_t next = kb_plan_next_action_day(p);
+    if (ok && next != INT32_MAX) { /* Tick's list, in day order */
+        kb_key k;
+        kb_plan_due_prefix(&k);
+        kb_key_raw_hex64(&k, (uint64_t)(int64_t)next);
+        kb_key_add(&k, tenant);
+        kb_key_add(&k, p->plan_id);
+        ok = kb_index_set_add(out, &k, "");
+    }
+    return ok;
 }
 
 /* ------------------------------------------------------------- settings */
@@ -607,6 +651,43 @@ static kb_code decide_activate(const ProtobufCMessage *state, const ProtobufCMes
                 BODY(PLAN_ACTIVATED)) ? KB_CODE_OK : c->err->code;
 }
 
+/* What today makes of each unpaid instalment: due on its date (an SDD one
+ * collecting, with a collection request), overdue the day after. */
+static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                              kb_decide_ctx *c) {
+    (void)msg;
+    const Plan *p = (const void *)state;
+    int32_t today = kb_day_of_instant(c->now);
+    if (kb_plan_next_action_day(p) > today)
+        return kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
+                            "nothing of plan %s falls due today", p->plan_id);
+    Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
+    uint32_t *col = kb_arena_alloc(c->arena, p->n_instalments * sizeof *col);
+    Kasboek__V1__PlanAdvanced *e =
+        v && col ? EMIT(c, Kasboek__V1__PlanAdvanced, KASBOEK__V1__PLAN_ADVANCED__INIT,
+                        BODY(PLAN_ADVANCED))
+                 : NULL;
+    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    size_t n = 0, nc = 0;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        const Instalment *in = p->instalments[i];
+        int32_t due;
+        if (!kb_invoice_day(in->due_date, &due) || due > today) continue;
+        Kasboek__V1__InstalmentStatus to = in->status;
+        if (in->status == IS(PLANNED)) to = p->method == METHOD(SDD) ? IS(COLLECTING) : IS(DUE);
+        if (to == IS(DUE) && due < today) to = IS(OVERDUE);
+        if (to == in->status) continue;
+        if (to == IS(COLLECTING)) col[nc++] = in->number;
+        v[n] = allocation(c, in->number, 0, to);
+        if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    }
+    e->changes = v;
+    e->n_changes = n;
+    e->collections_requested = col;
+    e->n_collections_requested = nc;
+    return KB_CODE_OK;
+}
+
 static kb_code decide_pause(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                             kb_decide_ctx *c) {
     const Plan *p = (const void *)state;
@@ -891,6 +972,7 @@ const kb_command kb_plan_commands[] = {
      .result = plan_result},
     PLAN_CMD("UpdatePlan", kasboek__v1__update_plan_request__descriptor, decide_update),
     PLAN_CMD("ActivatePlan", kasboek__v1__activate_plan_request__descriptor, decide_activate),
+    PLAN_CMD("AdvancePlan", kasboek__v1__advance_plan_request__descriptor, decide_advance),
     PLAN_CMD("PausePlan", kasboek__v1__pause_plan_request__descriptor, decide_pause),
     PLAN_CMD("ResumePlan", kasboek__v1__resume_plan_request__descriptor, decide_resume),
     PLAN_CMD("CancelPlan", kasboek__v1__cancel_plan_request__descriptor, decide_cancel),

@@ -22,4 +22,10 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
                            Kasboek__V1__PlanPeriod period, int64_t *amounts, int32_t *days,
                            uint32_t cap, uint32_t *n) KB_MUST_USE;
 
+/* The next day the clock changes an open plan's instalments (INT32_MAX:
+ * none), and Tick's list of plans by that day:
+ * "~sys/plan_due/<day hex16>/<tenant>/<id>". */
+int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p);
+void kb_plan_due_prefix(kb_key *k);
+
 #endif

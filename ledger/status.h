@@ -150,7 +150,8 @@ const char *kb_code_str(kb_code c); /* "INVALID_ARGUMENT" */
     X(PLAN_NOT_PAUSED, FAILED_PRECONDITION)           \
     X(PLAN_CLOSED, FAILED_PRECONDITION)               \
     X(SMS_NOT_SUPPORTED, INVALID_ARGUMENT)            \
-    X(PLAN_OVERPAYMENT, FAILED_PRECONDITION)
+    X(PLAN_OVERPAYMENT, FAILED_PRECONDITION)          \
+    X(PLAN_NOTHING_DUE, FAILED_PRECONDITION)
 
 typedef enum kb_reason {
 #define KB_REASON_ENUM(name, code) KB_REASON_##name,

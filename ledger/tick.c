@@ -7,6 +7,7 @@
 #include "calendar.h"
 #include "engine.h"
 #include "invoice.h"
+#include "plan.h"
 #include "project.h"
 
 #define TICK_ACTOR "system:tick"
@@ -15,7 +16,7 @@ typedef struct tick {
     kb_engine *e;
     int64_t now;
     kb_arena arena;
-    uint32_t closed, overdue, actions;
+    uint32_t closed, overdue, plans, actions;
 } tick;
 
 static kb_status load_or_default(tick *t, const char *tenant, const kb_aggregate *agg,
@@ -133,17 +134,17 @@ static bool split_due(const char *k, size_t kl, size_t prefix_len, char *tenant,
     return true;
 }
 
-/* Every open invoice whose due date lies before today: the due list is in
- * date order, so the walk stops at today. */
-static kb_status mark_overdue(tick *t, bool *more) {
-    kb_key lo, hi;
-    kb_invoice_due_prefix(&lo);
-    hi = lo;
-    kb_key_raw_hex64(&hi, (uint64_t)(int64_t)kb_day_of_instant(t->now)); /* due < today */
+/* The ids a due list ("<prefix><day hex16>/<tenant>/<id>") holds up to
+ * (and without) key day `until`, each run through fn. */
+typedef kb_status (*due_fn)(tick *t, const char *tenant, const char *id);
+
+static kb_status walk_due(tick *t, const kb_key *prefix, int32_t until, due_fn fn, bool *more) {
+    kb_key hi = *prefix;
+    kb_key_raw_hex64(&hi, (uint64_t)(int64_t)until);
     kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
     kb_status st = it ? KB_OK : KB_ERR_NOMEM;
     char tenant[KB_ID_LEN_MAX + 1], id[KB_ID_LEN_MAX + 1];
-    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && it && kb_iter_valid(it);
+    for (kb_iter_seek(it, prefix->bytes, prefix->len); st == KB_OK && it && kb_iter_valid(it);
          kb_iter_next(it)) {
         if (t->actions == KB_TICK_ACTIONS_MAX) {
             *more = true;
@@ -151,18 +152,32 @@ static kb_status mark_overdue(tick *t, bool *more) {
         }
         size_t kl;
         const char *k = kb_iter_key(it, &kl);
-        if (!split_due(k, kl, lo.len, tenant, id)) {
+        if (!split_due(k, kl, prefix->len, tenant, id)) {
             st = KB_ERR_CORRUPT;
             break;
         }
-        Kasboek__V1__MarkInvoiceOverdueRequest r = KASBOEK__V1__MARK_INVOICE_OVERDUE_REQUEST__INIT;
-        r.invoice_id = id;
-        bool ok;
-        st = run(t, tenant, "MarkInvoiceOverdue", &r.base, &ok);
-        t->overdue += ok;
+        st = fn(t, tenant, id);
     }
     if (st == KB_OK && it) st = kb_iter_status(it);
     kb_iter_close(it);
+    return st;
+}
+
+static kb_status invoice_overdue(tick *t, const char *tenant, const char *id) {
+    Kasboek__V1__MarkInvoiceOverdueRequest r = KASBOEK__V1__MARK_INVOICE_OVERDUE_REQUEST__INIT;
+    r.invoice_id = (char *)id;
+    bool ok;
+    kb_status st = run(t, tenant, "MarkInvoiceOverdue", &r.base, &ok);
+    t->overdue += ok;
+    return st;
+}
+
+static kb_status plan_advance(tick *t, const char *tenant, const char *id) {
+    Kasboek__V1__AdvancePlanRequest r = KASBOEK__V1__ADVANCE_PLAN_REQUEST__INIT;
+    r.plan_id = (char *)id;
+    bool ok;
+    kb_status st = run(t, tenant, "AdvancePlan", &r.base, &ok);
+    t->plans += ok;
     return st;
 }
 
@@ -171,10 +186,17 @@ kb_status kb_engine_tick(kb_engine *e, int64_t now, kb_tick_result *out) {
     *out = (kb_tick_result){0};
     if (!kb_engine_open_batch(e)) return KB_ERR_STATE;
     kb_arena_init(&t.arena, 1u << 20);
+    int32_t today = kb_day_of_instant(now);
+    kb_key due;
     kb_status st = close_payout_days(&t, &out->more);
-    if (st == KB_OK && !out->more) st = mark_overdue(&t, &out->more);
+    /* invoices due before today are overdue; plans act on their day */
+    kb_invoice_due_prefix(&due);
+    if (st == KB_OK && !out->more) st = walk_due(&t, &due, today, invoice_overdue, &out->more);
+    kb_plan_due_prefix(&due);
+    if (st == KB_OK && !out->more) st = walk_due(&t, &due, today + 1, plan_advance, &out->more);
     kb_arena_fini(&t.arena);
     out->payouts_closed = t.closed;
     out->invoices_overdue = t.overdue;
+    out->plans_advanced = t.plans;
     return st;
 }

@@ -45,6 +45,7 @@ static void reply_clock(kbd_writer *w, kbd_job *j, int64_t now, const kb_tick_re
     r.manual = kbd_clock_manual(w->clock);
     r.payouts_closed = t->payouts_closed;
     r.invoices_overdue = t->invoices_overdue;
+    r.plans_advanced = t->plans_advanced;
     r.more = t->more;
     if (kb_reply_set(&j->reply, &r.base) != KB_OK) {
         kb_error_set(&j->reply.err, KB_REASON_INTERNAL_ERROR, "", "out of memory");

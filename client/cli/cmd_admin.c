@@ -64,6 +64,10 @@ static void print_clock(cli *c, const ProtobufCMessage *m) {
         snprintf(line, sizeof line, "%u", r->invoices_overdue);
         cli_kv("invoices overdue", line);
     }
+    if (r->plans_advanced) {
+        snprintf(line, sizeof line, "%u", r->plans_advanced);
+        cli_kv("plans advanced", line);
+    }
     if (r->more) cli_kv("more due", "yes: tick again");
 }
 

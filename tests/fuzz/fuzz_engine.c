@@ -42,7 +42,7 @@ static const char *const methods[] = {
     "ClosePayout",      "MarkPayoutPaid", "MarkPayoutFailed", "UpdateTenantSettings",
     "CreateInvoice",    "UpdateInvoice",  "AddInvoiceLine",   "RemoveInvoiceLine",
     "FinalizeInvoice",  "VoidInvoice",    "WriteOffInvoice",  "MarkInvoicePaid",
-    "MarkInvoiceOverdue", "CreatePlan",     "UpdatePlan",       "ActivatePlan",
+    "MarkInvoiceOverdue", "CreatePlan",     "UpdatePlan",       "ActivatePlan",     "AdvancePlan",
     "PausePlan",        "ResumePlan",     "CancelPlan",       "UpdatePlanSettings",
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])

@@ -434,6 +434,78 @@ static void test_payments_allocate_and_reverse(void **st) {
     rebuild_and_compare(e, 3);
 }
 
+
+/* ------------------------------------------------------------------ time */
+
+static int64_t at(const char *date) {
+    return kb_instant_of_day(day(date)) + 10 * INT64_C(3600000000);
+}
+
+static uint32_t tick(env *e, const char *date) {
+    kb_tick_result t;
+    e->now = at(date);
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    assert_int_equal(kb_engine_tick(e->engine, e->now, &t), KB_OK);
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    return t.plans_advanced;
+}
+
+/* Instalments become due on their date (SDD ones collecting) and overdue
+ * the day after; the plan's status follows; a paused plan stands still. */
+static void test_tick_moves_instalments(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, (plan_spec){.id = "p", .case_ref = "c", .case_amount = 30000,
+                                           .currency = "EUR", .count = 3, .method = METHOD(SCT)}),
+                     KB_CODE_OK);
+    assert_int_equal(create(e, (plan_spec){.id = "sdd", .case_ref = "c", .case_amount = 30000,
+                                           .currency = "EUR", .count = 3}),
+                     KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-20"), 0); /* drafts: time does nothing */
+    assert_int_equal(simple(e, "ActivatePlan", ""), KB_CODE_OK);
+    Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+    a.plan_id = "sdd";
+    e->now = at("2026-01-01");
+    assert_int_equal(exec(e, "ActivatePlan", &a.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-14"), 0);
+    assert_int_equal(tick(e, "2026-01-15"), 2);
+    Plan *p = get(e, "p"), *q = get(e, "sdd");
+    assert_instalment(p, 0, 0, IS(DUE));
+    assert_int_equal(p->status, PS(DUE));
+    assert_instalment(q, 0, 0, IS(COLLECTING));
+    assert_int_equal(q->status, PS(COLLECTION_IN_PROGRESS));
+    plan_free(p);
+    plan_free(q);
+    assert_int_equal(tick(e, "2026-01-16"), 1); /* p's first is overdue; sdd waits for the bank */
+    assert_int_equal(tick(e, "2026-01-17"), 0);
+    p = get(e, "p");
+    assert_instalment(p, 0, 0, IS(OVERDUE));
+    assert_instalment(p, 1, 0, IS(PLANNED));
+    assert_int_equal(p->status, PS(OVERDUE));
+    plan_free(p);
+    /* paid: active again; paused: the next date passes without a change */
+    assert_int_equal(pay(e, "p1", 10000, "p"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(ACTIVE));
+    plan_free(p);
+    assert_int_equal(simple(e, "PausePlan", "holiday"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-02-16"), 1); /* sdd's second only */
+    p = get(e, "p");
+    assert_instalment(p, 1, 0, IS(PLANNED));
+    assert_int_equal(p->status, PS(PAUSED));
+    plan_free(p);
+    assert_int_equal(simple(e, "ResumePlan", ""), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-02-17"), 1);
+    p = get(e, "p");
+    assert_instalment(p, 1, 0, IS(OVERDUE));
+    assert_int_equal(p->status, PS(OVERDUE));
+    plan_free(p);
+    Kasboek__V1__AdvancePlanRequest ad = KASBOEK__V1__ADVANCE_PLAN_REQUEST__INIT;
+    ad.plan_id = "p";
+    REFUSED(exec(e, "AdvancePlan", &ad.base, NULL, -1), FAILED_PRECONDITION, PLAN_NOTHING_DUE,
+            "plan_id");
+    rebuild_and_compare(e, 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
@@ -442,6 +514,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_draft_edits_and_lifecycle, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
