@@ -189,6 +189,22 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->status = PS(COMPLETED);
             p->closed_at = ev->occurred_at;
             break;
+        case BODY(PLAN_COLLECTION_FAILED):
+        case BODY(PLAN_COLLECTION_RETRIED): {
+            bool failed = ev->body_case == BODY(PLAN_COLLECTION_FAILED);
+            uint32_t i = (failed ? ev->plan_collection_failed->instalment
+                                 : ev->plan_collection_retried->instalment) - 1;
+            if (i >= p->n_instalments) break;
+            Instalment **v = kb_arena_alloc(a, p->n_instalments * sizeof *v);
+            Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
+            KB_VERIFY(v && in);
+            memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+            in->status = failed ? IS(FAILED) : IS(COLLECTING);
+            v[i] = in;
+            p->instalments = v;
+            if (open_status(p->status)) p->status = open_status_of(p);
+            break;
+        }
         case BODY(PLAN_ADVANCED): {
             Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
             KB_VERIFY(v);
@@ -688,6 +704,58 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
     return KB_CODE_OK;
 }
 
+/* The instalment a collection command names, in the status it needs. */
+static const Instalment *collection_instalment(const Plan *p, uint32_t number,
+                                               Kasboek__V1__InstalmentStatus need, kb_decide_ctx *c) {
+    if (number == 0 || number > p->n_instalments) {
+        kb_error_set(c->err, KB_REASON_INSTALMENT_NOT_FOUND, "instalment", "no instalment %u",
+                     number);
+        return NULL;
+    }
+    const Instalment *in = p->instalments[number - 1];
+    if (!open_status(p->status)) {
+        kb_error_set(c->err, KB_REASON_PLAN_NOT_ACTIVE, "plan_id", "the plan is not active");
+        return NULL;
+    }
+    if (in->status != need) {
+        kb_error_set(c->err, need == IS(COLLECTING) ? KB_REASON_INSTALMENT_NOT_COLLECTING
+                                                    : KB_REASON_INSTALMENT_NOT_FAILED,
+                     "instalment", "instalment %u is not %s", number,
+                     need == IS(COLLECTING) ? "being collected" : "failed");
+        return NULL;
+    }
+    return in;
+}
+
+static kb_code decide_fail_collection(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                      kb_decide_ctx *c) {
+    const Kasboek__V1__FailPlanCollectionRequest *r = (const void *)msg;
+    kb_code code = need_reason(r->reason, c->err);
+    if (code) return code;
+    if (!collection_instalment((const void *)state, r->instalment, IS(COLLECTING), c))
+        return c->err->code;
+    Kasboek__V1__PlanCollectionFailed *e =
+        EMIT(c, Kasboek__V1__PlanCollectionFailed, KASBOEK__V1__PLAN_COLLECTION_FAILED__INIT,
+             BODY(PLAN_COLLECTION_FAILED));
+    if (!e) return c->err->code;
+    e->instalment = r->instalment;
+    e->reason = r->reason;
+    return KB_CODE_OK;
+}
+
+static kb_code decide_retry_collection(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                       kb_decide_ctx *c) {
+    const Kasboek__V1__RetryPlanCollectionRequest *r = (const void *)msg;
+    if (!collection_instalment((const void *)state, r->instalment, IS(FAILED), c))
+        return c->err->code;
+    Kasboek__V1__PlanCollectionRetried *e =
+        EMIT(c, Kasboek__V1__PlanCollectionRetried, KASBOEK__V1__PLAN_COLLECTION_RETRIED__INIT,
+             BODY(PLAN_COLLECTION_RETRIED));
+    if (!e) return c->err->code;
+    e->instalment = r->instalment;
+    return KB_CODE_OK;
+}
+
 static kb_code decide_pause(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                             kb_decide_ctx *c) {
     const Plan *p = (const void *)state;
@@ -973,6 +1041,10 @@ const kb_command kb_plan_commands[] = {
     PLAN_CMD("UpdatePlan", kasboek__v1__update_plan_request__descriptor, decide_update),
     PLAN_CMD("ActivatePlan", kasboek__v1__activate_plan_request__descriptor, decide_activate),
     PLAN_CMD("AdvancePlan", kasboek__v1__advance_plan_request__descriptor, decide_advance),
+    PLAN_CMD("FailPlanCollection", kasboek__v1__fail_plan_collection_request__descriptor,
+             decide_fail_collection),
+    PLAN_CMD("RetryPlanCollection", kasboek__v1__retry_plan_collection_request__descriptor,
+             decide_retry_collection),
     PLAN_CMD("PausePlan", kasboek__v1__pause_plan_request__descriptor, decide_pause),
     PLAN_CMD("ResumePlan", kasboek__v1__resume_plan_request__descriptor, decide_resume),
     PLAN_CMD("CancelPlan", kasboek__v1__cancel_plan_request__descriptor, decide_cancel),

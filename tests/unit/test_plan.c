@@ -503,6 +503,35 @@ static void test_tick_moves_instalments(void **st) {
     ad.plan_id = "p";
     REFUSED(exec(e, "AdvancePlan", &ad.base, NULL, -1), FAILED_PRECONDITION, PLAN_NOTHING_DUE,
             "plan_id");
+    /* an SDD collection fails: the instalment is failed, the plan overdue;
+     * a retry collects again */
+    Kasboek__V1__FailPlanCollectionRequest fc = KASBOEK__V1__FAIL_PLAN_COLLECTION_REQUEST__INIT;
+    fc.plan_id = "sdd";
+    fc.instalment = 1;
+    REFUSED(exec(e, "FailPlanCollection", &fc.base, NULL, -1), INVALID_ARGUMENT, FIELD_REQUIRED,
+            "reason");
+    fc.reason = "AM04 insufficient funds";
+    assert_int_equal(exec(e, "FailPlanCollection", &fc.base, NULL, -1), KB_CODE_OK);
+    REFUSED(exec(e, "FailPlanCollection", &fc.base, NULL, -1), FAILED_PRECONDITION,
+            INSTALMENT_NOT_COLLECTING, "instalment");
+    fc.instalment = 9;
+    REFUSED(exec(e, "FailPlanCollection", &fc.base, NULL, -1), NOT_FOUND, INSTALMENT_NOT_FOUND,
+            "instalment");
+    q = get(e, "sdd");
+    assert_instalment(q, 0, 0, IS(FAILED));
+    assert_int_equal(q->status, PS(OVERDUE));
+    plan_free(q);
+    Kasboek__V1__RetryPlanCollectionRequest rc = KASBOEK__V1__RETRY_PLAN_COLLECTION_REQUEST__INIT;
+    rc.plan_id = "sdd";
+    rc.instalment = 2;
+    REFUSED(exec(e, "RetryPlanCollection", &rc.base, NULL, -1), FAILED_PRECONDITION,
+            INSTALMENT_NOT_FAILED, "instalment");
+    rc.instalment = 1;
+    assert_int_equal(exec(e, "RetryPlanCollection", &rc.base, NULL, -1), KB_CODE_OK);
+    q = get(e, "sdd");
+    assert_instalment(q, 0, 0, IS(COLLECTING));
+    assert_int_equal(q->status, PS(COLLECTION_IN_PROGRESS));
+    plan_free(q);
     rebuild_and_compare(e, 4);
 }
 
