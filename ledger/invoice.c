@@ -558,16 +558,23 @@ static kb_code need_text(const char *v, const char *field, kb_error *err) {
     return v[0] ? KB_CODE_OK : kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
 }
 
-static kb_code need_status(const Invoice *inv, Kasboek__V1__InvoiceStatus want, kb_error *err) {
+/* field: the request field that names the invoice ("invoice_id", or a
+ * payment's "source_id"). */
+static kb_code need_status_of(const Invoice *inv, Kasboek__V1__InvoiceStatus want,
+                              const char *field, kb_error *err) {
     if (inv->status == want) return KB_CODE_OK;
     if (want == ST(DRAFT))
-        return kb_error_set(err, KB_REASON_INVOICE_NOT_DRAFT, "invoice_id",
+        return kb_error_set(err, KB_REASON_INVOICE_NOT_DRAFT, field,
                             "invoice %s is finalized; only a draft can change", inv->invoice_id);
     if (inv->status == ST(PAID))
-        return kb_error_set(err, KB_REASON_INVOICE_ALREADY_PAID, "invoice_id", "invoice %s is paid",
+        return kb_error_set(err, KB_REASON_INVOICE_ALREADY_PAID, field, "invoice %s is paid",
                             inv->invoice_id);
-    return kb_error_set(err, KB_REASON_INVOICE_NOT_OPEN, "invoice_id", "invoice %s is not open",
+    return kb_error_set(err, KB_REASON_INVOICE_NOT_OPEN, field, "invoice %s is not open",
                         inv->invoice_id);
+}
+
+static kb_code need_status(const Invoice *inv, Kasboek__V1__InvoiceStatus want, kb_error *err) {
+    return need_status_of(inv, want, "invoice_id", err);
 }
 
 /* Terms and due date of a create or update: terms UNSPECIFIED with a due
@@ -857,10 +864,11 @@ static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMe
 }
 
 /* Money may go to inv: it is open, in its currency, and no more than what
- * is due and not reserved by a processing debit. */
+ * is due and not reserved by a processing debit. id_field names the
+ * invoice in the request (a payment's is source_id). */
 static kb_code check_payable(const Invoice *inv, const Kasboek__V1__Money *m, const char *field,
-                             kb_error *err) {
-    kb_code code = need_status(inv, ST(OPEN), err);
+                             const char *id_field, kb_error *err) {
+    kb_code code = need_status_of(inv, ST(OPEN), id_field, err);
     if (!code) code = kb_check_money(m, field, inv->currency, false, err);
     if (code) return code;
     int64_t room = inv->amount_due - inv->amount_pending;
@@ -896,7 +904,7 @@ static kb_code decide_mark_paid(const ProtobufCMessage *state, const ProtobufCMe
                                 kb_decide_ctx *c) {
     const Invoice *inv = (const void *)state;
     const Kasboek__V1__MarkInvoicePaidRequest *r = (const void *)msg;
-    kb_code code = check_payable(inv, r->amount, "amount", c->err);
+    kb_code code = check_payable(inv, r->amount, "amount", "invoice_id", c->err);
     if (!code) code = need_text(r->reference, "reference", c->err);
     if (!code) code = emit_applied(c, "", r->reference, r->amount->amount, false);
     if (!code && r->amount->amount == inv->amount_due) code = emit_paid(c, inv->amount_paid + r->amount->amount);
@@ -1042,7 +1050,7 @@ static kb_code payment_recorded(kb_decide_ctx *c, tally *t, const Payment *p,
         return kb_error_set(c->err, KB_REASON_INVOICE_NOT_FOUND, "source_id", "no invoice %s",
                             p->source_id);
     kb_error *err = c->err;
-    kb_code code = check_payable(&t->inv, e->amount, "amount", err);
+    kb_code code = check_payable(&t->inv, e->amount, "amount", "source_id", err);
     if (code) return code;
     if (!collected) {
         Kasboek__V1__InvoicePaymentPending *pe =

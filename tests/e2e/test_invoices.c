@@ -201,7 +201,8 @@ static void number_prefix(kb_client *c, char *out, size_t n) {
 }
 
 static void number_of(const char *prefix, int seq, char *out, size_t n) {
-    snprintf(out, n, "%s%0*d", prefix, DIGITS, seq);
+    int w = snprintf(out, n, "%s%0*d", prefix, DIGITS, seq);
+    assert_true(w > 0 && (size_t)w < n);
 }
 
 /* ------------------------------------------------ gapless numbering */
@@ -586,10 +587,8 @@ static void test_refusals_append_nothing(void **state) {
          "INVOICE_ALREADY_PAID", "invoice_id"},
         {"mark paid more than is open", "MarkInvoicePaid", &paid_over.base,
          KBE_FAILED_PRECONDITION, "INVOICE_OVERPAYMENT", "amount.amount"},
-        /* field not checked: the server names "invoice_id", a field of no
-         * RecordPaymentRequest (the invoice is its source_id) */
         {"a payment for a void invoice", "RecordPayment", &pay_void.base,
-         KBE_FAILED_PRECONDITION, "INVOICE_NOT_OPEN", NULL},
+         KBE_FAILED_PRECONDITION, "INVOICE_NOT_OPEN", "source_id"},
         {"a payment for a missing invoice", "RecordPayment", &pay_missing.base, KBE_NOT_FOUND,
          "INVOICE_NOT_FOUND", "source_id"},
         {"a payment of more than is open", "RecordPayment", &pay_over.base,

@@ -407,14 +407,14 @@ static void test_illegal_transitions(void **st) {
     REFUSED(pay_for(e, "p1", "invoice", "nope", 100, CARD, NULL, 0), NOT_FOUND, INVOICE_NOT_FOUND,
             "source_id");
     REFUSED(pay_for(e, "p1", "invoice", "draft", 100, CARD, NULL, 0), FAILED_PRECONDITION,
-            INVOICE_NOT_OPEN, "invoice_id");
+            INVOICE_NOT_OPEN, "source_id");
     REFUSED(pay_for(e, "p1", "invoice", "open", 24201, CARD, NULL, 0), FAILED_PRECONDITION,
             INVOICE_OVERPAYMENT, "amount.amount");
     assert_int_equal(mark_paid(e, "open", 24200, "EUR", "bank-1"), KB_CODE_OK);
     REFUSED(void_inv(e, "open", "late"), FAILED_PRECONDITION, INVOICE_ALREADY_PAID, "invoice_id");
     REFUSED(write_off(e, "open"), FAILED_PRECONDITION, INVOICE_ALREADY_PAID, "invoice_id");
     REFUSED(pay_for(e, "p2", "invoice", "open", 1, CARD, NULL, 0), FAILED_PRECONDITION,
-            INVOICE_ALREADY_PAID, "invoice_id");
+            INVOICE_ALREADY_PAID, "source_id");
     Kasboek__V1__MarkInvoiceOverdueRequest od = KASBOEK__V1__MARK_INVOICE_OVERDUE_REQUEST__INIT;
     od.invoice_id = "draft";
     REFUSED(exec(e, "MarkInvoiceOverdue", &od.base, NULL, -1), FAILED_PRECONDITION,
@@ -425,7 +425,7 @@ static void test_illegal_transitions(void **st) {
     REFUSED(mark_paid(e, "v", 100, "EUR", "bank-1"), FAILED_PRECONDITION, INVOICE_NOT_OPEN,
             "invoice_id");
     REFUSED(pay_for(e, "p3", "invoice", "v", 100, CARD, NULL, 0), FAILED_PRECONDITION,
-            INVOICE_NOT_OPEN, "invoice_id");
+            INVOICE_NOT_OPEN, "source_id");
     Invoice *inv = get(e, "v");
     assert_string_equal(inv->number, "INV-2026-000002");
     assert_int_equal(inv->status, ST(VOID));
