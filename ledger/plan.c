@@ -272,17 +272,21 @@ static ProtobufCMessage *plan_create(kb_arena *a, const char *id) {
 }
 
 /* "<tenant>/plan/by/<dim>/<value>/<created_at hex16>/<id>" -> "": the lists
- * ListPlans will read (by status, by customer), newest first. */
+ * ListPlans reads (every plan, by status, by customer), newest first. */
+void kb_plan_list_prefix(kb_key *k, const char *tenant, const char *dim, const char *v) {
+    kb_key_init(k);
+    kb_key_add(k, tenant);
+    kb_key_add(k, "plan");
+    kb_key_add(k, "by");
+    kb_key_add(k, dim);
+    kb_key_add(k, v);
+    kb_key_raw(k, "/", 1);
+}
+
 static bool list_add(kb_index_set *out, const char *tenant, const Plan *p, const char *dim,
                      const char *v) {
     kb_key k;
-    kb_key_init(&k);
-    kb_key_add(&k, tenant);
-    kb_key_add(&k, "plan");
-    kb_key_add(&k, "by");
-    kb_key_add(&k, dim);
-    kb_key_add(&k, v);
-    kb_key_raw(&k, "/", 1);
+    kb_plan_list_prefix(&k, tenant, dim, v);
     kb_key_raw_hex64(&k, (uint64_t)p->created_at);
     kb_key_add(&k, p->plan_id);
     return kb_index_set_add(out, &k, "");
@@ -314,7 +318,8 @@ static bool plan_index(const ProtobufCMessage *state, const char *tenant, kb_ind
     if (p->status == PS(UNSPECIFIED)) return true;
     char st[12];
     snprintf(st, sizeof st, "%d", (int)p->status);
-    bool ok = list_add(out, tenant, p, "status", st) &&
+    bool ok = list_add(out, tenant, p, "all", "plans") &&
+              list_add(out, tenant, p, "status", st) &&
               list_add(out, tenant, p, "customer", p->customer_id);
     int32_t next = kb_plan_next_action_day(p);
     if (ok && next != INT32_MAX) { /* Tick's list, in day order */

@@ -27,5 +27,8 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
  * "~sys/plan_due/<day hex16>/<tenant>/<id>". */
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p);
 void kb_plan_due_prefix(kb_key *k);
+/* A list of plans: dim "all" (v "plans"), "status" (v the number) or
+ * "customer" (v the id); entries <created_at hex16>/<id> -> "". */
+void kb_plan_list_prefix(kb_key *k, const char *tenant, const char *dim, const char *v);
 
 #endif

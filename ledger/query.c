@@ -193,6 +193,7 @@ static const struct {
     {"GetInvoice", &kasboek__v1__get_invoice_request__descriptor, kb_query_get_invoice},
     {"ListInvoices", &kasboek__v1__list_invoices_request__descriptor, kb_query_list_invoices},
     {"GetPlan", &kasboek__v1__get_plan_request__descriptor, kb_query_get_plan},
+    {"ListPlans", &kasboek__v1__list_plans_request__descriptor, kb_query_list_plans},
 };
 
 static int query_index(const char *method) {

@@ -535,6 +535,60 @@ static void test_tick_moves_instalments(void **st) {
     rebuild_and_compare(e, 4);
 }
 
+
+/* ListPlans: newest first, by status or customer, in cursor pages. */
+static void test_list_plans(void **st) {
+    env *e = *st;
+    char id[16];
+    for (int i = 0; i < 9; i++) {
+        snprintf(id, sizeof id, "pl%d", i);
+        e->now = NOW + i * INT64_C(1000000);
+        assert_int_equal(create(e, (plan_spec){.id = id, .customer = i % 3 ? "c1" : "c2",
+                                               .case_ref = "c", .case_amount = 1000,
+                                               .currency = "EUR", .count = 2}),
+                         KB_CODE_OK);
+        if (i % 2) {
+            Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+            a.plan_id = id;
+            assert_int_equal(exec(e, "ActivatePlan", &a.base, NULL, -1), KB_CODE_OK);
+        }
+    }
+    struct {
+        Kasboek__V1__PlanStatus status;
+        const char *customer;
+        const char *want;
+    } cases[] = {{0, "", "pl8 pl7 pl6 pl5 pl4 pl3 pl2 pl1 pl0"},
+                 {PS(ACTIVE), "", "pl7 pl5 pl3 pl1"},
+                 {PS(DRAFT), "c1", "pl8 pl4 pl2"},
+                 {PS(ACTIVE), "c2", "pl3"},
+                 {0, "nobody", ""}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char got[128] = "", cursor[64] = "";
+        do {
+            Kasboek__V1__ListPlansRequest r = KASBOEK__V1__LIST_PLANS_REQUEST__INIT;
+            r.status = cases[k].status;
+            r.customer_id = (char *)cases[k].customer;
+            r.limit = 2;
+            r.cursor = cursor;
+            assert_int_equal(query(e, "ListPlans", &r.base), KB_CODE_OK);
+            Kasboek__V1__ListPlansReply *l = kasboek__v1__list_plans_reply__unpack(
+                NULL, e->qreply.payload_len, e->qreply.payload);
+            assert_non_null(l);
+            for (size_t i = 0; i < l->n_plans; i++) {
+                if (got[0]) strcat(got, " ");
+                strcat(got, l->plans[i]->plan_id);
+            }
+            snprintf(cursor, sizeof cursor, "%s", l->next_cursor);
+            kasboek__v1__list_plans_reply__free_unpacked(l, NULL);
+        } while (cursor[0]);
+        if (strcmp(got, cases[k].want) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", k, got, cases[k].want);
+    }
+    Kasboek__V1__ListPlansRequest bad = KASBOEK__V1__LIST_PLANS_REQUEST__INIT;
+    bad.cursor = "xyz/pl1";
+    assert_int_equal(query(e, "ListPlans", &bad.base), KB_CODE_INVALID_ARGUMENT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
@@ -544,6 +598,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_list_plans, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
