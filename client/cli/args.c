@@ -66,6 +66,14 @@ bool cli_has(const cli *c, const char *name) {
     return c->args.seen[command_flag_index(c, name)];
 }
 
+size_t cli_values(const cli *c, const char *name, const char **out, size_t cap) {
+    int index = command_flag_index(c, name);
+    size_t n = 0;
+    for (size_t i = 0; i < c->args.n_rep && n < cap; i++)
+        if (c->args.rep_flag[i] == index) out[n++] = c->args.rep[i];
+    return n;
+}
+
 static int set_output(cli *c, const char *value) {
     if (strcmp(value, "table") == 0) {
         c->output = CLI_OUT_TABLE;
@@ -101,6 +109,7 @@ static int set_command_flag(cli *c, int index, flag_kind kind, const char *name,
         if (c->args.n_rep >= CLI_REPEAT_MAX) {
             return cli_usage_error(c, "too many --%s (at most %d)", name, CLI_REPEAT_MAX);
         }
+        c->args.rep_flag[c->args.n_rep] = index;
         c->args.rep[c->args.n_rep++] = value;
     } else if (c->args.seen[index]) {
         return cli_usage_error(c, "option --%s given more than once", name);

@@ -33,8 +33,9 @@ struct cli;
 typedef int (*cli_run_fn)(struct cli *c);
 
 /* One command. flags is a space-separated list: "amount=" takes a value,
- * "meta=*" takes a value and may repeat (at most one such flag per
- * command), "follow" is a switch. required lists flags that must be given.
+ * "meta=*" takes a value and may repeat (cli_values reads every value; a
+ * command may have several), "follow" is a switch. required lists flags
+ * that must be given.
  * Every command also takes the global flags. */
 typedef struct cli_cmd {
     const char *resource;
@@ -52,7 +53,8 @@ typedef struct cli_args {
     size_t n_pos;
     const char *val[CLI_FLAGS_MAX]; /* value of each declared flag, NULL if absent */
     bool seen[CLI_FLAGS_MAX];
-    const char *rep[CLI_REPEAT_MAX]; /* every value of the repeatable flag */
+    const char *rep[CLI_REPEAT_MAX]; /* every value of the repeatable flags */
+    int rep_flag[CLI_REPEAT_MAX];    /* which flag each value belongs to */
     size_t n_rep;
 } cli_args;
 
@@ -77,6 +79,8 @@ void cli_usage(FILE *out);
 int cli_parse(cli *c, int argc, char **argv, const cli_cmd *table, size_t n_table);
 const char *cli_flag(const cli *c, const char *name); /* value or NULL */
 bool cli_has(const cli *c, const char *name);
+/* The values of repeatable flag name, in order (at most cap). */
+size_t cli_values(const cli *c, const char *name, const char **out, size_t cap);
 int cli_usage_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* call.c */
@@ -191,6 +195,21 @@ int cli_cmd_invoices_mark_paid(cli *c);
 int cli_cmd_invoices_get(cli *c);
 int cli_cmd_invoices_list(cli *c);
 int cli_cmd_settings_invoices(cli *c);
+int cli_cmd_plans_create(cli *c);
+int cli_cmd_plans_update(cli *c);
+int cli_cmd_plans_lifecycle(cli *c);
+int cli_cmd_plans_pay(cli *c);
+int cli_cmd_plans_retry(cli *c);
+int cli_cmd_plans_get(cli *c);
+int cli_cmd_plans_list(cli *c);
+int cli_cmd_settings_plans(cli *c);
+/* cmd_plans.c: the plan part of a CommandResult (key/value lines, then
+ * the instalments table). */
+void cli_print_plan_result(const Kasboek__V1__CommandResult *r);
+void cli_print_plan_tables(const Kasboek__V1__CommandResult *r);
+/* cmd_invoices.c: an invoice's currency, asked of the server (amounts
+ * are typed in it). */
+int cli_invoice_currency(cli *c, const char *id, char cur[4]);
 /* cmd_invoices.c: the invoice of a CommandResult: its key/value lines,
  * and (after the result's own lines) its lines and payments tables. */
 void cli_print_invoice_result(const Kasboek__V1__CommandResult *r);

@@ -343,7 +343,7 @@ static int line_amounts(cli *c, const char *cur, LineRequest *r) {
 }
 
 /* The invoice's currency, asked of the server (amounts are typed in it). */
-static int invoice_currency(cli *c, const char *id, char cur[4]) {
+int cli_invoice_currency(cli *c, const char *id, char cur[4]) {
     Kasboek__V1__GetInvoiceRequest q = KASBOEK__V1__GET_INVOICE_REQUEST__INIT;
     ProtobufCMessage *m;
     q.invoice_id = (char *)id;
@@ -410,7 +410,7 @@ int cli_cmd_invoices_add(cli *c) {
              : !strcmp(verb, "add-discount") ? KIND(DISCOUNT)
                                              : KIND(ITEM);
     int ex = line_flags(c, &r);
-    if (ex == CLI_EXIT_OK) ex = invoice_currency(c, r.invoice_id, cur);
+    if (ex == CLI_EXIT_OK) ex = cli_invoice_currency(c, r.invoice_id, cur);
     if (ex == CLI_EXIT_OK) ex = line_amounts(c, cur, &r);
     return ex == CLI_EXIT_OK ? cli_command(c, "AddInvoiceLine", &r.base) : ex;
 }
@@ -451,7 +451,7 @@ int cli_cmd_invoices_mark_paid(cli *c) {
     r.reference = opt(c, "reference");
     int ex = price_syntax(c, "amount");
     if (ex == CLI_EXIT_OK) ex = cli_at_flag(c, &r.occurred_at);
-    if (ex == CLI_EXIT_OK) ex = invoice_currency(c, r.invoice_id, cur);
+    if (ex == CLI_EXIT_OK) ex = cli_invoice_currency(c, r.invoice_id, cur);
     if (ex == CLI_EXIT_OK) ex = cli_amount_flag(c, "amount", cur, &m.amount);
     if (ex != CLI_EXIT_OK) return ex;
     m.currency = cur;

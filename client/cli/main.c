@@ -102,6 +102,36 @@ static const cli_cmd commands[] = {
      "", false, cli_cmd_invoices_list,
      "invoices list [--status S] [--customer C] [--overdue] [--due-from D] [--due-to D] "
      "[--currency C] [--min-amount A] [--max-amount A] [--totals] [--limit N] [--cursor C]"},
+    {"plans", "create", 1,
+     "customer= method= invoice=* case=* currency= start= period= count= instalment-amount= "
+     "reminder= tolerance-days= tolerance-count= early-recalc " AT,
+     "customer method start period", true, cli_cmd_plans_create,
+     "plans create ID --customer C --method sdd|sct (--invoice INV)... (--case REF:AMOUNT)... "
+     "[--currency EUR] --start 2026-01-15 --period weekly|monthly|quarterly "
+     "(--count 6 | --instalment-amount 150.00)"},
+    {"plans", "update", 1,
+     "method= start= period= count= instalment-amount= reminder= tolerance-days= "
+     "tolerance-count= early-recalc " AT,
+     "", true, cli_cmd_plans_update, "plans update ID [same flags as create]"},
+    {"plans", "activate", 1, AT, "", true, cli_cmd_plans_lifecycle, "plans activate ID"},
+    {"plans", "pause", 1, "reason= " AT, "reason", true, cli_cmd_plans_lifecycle,
+     "plans pause ID --reason R"},
+    {"plans", "resume", 1, AT, "", true, cli_cmd_plans_lifecycle, "plans resume ID"},
+    {"plans", "cancel", 1, "reason= " AT, "reason", true, cli_cmd_plans_lifecycle,
+     "plans cancel ID --reason R"},
+    {"plans", "pay", 1, "amount= payment= " AT, "amount", true, cli_cmd_plans_pay,
+     "plans pay ID --amount A [--payment P] [--at T]"},
+    {"plans", "retry", 1, "instalment= " AT, "instalment", true, cli_cmd_plans_retry,
+     "plans retry ID --instalment N"},
+    {"plans", "get", 1, "", "", false, cli_cmd_plans_get, "plans get ID"},
+    {"plans", "timeline", 1, "", "", false, cli_cmd_plans_get, "plans timeline ID"},
+    {"plans", "list", 0, "status= customer= limit= cursor=", "", false, cli_cmd_plans_list,
+     "plans list [--status S] [--customer C] [--limit N] [--cursor C]"},
+    {"settings", "plans", 0,
+     "early-days= reminder-offset-days= default-tolerance-days= default-tolerance-count=", "",
+     true, cli_cmd_settings_plans,
+     "settings plans [--early-days N] [--reminder-offset-days N] [--default-tolerance-days N] "
+     "[--default-tolerance-count N]"},
     {"status", NULL, 0, "", "", false, cli_cmd_status, "status"},
     {"checkpoint", NULL, 1, "", "", false, cli_cmd_checkpoint, "checkpoint DIR"},
 };
@@ -188,6 +218,20 @@ static const char usage_text[] =
     "          [--min-amount A] [--max-amount A] [--totals] [--limit N] [--cursor C]\n"
     "          newest first; --totals: count and amount due per currency over the\n"
     "          whole filter; --min/--max-amount: on the total\n"
+    "\n"
+    "Payment plans:\n"
+    "  plans create ID --customer C --method sdd|sct (--invoice INV)... (--case REF:AMOUNT)...\n"
+    "          [--currency EUR] --start 2026-01-15 --period weekly|monthly|quarterly\n"
+    "          (--count 6 | --instalment-amount 150.00) [--reminder email|e_invoice|post|none]\n"
+    "          [--tolerance-days N | --tolerance-count N] [--early-recalc]   a draft\n"
+    "  plans update ID [same flags]   drafts; active plans: --tolerance-* and --reminder only\n"
+    "  plans activate ID | pause ID --reason R | resume ID | cancel ID --reason R\n"
+    "  plans pay ID --amount A [--payment P]   records payment P (bank transfer, source\n"
+    "          plan:ID), allocated to the oldest open instalment first\n"
+    "  plans retry ID --instalment N   collect a failed SDD instalment again\n"
+    "  plans get ID | plans timeline ID | plans list [--status S] [--customer C]\n"
+    "  settings plans [--early-days N] [--reminder-offset-days N]\n"
+    "          [--default-tolerance-days N] [--default-tolerance-count N]\n"
     "\n"
     "Log and admin:\n"
     "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"

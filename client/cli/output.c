@@ -134,6 +134,7 @@ void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__Com
     if (r->payment) print_payment_summary(r->payment);
     cli_print_payout_result(r);
     cli_print_invoice_result(r);
+    cli_print_plan_result(r);
     if (r->created_id[0]) {
         cli_kv(strcmp(method, "OpenDispute") == 0 ? "dispute" : "refund", r->created_id);
     }
@@ -141,6 +142,7 @@ void cli_print_command_result(cli *c, const char *method, const Kasboek__V1__Com
     cli_kv("version", buf);
     if (r->replayed) cli_kv("replayed", "yes (answered from the idempotency store)");
     cli_print_invoice_tables(r);
+    cli_print_plan_tables(r);
 }
 
 static void print_payment_links(const Kasboek__V1__Payment *p) {

@@ -442,6 +442,52 @@ static void test_invoices(void **state) {
     kbe_proc_fini(&p);
 }
 
+/* payment plans through the CLI: a draft over a collection case, the
+ * schedule of the issue's example, activation, a payment with a surplus,
+ * JSON instalments, and what an active plan refuses. */
+static void test_plans(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "create", "pl-1", "--customer", "c_anna",
+            "--method", "sct", "--case", "case-7:1000.00", "--currency", "EUR", "--start",
+            "2026-03-15", "--period", "monthly", "--count", "6", NULL);
+    expect_exit(&p, 0, "plans create");
+    expect_out(&p, "166.66 EUR");
+    expect_out(&p, "166.70 EUR");
+    expect_out(&p, "draft");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "create", "pl-2", "--customer", "c",
+            "--method", "sct", "--start", "2026-03-15", "--period", "monthly", "--count", "2",
+            NULL);
+    expect_exit(&p, 2, "plans create without --invoice or --case");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "activate", "pl-1", NULL);
+    expect_exit(&p, 0, "plans activate");
+    expect_out(&p, "active");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "update", "pl-1", "--count", "3", NULL);
+    expect_exit(&p, 1, "plans update --count on an active plan");
+    if (!strstr(p.err, "PLAN_NOT_DRAFT")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "pay", "pl-1", "--amount", "216.66",
+            "--payment", "pp-1", NULL);
+    expect_exit(&p, 0, "plans pay");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "-o", "json", "plans", "get", "pl-1", NULL);
+    expect_exit(&p, 0, "plans get json");
+    assert_true(json_object(p.out, p.out_len));
+    expect_out(&p, "\"instalments\": [");
+    expect_out(&p, "\"paid\": 5000"); /* the 50.00 surplus on the second */
+    expect_out(&p, "\"remaining\": 78334");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "pause", "pl-1", NULL);
+    expect_exit(&p, 2, "plans pause without --reason");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "list", "--status", "active", NULL);
+    expect_exit(&p, 0, "plans list");
+    expect_out(&p, "pl-1");
+    kbe_proc_fini(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_checker),
@@ -456,6 +502,7 @@ int main(void) {
         cmocka_unit_test(test_clock_set_moves_time_forward_only),
         cmocka_unit_test(test_balance_and_payouts),
         cmocka_unit_test(test_invoices), /* after the payout test: the clock only moves on */
+        cmocka_unit_test(test_plans),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
