@@ -302,6 +302,10 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         if (!kb_invoice_day(in->due_date, &due)) continue;
         if (in->status == IS(PLANNED) && due < next) next = due;
         if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
+        /* the day an overdue one passes the tolerance in days */
+        bool late = in->status == IS(OVERDUE) || in->status == IS(FAILED);
+        uint32_t tol = p->terms ? p->terms->tolerance_days : 0;
+        if (late && tol && due + (int32_t)tol + 1 < next) next = due + (int32_t)tol + 1;
     }
     return next;
 }
@@ -672,6 +676,39 @@ static kb_code decide_activate(const ProtobufCMessage *state, const ProtobufCMes
                 BODY(PLAN_ACTIVATED)) ? KB_CODE_OK : c->err->code;
 }
 
+/* Past the plan's overdue tolerance (more days overdue than tolerance_days,
+ * or more overdue instalments than tolerance_count; 0 = that limit is
+ * off), the plan is cancelled with a system reason and its unpaid
+ * instalments are skipped. changes: what this advance did to them. */
+static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
+                           Kasboek__V1__PlanAllocation *const *changes, size_t n_changes,
+                           int32_t today) {
+    const Kasboek__V1__PlanTerms *t = p->terms;
+    if (!t || (!t->tolerance_days && !t->tolerance_count)) return KB_CODE_OK;
+    uint32_t late = 0;
+    int32_t days = 0, due;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        Kasboek__V1__InstalmentStatus st = p->instalments[i]->status;
+        for (size_t k = 0; k < n_changes; k++)
+            if (changes[k]->number == p->instalments[i]->number) st = changes[k]->status;
+        if (st != IS(OVERDUE) && st != IS(FAILED)) continue;
+        late++;
+        if (kb_invoice_day(p->instalments[i]->due_date, &due) && today - due > days) days = today - due;
+    }
+    bool by_days = t->tolerance_days && days > (int32_t)t->tolerance_days;
+    bool by_count = t->tolerance_count && late > t->tolerance_count;
+    if (!by_days && !by_count) return KB_CODE_OK;
+    Kasboek__V1__PlanCancelled *e =
+        EMIT(c, Kasboek__V1__PlanCancelled, KASBOEK__V1__PLAN_CANCELLED__INIT, BODY(PLAN_CANCELLED));
+    if (!e) return c->err->code;
+    e->automatic = true;
+    e->reason = by_days ? kb_arena_printf(c->arena, "overdue tolerance exceeded: %d days overdue, %u allowed",
+                                          (int)days, t->tolerance_days)
+                        : kb_arena_printf(c->arena, "overdue tolerance exceeded: %u instalments overdue, %u allowed",
+                                          late, t->tolerance_count);
+    return e->reason ? KB_CODE_OK : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+}
+
 /* What today makes of each unpaid instalment: due on its date (an SDD one
  * collecting, with a collection request), overdue the day after. */
 static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMessage *msg,
@@ -682,13 +719,9 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
     if (kb_plan_next_action_day(p) > today)
         return kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
                             "nothing of plan %s falls due today", p->plan_id);
-    Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
-    uint32_t *col = kb_arena_alloc(c->arena, p->n_instalments * sizeof *col);
-    Kasboek__V1__PlanAdvanced *e =
-        v && col ? EMIT(c, Kasboek__V1__PlanAdvanced, KASBOEK__V1__PLAN_ADVANCED__INIT,
-                        BODY(PLAN_ADVANCED))
-                 : NULL;
-    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *v);
+    uint32_t *col = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *col);
+    if (!v || !col) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     size_t n = 0, nc = 0;
     for (size_t i = 0; i < p->n_instalments; i++) {
         const Instalment *in = p->instalments[i];
@@ -702,11 +735,20 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
         v[n] = allocation(c, in->number, 0, to);
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     }
-    e->changes = v;
-    e->n_changes = n;
-    e->collections_requested = col;
-    e->n_collections_requested = nc;
-    return KB_CODE_OK;
+    if (n) { /* the day a tolerance runs out may change no instalment */
+        Kasboek__V1__PlanAdvanced *e = EMIT(c, Kasboek__V1__PlanAdvanced,
+                                            KASBOEK__V1__PLAN_ADVANCED__INIT, BODY(PLAN_ADVANCED));
+        if (!e) return c->err->code;
+        e->changes = v;
+        e->n_changes = n;
+        e->collections_requested = col;
+        e->n_collections_requested = nc;
+    }
+    kb_code code = auto_cancel(c, p, v, n, today);
+    if (!code && !c->n_events)
+        code = kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
+                            "nothing of plan %s changes today", p->plan_id);
+    return code;
 }
 
 /* The instalment a collection command names, in the status it needs. */

@@ -589,6 +589,62 @@ static void test_list_plans(void **st) {
     assert_int_equal(query(e, "ListPlans", &bad.base), KB_CODE_INVALID_ARGUMENT);
 }
 
+
+/* Past the overdue tolerance the plan cancels itself with a system reason
+ * and skips its unpaid instalments: by days, and by count. */
+static void test_auto_cancel(void **st) {
+    env *e = *st;
+    Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
+    pc.ref = "c";
+    pc.amount = 30000;
+    r.customer_id = "c1";
+    r.method = METHOD(SCT);
+    r.cases = pcs;
+    r.n_cases = 1;
+    r.currency = "EUR";
+    r.start_date = "2026-01-15";
+    r.period = PERIOD(WEEKLY);
+    r.split_case = BY_COUNT;
+    r.count = 3;
+    r.plan_id = "days";
+    r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_DAYS;
+    r.tolerance_days = 10;
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    r.plan_id = "count";
+    r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_COUNT;
+    r.tolerance_count = 1;
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    const char *ids[] = {"days", "count"};
+    for (int i = 0; i < 2; i++) {
+        Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+        a.plan_id = (char *)ids[i];
+        assert_int_equal(exec(e, "ActivatePlan", &a.base, NULL, -1), KB_CODE_OK);
+    }
+    assert_int_equal(pay(e, "pd", 5000, "days"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-16"), 2); /* the first instalments are overdue */
+    assert_int_equal(tick(e, "2026-01-23"), 2); /* the seconds: "count" has 2 > 1 */
+    Plan *p = get(e, "count");
+    assert_int_equal(p->status, PS(CANCELLED));
+    assert_true(strstr(p->cancel_reason, "2 instalments overdue, 1 allowed") != NULL);
+    for (size_t i = 0; i < p->n_instalments; i++) assert_int_equal(p->instalments[i]->status, IS(SKIPPED));
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-01-25"), 0); /* "days": 10 days overdue, still allowed */
+    p = get(e, "days");
+    assert_int_equal(p->status, PS(OVERDUE));
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-01-26"), 1); /* 11 days */
+    p = get(e, "days");
+    assert_int_equal(p->status, PS(CANCELLED));
+    assert_true(strstr(p->cancel_reason, "11 days overdue, 10 allowed") != NULL);
+    assert_instalment(p, 0, 5000, IS(SKIPPED)); /* what was paid stays paid */
+    assert_int_equal(p->paid, 5000);
+    assert_int_equal(p->paid + p->remaining, p->total);
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-03-01"), 0); /* closed plans are off the list */
+    rebuild_and_compare(e, 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
@@ -599,6 +655,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_list_plans, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
