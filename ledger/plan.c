@@ -189,6 +189,25 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->status = PS(COMPLETED);
             p->closed_at = ev->occurred_at;
             break;
+        case BODY(PLAN_REMINDER_REQUESTED):
+        case BODY(PLAN_REMINDER_REPORTED): {
+            bool req = ev->body_case == BODY(PLAN_REMINDER_REQUESTED);
+            uint32_t i = (req ? ev->plan_reminder_requested->instalment
+                              : ev->plan_reminder_reported->instalment) - 1;
+            if (i >= p->n_instalments) break;
+            Instalment **v = kb_arena_alloc(a, p->n_instalments * sizeof *v);
+            Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
+            KB_VERIFY(v && in);
+            memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+            in->reminder = req ? KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_REQUESTED
+                           : ev->plan_reminder_reported->sent
+                               ? KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_SENT
+                               : KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_FAILED;
+            if (!req) in->reminder_error = ev->plan_reminder_reported->error;
+            v[i] = in;
+            p->instalments = v;
+            break;
+        }
         case BODY(PLAN_COLLECTION_FAILED):
         case BODY(PLAN_COLLECTION_RETRIED): {
             bool failed = ev->body_case == BODY(PLAN_COLLECTION_FAILED);
@@ -302,6 +321,12 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         if (!kb_invoice_day(in->due_date, &due)) continue;
         if (in->status == IS(PLANNED) && due < next) next = due;
         if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
+        /* the day its reminder is due (one per instalment, never twice) */
+        bool open = in->status != IS(PAID) && in->status != IS(SKIPPED);
+        int32_t remind = due + (p->terms ? p->terms->reminder_offset_days : 0);
+        if (open && in->reminder == KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE &&
+            p->reminder != CH(NONE) && remind < next)
+            next = remind;
         /* the day an overdue one passes the tolerance in days */
         bool late = in->status == IS(OVERDUE) || in->status == IS(FAILED);
         uint32_t tol = p->terms ? p->terms->tolerance_days : 0;
@@ -709,6 +734,56 @@ static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
     return e->reason ? KB_CODE_OK : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
 }
 
+/* One reminder per unpaid instalment once its day (due date + the plan's
+ * offset) has come, by the plan's channel; the rest of a long backlog
+ * waits for the next tick (an event bound per command). */
+static kb_code request_reminders(kb_decide_ctx *c, const Plan *p,
+                                 Kasboek__V1__PlanAllocation *const *changes, size_t n_changes,
+                                 int32_t today) {
+    if (p->reminder == CH(NONE)) return KB_CODE_OK;
+    int32_t offset = p->terms ? p->terms->reminder_offset_days : 0, due;
+    for (size_t i = 0; i < p->n_instalments && c->n_events < KB_EVENTS_PER_COMMAND_MAX; i++) {
+        const Instalment *in = p->instalments[i];
+        Kasboek__V1__InstalmentStatus st = in->status;
+        for (size_t k = 0; k < n_changes; k++)
+            if (changes[k]->number == in->number) st = changes[k]->status;
+        if (st == IS(PAID) || st == IS(SKIPPED) ||
+            in->reminder != KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE ||
+            !kb_invoice_day(in->due_date, &due) || due + offset > today)
+            continue;
+        Kasboek__V1__PlanReminderRequested *e =
+            EMIT(c, Kasboek__V1__PlanReminderRequested, KASBOEK__V1__PLAN_REMINDER_REQUESTED__INIT,
+                 BODY(PLAN_REMINDER_REQUESTED));
+        if (!e) return c->err->code;
+        e->instalment = in->number;
+        e->channel = p->reminder;
+    }
+    return KB_CODE_OK;
+}
+
+static kb_code decide_report_reminder(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                                      kb_decide_ctx *c) {
+    const Plan *p = (const void *)state;
+    const Kasboek__V1__ReportPlanReminderRequest *r = (const void *)msg;
+    if (r->instalment == 0 || r->instalment > p->n_instalments)
+        return kb_error_set(c->err, KB_REASON_INSTALMENT_NOT_FOUND, "instalment",
+                            "no instalment %u", r->instalment);
+    if (p->instalments[r->instalment - 1]->reminder !=
+        KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_REQUESTED)
+        return kb_error_set(c->err, KB_REASON_REMINDER_NOT_REQUESTED, "instalment",
+                            "no reminder of instalment %u waits for a report", r->instalment);
+    if (!r->sent && !r->error[0])
+        return kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "error", "a failed delivery needs its error");
+    Kasboek__V1__PlanReminderReported *e =
+        EMIT(c, Kasboek__V1__PlanReminderReported, KASBOEK__V1__PLAN_REMINDER_REPORTED__INIT,
+             BODY(PLAN_REMINDER_REPORTED));
+    if (!e) return c->err->code;
+    e->instalment = r->instalment;
+    e->sent = r->sent;
+    e->error = r->sent ? "" : r->error;
+    return KB_CODE_OK;
+}
+
 /* What today makes of each unpaid instalment: due on its date (an SDD one
  * collecting, with a collection request), overdue the day after. */
 static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMessage *msg,
@@ -744,7 +819,9 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
         e->collections_requested = col;
         e->n_collections_requested = nc;
     }
+    size_t before = c->n_events;
     kb_code code = auto_cancel(c, p, v, n, today);
+    if (!code && c->n_events == before) code = request_reminders(c, p, v, n, today);
     if (!code && !c->n_events)
         code = kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
                             "nothing of plan %s changes today", p->plan_id);
@@ -1092,6 +1169,8 @@ const kb_command kb_plan_commands[] = {
              decide_fail_collection),
     PLAN_CMD("RetryPlanCollection", kasboek__v1__retry_plan_collection_request__descriptor,
              decide_retry_collection),
+    PLAN_CMD("ReportPlanReminder", kasboek__v1__report_plan_reminder_request__descriptor,
+             decide_report_reminder),
     PLAN_CMD("PausePlan", kasboek__v1__pause_plan_request__descriptor, decide_pause),
     PLAN_CMD("ResumePlan", kasboek__v1__resume_plan_request__descriptor, decide_resume),
     PLAN_CMD("CancelPlan", kasboek__v1__cancel_plan_request__descriptor, decide_cancel),

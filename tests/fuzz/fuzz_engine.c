@@ -44,7 +44,7 @@ static const char *const methods[] = {
     "FinalizeInvoice",  "VoidInvoice",    "WriteOffInvoice",  "MarkInvoicePaid",
     "MarkInvoiceOverdue", "CreatePlan",     "UpdatePlan",       "ActivatePlan",     "AdvancePlan",
     "PausePlan",        "ResumePlan",     "CancelPlan",       "UpdatePlanSettings",
-    "FailPlanCollection", "RetryPlanCollection",
+    "FailPlanCollection", "RetryPlanCollection", "ReportPlanReminder",
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 

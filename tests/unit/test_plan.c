@@ -645,6 +645,70 @@ static void test_auto_cancel(void **st) {
     rebuild_and_compare(e, 4);
 }
 
+
+static size_t timeline_count(env *e, const char *plan, const char *type) {
+    Kasboek__V1__GetPlanRequest r = KASBOEK__V1__GET_PLAN_REQUEST__INIT;
+    r.plan_id = (char *)plan;
+    assert_int_equal(query(e, "GetPlan", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetPlanReply *g =
+        kasboek__v1__get_plan_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_timeline; i++) n += strcmp(g->timeline[i]->type, type) == 0;
+    kasboek__v1__get_plan_reply__free_unpacked(g, NULL);
+    return n;
+}
+
+/* One reminder per instalment at the tenant's offset (here 3 days before
+ * the due date), by the plan's channel; a failed delivery is on the
+ * timeline with its error; never a second one; none with channel none. */
+static void test_reminders(void **st) {
+    env *e = *st;
+    Kasboek__V1__UpdatePlanSettingsRequest ps = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__INIT;
+    ps.offset_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__OFFSET_REMINDER_OFFSET_DAYS;
+    ps.reminder_offset_days = -3;
+    assert_int_equal(exec(e, "UpdatePlanSettings", &ps.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(create(e, (plan_spec){.id = "p", .case_ref = "c", .case_amount = 20000,
+                                           .currency = "EUR", .count = 2, .method = METHOD(SCT),
+                                           .reminder = CH(POST)}),
+                     KB_CODE_OK);
+    assert_int_equal(create(e, (plan_spec){.id = "quiet", .case_ref = "c", .case_amount = 20000,
+                                           .currency = "EUR", .count = 2, .method = METHOD(SCT),
+                                           .reminder = CH(NONE)}),
+                     KB_CODE_OK);
+    assert_int_equal(simple(e, "ActivatePlan", ""), KB_CODE_OK);
+    Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
+    a.plan_id = "quiet";
+    assert_int_equal(exec(e, "ActivatePlan", &a.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-11"), 0);
+    assert_int_equal(tick(e, "2026-01-12"), 1); /* 15 January - 3 days, "p" only */
+    Plan *p = get(e, "p");
+    assert_int_equal(p->instalments[0]->reminder, KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_REQUESTED);
+    assert_int_equal(p->instalments[1]->reminder, KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE);
+    plan_free(p);
+    Kasboek__V1__ReportPlanReminderRequest rr = KASBOEK__V1__REPORT_PLAN_REMINDER_REQUEST__INIT;
+    rr.plan_id = "p";
+    rr.instalment = 1;
+    REFUSED(exec(e, "ReportPlanReminder", &rr.base, NULL, -1), INVALID_ARGUMENT, FIELD_REQUIRED,
+            "error");
+    rr.error = "address unknown at the post office";
+    assert_int_equal(exec(e, "ReportPlanReminder", &rr.base, NULL, -1), KB_CODE_OK);
+    REFUSED(exec(e, "ReportPlanReminder", &rr.base, NULL, -1), FAILED_PRECONDITION,
+            REMINDER_NOT_REQUESTED, "instalment");
+    p = get(e, "p");
+    assert_int_equal(p->instalments[0]->reminder, KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_FAILED);
+    assert_string_equal(p->instalments[0]->reminder_error, "address unknown at the post office");
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-01-15"), 2); /* due; no second reminder */
+    assert_int_equal(tick(e, "2026-01-16"), 2); /* overdue; still none */
+    /* the second is paid before its reminder day: no reminder */
+    assert_int_equal(pay(e, "all", 20000, "p"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-02-12"), 0); /* "p" is done; "quiet" reminds nobody */
+    assert_int_equal(timeline_count(e, "p", "PlanReminderRequested"), 1);
+    assert_int_equal(timeline_count(e, "p", "PlanReminderReported"), 1);
+    assert_int_equal(timeline_count(e, "quiet", "PlanReminderRequested"), 0);
+    rebuild_and_compare(e, 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
@@ -656,6 +720,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_list_plans, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_reminders, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
