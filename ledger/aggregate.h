@@ -103,7 +103,8 @@ struct kb_decide_ctx {
     int64_t now;                                 /* server clock, microseconds */
     int64_t occurred_at;                         /* command's occurred_at, defaulted to now */
     uint64_t first_seq;                          /* the seq the first emitted event will get */
-    const Kasboek__V1__TenantSettings *settings; /* decide: when the aggregate needs_settings;
+    const Kasboek__V1__TenantSettings *settings; /* decide: when the aggregate or the command
+                                                    needs_settings;
                                                     react: always */
     kb_arena *arena;
     kb_error *err;
@@ -160,6 +161,8 @@ typedef struct kb_command {
     const char *id_field; /* string field naming the aggregate (or alias) */
     const char *fixed_id; /* instead of id_field: the one stream of its type */
     const kb_peer *peer;  /* NULL: none */
+    bool needs_settings;  /* this command's decide reads the tenant's settings (as when
+                             its aggregate needs_settings) */
     /* Optional, pure: the other streams decide reads (an invoice a plan
      * covers). Fills agg[i] and id[i] (ids borrowed from cmd), returns how
      * many, at most cap. */

@@ -100,3 +100,11 @@ char *kb_arena_printf(kb_arena *a, const char *fmt, ...) {
     va_end(ap);
     return p;
 }
+
+void kb_arena_push(kb_arena *a, void ***arr, size_t *n, void *item) {
+    void **grown = kb_arena_alloc(a, (*n + 1) * sizeof *grown);
+    KB_VERIFY(grown);
+    if (*n) memcpy(grown, *arr, *n * sizeof *grown);
+    grown[(*n)++] = item;
+    *arr = grown;
+}

@@ -32,5 +32,9 @@ void *kb_arena_alloc(kb_arena *a, size_t n);
 char *kb_arena_strndup(kb_arena *a, const char *s, size_t n);
 char *kb_arena_strdup(kb_arena *a, const char *s);
 char *kb_arena_printf(kb_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends item to a protobuf repeated field (*arr, *n): a grown copy of the
+ * array in the arena. Aborts when the arena is exhausted (what states grow
+ * is bounded by kb_limits.h and the arena is sized for it). */
+void kb_arena_push(kb_arena *a, void ***arr, size_t *n, void *item);
 
 #endif

@@ -288,3 +288,15 @@ kb_status kb_date_parse(const char *text, int32_t *out) {
     *out = days;
     return KB_OK;
 }
+
+bool kb_date_given(const char *text, int32_t *out) {
+    return text && text[0] && kb_date_parse(text, out) == KB_OK;
+}
+
+#define KB_DATE_TEXT_LEN 11 /* "2026-01-31" and its NUL */
+
+char *kb_date_text(kb_arena *a, int32_t day) {
+    char *s = kb_arena_alloc(a, KB_DATE_TEXT_LEN);
+    if (s && kb_date_format(day, s, KB_DATE_TEXT_LEN) < 0) s[0] = 0;
+    return s;
+}

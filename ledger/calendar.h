@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "status.h"
 
 #define KB_US_PER_SEC INT64_C(1000000)
@@ -67,5 +68,11 @@ int kb_time_format(int64_t us, char *buf, size_t n);
 int kb_date_format(int32_t days, char *buf, size_t n);
 /* Parses "2026-01-31" only. */
 kb_status kb_date_parse(const char *text, int32_t *out) KB_MUST_USE;
+/* A date field that may be empty: true with *out when text is a valid
+ * "2026-01-31", false when it is empty or malformed. */
+bool kb_date_given(const char *text, int32_t *out);
+/* "2026-01-31" of day in a (NULL when out of memory; "" when the year is
+ * out of range). */
+char *kb_date_text(kb_arena *a, int32_t day);
 
 #endif

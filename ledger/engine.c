@@ -596,7 +596,8 @@ static kb_status execute_one(kb_engine *e, const kb_request *rq, kb_reply *reply
     if (st != KB_OK || done || check_time(&r, err) != KB_CODE_OK) return st;
     if (judge_state(&r, err) != KB_CODE_OK) return KB_OK;
     const Kasboek__V1__TenantSettings *settings = NULL;
-    if (r.cmd->agg->needs_settings) st = load_settings(e, rq->tenant, &settings);
+    if (r.cmd->agg->needs_settings || r.cmd->needs_settings)
+        st = load_settings(e, rq->tenant, &settings);
     if (st != KB_OK) return st;
     r.dc = (kb_decide_ctx){.tenant = rq->tenant,
                            .id = r.id,

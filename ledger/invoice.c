@@ -29,7 +29,6 @@ typedef Kasboek__V1__Event Event;
 #define EMIT    KB_EMIT
 
 #define BP_ONE         10000 /* 100 % in basis points */
-#define DATE_TEXT_LEN  11    /* "2026-04-01" */
 #define NUMBER_PREFIX_DEFAULT "INV"
 #define NUMBER_DIGITS_DEFAULT 6
 #define NUMBER_DIGITS_MAX     8 /* with a year, 12 digits: never a card-number run */
@@ -181,16 +180,6 @@ kb_code kb_invoice_compute(Invoice *inv, kb_arena *a, const char *field, kb_erro
 
 /* ----------------------------------------------------------------- dates */
 
-bool kb_invoice_day(const char *date, int32_t *out) {
-    return date && date[0] && kb_date_parse(date, out) == KB_OK;
-}
-
-static char *day_text(kb_arena *a, int32_t day) {
-    char *s = kb_arena_alloc(a, DATE_TEXT_LEN);
-    if (s && kb_date_format(day, s, DATE_TEXT_LEN) < 0) s[0] = 0;
-    return s;
-}
-
 static int terms_days(Kasboek__V1__InvoiceTerms t) {
     switch (t) {
         case TERMS(NET_15): return 15;
@@ -276,14 +265,6 @@ static const kb_peer series_peer = {.agg = &kb_invoice_series_aggregate, .id = S
 
 /* ---------------------------------------------------------------- evolve */
 
-static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
-    void **v = kb_arena_alloc(a, (*n + 1) * sizeof *v);
-    KB_VERIFY(v);
-    if (*n) memcpy(v, *arr, *n * sizeof *v);
-    v[(*n)++] = item;
-    *arr = v;
-}
-
 /* A copy of every line (the derived amounts are rewritten by compute). */
 static void copy_lines(Invoice *inv, kb_arena *a) {
     Line **v = kb_arena_alloc(a, (inv->n_lines + 1) * sizeof *v);
@@ -309,7 +290,7 @@ static InvPayment *payment_entry(Invoice *inv, const char *payment_id, kb_arena 
     InvPayment *p = KB_NEW(a, InvPayment, KASBOEK__V1__INVOICE_PAYMENT__INIT);
     KB_VERIFY(p);
     p->payment_id = (char *)payment_id;
-    push(a, (void ***)&inv->payments, &inv->n_payments, p);
+    kb_arena_push(a, (void ***)&inv->payments, &inv->n_payments, p);
     return p;
 }
 
@@ -520,7 +501,7 @@ static bool invoice_index(const ProtobufCMessage *state, const char *tenant, kb_
     const Invoice *inv = (const void *)state;
     if (inv->status == ST(UNSPECIFIED)) return true;
     int32_t due = 0;
-    bool has_due = kb_invoice_day(inv->due_date, &due);
+    bool has_due = kb_date_given(inv->due_date, &due);
     char d[16], st[8];
     snprintf(d, sizeof d, has_due ? "%d" : "-", (int)due);
     snprintf(st, sizeof st, "%d", (int)inv->status);
@@ -547,12 +528,6 @@ static bool invoice_index(const ProtobufCMessage *state, const char *tenant, kb_
 }
 
 /* ---------------------------------------------------------------- checks */
-
-static kb_code check_opt_id(const char *v, const char *field, kb_error *err) {
-    if (!v[0] || kb_id_valid(v)) return KB_CODE_OK;
-    return kb_error_set(err, KB_REASON_INVALID_ID, field,
-                        "%s must be 1-64 characters of [A-Za-z0-9_-]", field);
-}
 
 static kb_code need_text(const char *v, const char *field, kb_error *err) {
     return v[0] ? KB_CODE_OK : kb_error_set(err, KB_REASON_FIELD_REQUIRED, field, "%s is required", field);
@@ -583,7 +558,7 @@ static kb_code check_terms(Kasboek__V1__InvoiceTerms *terms, const char *due, kb
     int32_t day;
     if (*terms < TERMS(UNSPECIFIED) || *terms > TERMS(CUSTOM))
         return kb_error_set(err, KB_REASON_INVALID_ENUM, "terms", "unknown terms");
-    if (due[0] && !kb_invoice_day(due, &day))
+    if (due[0] && !kb_date_given(due, &day))
         return kb_error_set(err, KB_REASON_INVALID_DATE, "due_date", "due_date must be YYYY-MM-DD");
     if (due[0] && *terms == TERMS(UNSPECIFIED)) *terms = TERMS(CUSTOM);
     if (due[0] && *terms != TERMS(CUSTOM))
@@ -604,8 +579,8 @@ static kb_code decide_create(const ProtobufCMessage *state, const ProtobufCMessa
     if (kb_currency_exponent(r->currency) < 0)
         return kb_error_set(c->err, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
     kb_code code = need_text(r->customer_id, "customer_id", c->err);
-    if (!code) code = check_opt_id(r->customer_id, "customer_id", c->err);
-    if (!code) code = check_opt_id(r->company_id, "company_id", c->err);
+    if (!code) code = kb_check_opt_id(r->customer_id, "customer_id", c->err);
+    if (!code) code = kb_check_opt_id(r->company_id, "company_id", c->err);
     Kasboek__V1__InvoiceTerms terms = r->terms;
     if (!code) code = check_terms(&terms, r->due_date, c->err);
     if (code) return code;
@@ -631,8 +606,8 @@ static kb_code decide_update(const ProtobufCMessage *state, const ProtobufCMessa
         !r->memo_set_case)
         code = kb_error_set(c->err, KB_REASON_FIELD_REQUIRED, "customer_id",
                             "name at least one field to change");
-    if (!code) code = check_opt_id(r->customer_id, "customer_id", c->err);
-    if (!code) code = check_opt_id(r->company_id, "company_id", c->err);
+    if (!code) code = kb_check_opt_id(r->customer_id, "customer_id", c->err);
+    if (!code) code = kb_check_opt_id(r->company_id, "company_id", c->err);
     Kasboek__V1__InvoiceTerms terms = r->terms;
     if (!code) code = check_terms(&terms, r->due_date, c->err);
     if (code) return code;
@@ -715,7 +690,7 @@ static kb_code decide_add_line(const ProtobufCMessage *state, const ProtobufCMes
     const Kasboek__V1__AddInvoiceLineRequest *r = (const void *)msg;
     kb_code code = need_status(inv, ST(DRAFT), c->err);
     if (!code) code = check_line(r, c->err);
-    if (!code) code = check_opt_id(r->line_id, "line_id", c->err);
+    if (!code) code = kb_check_opt_id(r->line_id, "line_id", c->err);
     if (!code && r->line_id[0] && find_line(inv, r->line_id))
         code = kb_error_set(c->err, KB_REASON_INVOICE_LINE_EXISTS, "line_id", "line exists");
     if (!code && inv->n_lines >= KB_INVOICE_LINES_MAX)
@@ -791,7 +766,7 @@ static kb_code emit_paid(kb_decide_ctx *c, int64_t paid) {
 static kb_code emit_finalized(kb_decide_ctx *c, const Invoice *inv, int32_t day, int64_t total) {
     int32_t due = day + terms_days(inv->terms);
     if (inv->terms == TERMS(CUSTOM)) {
-        KB_VERIFY(kb_invoice_day(inv->due_date, &due));
+        KB_VERIFY(kb_date_given(inv->due_date, &due));
         if (due < day)
             return kb_error_set(c->err, KB_REASON_DUE_DATE_IN_PAST, "due_date",
                                 "due date %s lies before the issue date", inv->due_date);
@@ -803,8 +778,8 @@ static kb_code emit_finalized(kb_decide_ctx *c, const Invoice *inv, int32_t day,
                : NULL;
     if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "no number");
     e->number = (char *)number;
-    e->issue_date = day_text(c->arena, day);
-    e->due_date = day_text(c->arena, due);
+    e->issue_date = kb_date_text(c->arena, day);
+    e->due_date = kb_date_text(c->arena, due);
     e->total = total;
     return e->issue_date && e->due_date ? KB_CODE_OK
                                         : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
@@ -916,7 +891,7 @@ static kb_code decide_overdue(const ProtobufCMessage *state, const ProtobufCMess
     (void)msg;
     const Invoice *inv = (const void *)state;
     int32_t due;
-    if (inv->status != ST(OPEN) || inv->overdue_at || !kb_invoice_day(inv->due_date, &due) ||
+    if (inv->status != ST(OPEN) || inv->overdue_at || !kb_date_given(inv->due_date, &due) ||
         due >= kb_day_of_instant(c->now))
         return kb_error_set(c->err, KB_REASON_INVOICE_NOT_OVERDUE, "invoice_id",
                             "invoice %s is not open past its due date, or is marked already",
@@ -1093,7 +1068,7 @@ static kb_code reverse(kb_decide_ctx *c, tally *t, const Payment *p, int64_t amo
                        const char *why) {
     const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
     if (!ip) return KB_CODE_OK; /* never applied (e.g. a link payment before its invoice) */
-    if (amount > ip->amount) amount = ip->amount;
+    if (amount > ip->amount) amount = ip->amount; /* no more than it applied */
     if (amount == 0) return KB_CODE_OK;
     Kasboek__V1__InvoicePaymentReversed *e =
         EMIT(c, Kasboek__V1__InvoicePaymentReversed, KASBOEK__V1__INVOICE_PAYMENT_REVERSED__INIT,
@@ -1125,22 +1100,9 @@ static kb_code invoicing_one(kb_decide_ctx *c, tally *t, const Payment *p, const
             return reverse(c, t, p, e->amount->amount,
                            kb_arena_printf(c->arena, "refund %s", e->refund_id));
         }
-        case BODY(REFUND_FAILED): {
-            const Kasboek__V1__RefundFailed *e = ev->refund_failed;
-            int64_t a = refund_amount(p, e->refund_id);
-            const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
-            if (!ip || !a) return KB_CODE_OK;
-            Kasboek__V1__InvoicePaymentReversed *r =
-                EMIT(c, Kasboek__V1__InvoicePaymentReversed,
-                     KASBOEK__V1__INVOICE_PAYMENT_REVERSED__INIT, BODY(INVOICE_PAYMENT_REVERSED));
-            if (!r) return c->err->code;
-            r->payment_id = p->payment_id;
-            r->amount = -a;
-            r->reason = kb_arena_printf(c->arena, "refund %s failed", e->refund_id);
-            t->inv.amount_paid += a;
-            if (t->inv.status == ST(WRITTEN_OFF)) t->inv.amount_written_off -= a;
-            return settle_status(c, t);
-        }
+        case BODY(REFUND_FAILED): /* the refunded amount is applied again */
+            return reverse(c, t, p, -refund_amount(p, ev->refund_failed->refund_id),
+                           kb_arena_printf(c->arena, "refund %s failed", ev->refund_failed->refund_id));
         case BODY(DISPUTE_CLOSED): {
             const Kasboek__V1__Dispute *d = kb_payment_find_dispute(p, ev->dispute_closed->dispute_id);
             if (!d || !money_event(ev)) return KB_CODE_OK;
@@ -1185,14 +1147,13 @@ const kb_aggregate kb_invoice_aggregate = {
     .create = invoice_create,
     .evolve = invoice_evolve,
     .index = invoice_index,
-    .needs_settings = true,
 };
 
-#define INVOICE_CMD(name, descriptor_, fn, peer_)                                             \
+#define INVOICE_CMD(name, descriptor_, fn)                                                    \
     {                                                                                         \
         .method = name, .desc = &descriptor_, .agg = &kb_invoice_aggregate,                   \
         .id_field = "invoice_id", .not_found = KB_REASON_INVOICE_NOT_FOUND, .decide = fn,     \
-        .result = invoice_result, .peer = peer_                                               \
+        .result = invoice_result                                                              \
     }
 
 const kb_command kb_invoice_commands[] = {
@@ -1205,19 +1166,27 @@ const kb_command kb_invoice_commands[] = {
      .not_found = KB_REASON_INVOICE_NOT_FOUND,
      .decide = decide_create,
      .result = invoice_result},
-    INVOICE_CMD("UpdateInvoice", kasboek__v1__update_invoice_request__descriptor, decide_update, NULL),
+    INVOICE_CMD("UpdateInvoice", kasboek__v1__update_invoice_request__descriptor, decide_update),
     INVOICE_CMD("AddInvoiceLine", kasboek__v1__add_invoice_line_request__descriptor,
-                decide_add_line, NULL),
+                decide_add_line),
     INVOICE_CMD("RemoveInvoiceLine", kasboek__v1__remove_invoice_line_request__descriptor,
-                decide_remove_line, NULL),
-    INVOICE_CMD("FinalizeInvoice", kasboek__v1__finalize_invoice_request__descriptor,
-                decide_finalize, &series_peer),
-    INVOICE_CMD("VoidInvoice", kasboek__v1__void_invoice_request__descriptor, decide_void, NULL),
+                decide_remove_line),
+    /* takes a number: reads the series (its peer) and the number settings */
+    {.method = "FinalizeInvoice",
+     .desc = &kasboek__v1__finalize_invoice_request__descriptor,
+     .agg = &kb_invoice_aggregate,
+     .id_field = "invoice_id",
+     .not_found = KB_REASON_INVOICE_NOT_FOUND,
+     .peer = &series_peer,
+     .needs_settings = true,
+     .decide = decide_finalize,
+     .result = invoice_result},
+    INVOICE_CMD("VoidInvoice", kasboek__v1__void_invoice_request__descriptor, decide_void),
     INVOICE_CMD("WriteOffInvoice", kasboek__v1__write_off_invoice_request__descriptor,
-                decide_write_off, NULL),
+                decide_write_off),
     INVOICE_CMD("MarkInvoicePaid", kasboek__v1__mark_invoice_paid_request__descriptor,
-                decide_mark_paid, NULL),
+                decide_mark_paid),
     INVOICE_CMD("MarkInvoiceOverdue", kasboek__v1__mark_invoice_overdue_request__descriptor,
-                decide_overdue, NULL),
+                decide_overdue),
     {.method = NULL},
 };

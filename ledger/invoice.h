@@ -45,7 +45,4 @@ typedef struct kb_invoice_row {
 bool kb_invoice_row_parse(const char *v, size_t n, kb_invoice_row *out);
 void kb_invoice_due_prefix(kb_key *k);
 
-/* The civil day of a "YYYY-MM-DD" date (false when malformed or empty). */
-bool kb_invoice_day(const char *date, int32_t *out);
-
 #endif

@@ -59,8 +59,7 @@ kb_code kb_check_money(const Money *m, const char *field, const char *want_curre
     return KB_CODE_OK;
 }
 
-/* An optional id: "" or a valid id. */
-static kb_code check_opt_id(const char *v, const char *field, kb_error *err) {
+kb_code kb_check_opt_id(const char *v, const char *field, kb_error *err) {
     if (v[0] && !kb_id_valid(v)) {
         return kb_error_set(err, KB_REASON_INVALID_ID, field,
                             "%s must be 1-64 characters of [A-Za-z0-9_-]", field);
@@ -70,10 +69,10 @@ static kb_code check_opt_id(const char *v, const char *field, kb_error *err) {
 
 static kb_code check_associations(const Kasboek__V1__Associations *as, kb_error *err) {
     if (!as) return KB_CODE_OK;
-    kb_code c = check_opt_id(as->contact_id, "associations.contact_id", err);
-    if (!c) c = check_opt_id(as->company_id, "associations.company_id", err);
-    if (!c) c = check_opt_id(as->deal_id, "associations.deal_id", err);
-    if (!c) c = check_opt_id(as->subscription_id, "associations.subscription_id", err);
+    kb_code c = kb_check_opt_id(as->contact_id, "associations.contact_id", err);
+    if (!c) c = kb_check_opt_id(as->company_id, "associations.company_id", err);
+    if (!c) c = kb_check_opt_id(as->deal_id, "associations.deal_id", err);
+    if (!c) c = kb_check_opt_id(as->subscription_id, "associations.subscription_id", err);
     return c;
 }
 
@@ -145,7 +144,7 @@ static kb_code check_source(const Kasboek__V1__RecordPaymentRequest *r, kb_error
     }
     for (size_t i = 0; source_types[i]; i++) {
         if (strcmp(source_types[i], r->source_type) == 0) {
-            return check_opt_id(r->source_id, "source_id", err);
+            return kb_check_opt_id(r->source_id, "source_id", err);
         }
     }
     return kb_error_set(err, KB_REASON_INVALID_ENUM, "source_type",
@@ -336,7 +335,7 @@ static kb_code check_refund(const Payment *p, const Kasboek__V1__RefundPaymentRe
         return kb_error_set(c->err, KB_REASON_TOO_MANY_REFUNDS, "payment_id",
                             "a payment has at most %d refunds", KB_REFUNDS_MAX);
     }
-    code = check_opt_id(r->refund_id, "refund_id", c->err);
+    code = kb_check_opt_id(r->refund_id, "refund_id", c->err);
     if (!code && r->refund_id[0] && kb_payment_find_refund(p, r->refund_id)) {
         code = kb_error_set(c->err, KB_REASON_REFUND_EXISTS, "refund_id", "refund exists");
     }
@@ -445,7 +444,7 @@ static kb_code check_dispute(const Payment *p, const Kasboek__V1__OpenDisputeReq
         return kb_error_set(c->err, KB_REASON_TOO_MANY_DISPUTES, "payment_id",
                             "a payment has at most %d disputes", KB_DISPUTES_MAX);
     }
-    code = check_opt_id(r->dispute_id, "dispute_id", c->err);
+    code = kb_check_opt_id(r->dispute_id, "dispute_id", c->err);
     if (!code && r->dispute_id[0] && kb_payment_find_dispute(p, r->dispute_id)) {
         code = kb_error_set(c->err, KB_REASON_DISPUTE_EXISTS, "dispute_id", "dispute exists");
     }
@@ -567,15 +566,6 @@ static kb_code decide_report_receipt(const ProtobufCMessage *state, const Protob
 
 /* ---------------------------------------------------------------- evolve */
 
-/* Appends item to a protobuf repeated field (*arr, *n) in the arena. */
-static void push(kb_arena *a, void ***arr, size_t *n, void *item) {
-    void **grown = kb_arena_alloc(a, (*n + 1) * sizeof *grown);
-    KB_VERIFY(grown); /* bounded by limits.h; the arena is sized for it */
-    if (*n) memcpy(grown, *arr, *n * sizeof *grown);
-    grown[(*n)++] = item;
-    *arr = grown;
-}
-
 /* evolve() owns the state it folds: the finders' const results may change. */
 static Kasboek__V1__Refund *refund_mut(Payment *p, const char *id) {
     return (Kasboek__V1__Refund *)kb_payment_find_refund(p, id);
@@ -651,7 +641,7 @@ static void evolve_refund(Payment *p, const Event *ev, kb_arena *a) {
             r->reason = e->reason;
             r->status = KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING;
             r->created_at = r->updated_at = ev->occurred_at;
-            push(a, (void ***)&p->refunds, &p->n_refunds, r);
+            kb_arena_push(a, (void ***)&p->refunds, &p->n_refunds, r);
             break;
         }
         case KASBOEK__V1__EVENT__BODY_REFUND_SETTLED: {
@@ -683,7 +673,7 @@ static void evolve_dispute(Payment *p, const Event *ev, kb_arena *a) {
         d->reason = e->reason;
         d->status = KASBOEK__V1__DISPUTE_STATUS__DISPUTE_STATUS_OPEN;
         d->opened_at = ev->occurred_at;
-        push(a, (void ***)&p->disputes, &p->n_disputes, d);
+        kb_arena_push(a, (void ***)&p->disputes, &p->n_disputes, d);
     } else if (ev->body_case == KASBOEK__V1__EVENT__BODY_DISPUTE_CLOSED) {
         Kasboek__V1__Dispute *d = dispute_mut(p, ev->dispute_closed->dispute_id);
         if (!d) return;

@@ -17,6 +17,9 @@ const Kasboek__V1__Dispute *kb_payment_find_dispute(const Kasboek__V1__Payment *
 kb_code kb_check_money(const Kasboek__V1__Money *m, const char *field, const char *want_currency,
                        bool allow_zero, kb_error *err);
 
+/* An optional id: "" or 1-64 characters of [A-Za-z0-9_-]. */
+kb_code kb_check_opt_id(const char *v, const char *field, kb_error *err);
+
 /* Collected and not yet refunded, pending or disputed (minor units). */
 int64_t kb_payment_refundable(const Kasboek__V1__Payment *p);
 

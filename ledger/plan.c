@@ -26,7 +26,6 @@ typedef Kasboek__V1__Event Event;
 #define BODY(x)   KASBOEK__V1__EVENT__BODY_##x
 #define EMIT      KB_EMIT
 
-#define DATE_TEXT_LEN        11
 #define START_YEAR_MAX       9900 /* 120 quarters later is still a date */
 #define EARLY_DAYS_DEFAULT   7
 #define TOLERANCE_DAYS_DEFAULT 30
@@ -61,12 +60,6 @@ static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number
                                                Kasboek__V1__InstalmentStatus st);
 
 /* --------------------------------------------------------------- evolve */
-
-static char *day_text(kb_arena *a, int32_t day) {
-    char *s = kb_arena_alloc(a, DATE_TEXT_LEN);
-    if (s && kb_date_format(day, s, DATE_TEXT_LEN) < 0) s[0] = 0;
-    return s;
-}
 
 static bool open_status(Kasboek__V1__PlanStatus s) {
     return s == PS(ACTIVE) || s == PS(DUE) || s == PS(COLLECTION_IN_PROGRESS) || s == PS(OVERDUE);
@@ -106,16 +99,28 @@ static void evolve_scheduled(Plan *p, const Kasboek__V1__PlanScheduled *e) {
     p->instalments = e->instalments;
 }
 
-/* Cancelling leaves every unpaid instalment skipped. */
-static void skip_unpaid(Plan *p, kb_arena *a) {
+/* evolve() changes instalments of a state it may share with the event:
+ * own_instalments copies the array once per event, instalment_mut the one
+ * instalment it returns (NULL when number names none). */
+static void own_instalments(Plan *p, kb_arena *a) {
     Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
     KB_VERIFY(v);
-    for (size_t i = 0; i < p->n_instalments; i++) {
-        v[i] = kb_arena_copy(a, p->instalments[i], sizeof *v[i]);
-        KB_VERIFY(v[i]);
-        if (v[i]->status != IS(PAID)) v[i]->status = IS(SKIPPED);
-    }
+    if (p->n_instalments) memcpy(v, p->instalments, p->n_instalments * sizeof *v);
     p->instalments = v;
+}
+
+static Instalment *instalment_mut(Plan *p, uint32_t number, kb_arena *a) {
+    if (number == 0 || number > p->n_instalments) return NULL;
+    Instalment *in = kb_arena_copy(a, p->instalments[number - 1], sizeof *in);
+    KB_VERIFY(in);
+    return p->instalments[number - 1] = in;
+}
+
+/* Cancelling leaves every unpaid instalment skipped. */
+static void skip_unpaid(Plan *p, kb_arena *a) {
+    own_instalments(p, a);
+    for (size_t i = 0; i < p->n_instalments; i++)
+        if (p->instalments[i]->status != IS(PAID)) instalment_mut(p, (uint32_t)i + 1, a)->status = IS(SKIPPED);
 }
 
 /* The status of an open plan from its instalments. */
@@ -135,34 +140,26 @@ static Kasboek__V1__PlanPayment *plan_payment(Plan *p, const char *id, kb_arena 
         if (strcmp(p->payments[i]->payment_id, id) == 0) return p->payments[i];
     Kasboek__V1__PlanPayment *pp =
         KB_NEW(a, Kasboek__V1__PlanPayment, KASBOEK__V1__PLAN_PAYMENT__INIT);
-    Kasboek__V1__PlanPayment **v = kb_arena_alloc(a, (p->n_payments + 1) * sizeof *v);
-    KB_VERIFY(pp && v);
-    if (p->n_payments) memcpy(v, p->payments, p->n_payments * sizeof *v);
+    KB_VERIFY(pp);
     pp->payment_id = (char *)id;
-    v[p->n_payments++] = pp;
-    p->payments = v;
+    kb_arena_push(a, (void ***)&p->payments, &p->n_payments, pp);
     return pp;
 }
+
 
 /* Applies allocations (copying the instalments it touches). */
 static void apply_allocations(Plan *p, Kasboek__V1__PlanAllocation *const *al, size_t n,
                               kb_arena *a) {
+    own_instalments(p, a);
     for (size_t k = 0; k < n; k++) {
-        uint32_t i = al[k]->number - 1;
-        if (i >= p->n_instalments) continue;
-        Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
-        KB_VERIFY(in);
+        Instalment *in = instalment_mut(p, al[k]->number, a);
+        if (!in) continue;
         in->paid += al[k]->amount;
         in->status = al[k]->status;
-        p->instalments[i] = in;
     }
 }
 
 static void evolve_money(Plan *p, const Event *ev, kb_arena *a) {
-    Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
-    KB_VERIFY(v);
-    if (p->n_instalments) memcpy(v, p->instalments, p->n_instalments * sizeof *v);
-    p->instalments = v;
     if (ev->body_case == BODY(PLAN_PAYMENT_ALLOCATED)) {
         const Kasboek__V1__PlanPaymentAllocated *e = ev->plan_payment_allocated;
         Kasboek__V1__PlanPayment *pp = plan_payment(p, e->payment_id, a);
@@ -192,47 +189,32 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
         case BODY(PLAN_REMINDER_REQUESTED):
         case BODY(PLAN_REMINDER_REPORTED): {
             bool req = ev->body_case == BODY(PLAN_REMINDER_REQUESTED);
-            uint32_t i = (req ? ev->plan_reminder_requested->instalment
-                              : ev->plan_reminder_reported->instalment) - 1;
-            if (i >= p->n_instalments) break;
-            Instalment **v = kb_arena_alloc(a, p->n_instalments * sizeof *v);
-            Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
-            KB_VERIFY(v && in);
-            memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+            own_instalments(p, a);
+            Instalment *in = instalment_mut(p, req ? ev->plan_reminder_requested->instalment
+                                                   : ev->plan_reminder_reported->instalment, a);
+            if (!in) break;
             in->reminder = req ? KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_REQUESTED
                            : ev->plan_reminder_reported->sent
                                ? KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_SENT
                                : KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_FAILED;
             if (!req) in->reminder_error = ev->plan_reminder_reported->error;
-            v[i] = in;
-            p->instalments = v;
             break;
         }
         case BODY(PLAN_COLLECTION_FAILED):
         case BODY(PLAN_COLLECTION_RETRIED): {
             bool failed = ev->body_case == BODY(PLAN_COLLECTION_FAILED);
-            uint32_t i = (failed ? ev->plan_collection_failed->instalment
-                                 : ev->plan_collection_retried->instalment) - 1;
-            if (i >= p->n_instalments) break;
-            Instalment **v = kb_arena_alloc(a, p->n_instalments * sizeof *v);
-            Instalment *in = kb_arena_copy(a, p->instalments[i], sizeof *in);
-            KB_VERIFY(v && in);
-            memcpy(v, p->instalments, p->n_instalments * sizeof *v);
+            own_instalments(p, a);
+            Instalment *in = instalment_mut(p, failed ? ev->plan_collection_failed->instalment
+                                                      : ev->plan_collection_retried->instalment, a);
+            if (!in) break;
             in->status = failed ? IS(FAILED) : IS(COLLECTING);
-            v[i] = in;
-            p->instalments = v;
             if (open_status(p->status)) p->status = open_status_of(p);
             break;
         }
-        case BODY(PLAN_ADVANCED): {
-            Instalment **v = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *v);
-            KB_VERIFY(v);
-            if (p->n_instalments) memcpy(v, p->instalments, p->n_instalments * sizeof *v);
-            p->instalments = v;
+        case BODY(PLAN_ADVANCED):
             apply_allocations(p, ev->plan_advanced->changes, ev->plan_advanced->n_changes, a);
             if (open_status(p->status)) p->status = open_status_of(p);
             break;
-        }
         case BODY(PLAN_CREATED): {
             const Kasboek__V1__PlanCreated *e = ev->plan_created;
             p->status = PS(DRAFT);
@@ -318,7 +300,7 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
     if (!open_status(p->status)) return next;
     for (size_t i = 0; i < p->n_instalments; i++) {
         const Instalment *in = p->instalments[i];
-        if (!kb_invoice_day(in->due_date, &due)) continue;
+        if (!kb_date_given(in->due_date, &due)) continue;
         if (in->status == IS(PLANNED) && due < next) next = due;
         if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
         /* the day its reminder is due (one per instalment, never twice) */
@@ -442,7 +424,7 @@ static kb_code check_args(const sched_args *s, int32_t *start, kb_error *err) {
     if (!code) code = check_enum(s->reminder, CH(NONE), "reminder", false, err);
     if (code) return code;
     if (!s->start[0]) return kb_error_set(err, KB_REASON_FIELD_REQUIRED, "start_date", "start_date is required");
-    if (!kb_invoice_day(s->start, start) || kb_civil_from_days(*start).year > START_YEAR_MAX)
+    if (!kb_date_given(s->start, start) || kb_civil_from_days(*start).year > START_YEAR_MAX)
         return kb_error_set(err, KB_REASON_INVALID_DATE, "start_date", "start_date must be YYYY-MM-DD");
     if (!s->count && s->amount <= 0)
         return kb_error_set(err, s->amount ? KB_REASON_INVALID_AMOUNT : KB_REASON_FIELD_REQUIRED,
@@ -480,7 +462,7 @@ static kb_code emit_schedule(kb_decide_ctx *c, const sched_args *s, int64_t tota
         v[k] = KB_NEW(c->arena, Instalment, KASBOEK__V1__INSTALMENT__INIT);
         if (!v[k]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
         v[k]->number = k + 1;
-        v[k]->due_date = day_text(c->arena, days[k]);
+        v[k]->due_date = kb_date_text(c->arena, days[k]);
         v[k]->amount = amounts[k];
         v[k]->status = IS(PLANNED);
     }
@@ -718,7 +700,7 @@ static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
             if (changes[k]->number == p->instalments[i]->number) st = changes[k]->status;
         if (st != IS(OVERDUE) && st != IS(FAILED)) continue;
         late++;
-        if (kb_invoice_day(p->instalments[i]->due_date, &due) && today - due > days) days = today - due;
+        if (kb_date_given(p->instalments[i]->due_date, &due) && today - due > days) days = today - due;
     }
     bool by_days = t->tolerance_days && days > (int32_t)t->tolerance_days;
     bool by_count = t->tolerance_count && late > t->tolerance_count;
@@ -749,7 +731,7 @@ static kb_code request_reminders(kb_decide_ctx *c, const Plan *p,
             if (changes[k]->number == in->number) st = changes[k]->status;
         if (st == IS(PAID) || st == IS(SKIPPED) ||
             in->reminder != KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE ||
-            !kb_invoice_day(in->due_date, &due) || due + offset > today)
+            !kb_date_given(in->due_date, &due) || due + offset > today)
             continue;
         Kasboek__V1__PlanReminderRequested *e =
             EMIT(c, Kasboek__V1__PlanReminderRequested, KASBOEK__V1__PLAN_REMINDER_REQUESTED__INIT,
@@ -801,7 +783,7 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
     for (size_t i = 0; i < p->n_instalments; i++) {
         const Instalment *in = p->instalments[i];
         int32_t due;
-        if (!kb_invoice_day(in->due_date, &due) || due > today) continue;
+        if (!kb_date_given(in->due_date, &due) || due > today) continue;
         Kasboek__V1__InstalmentStatus to = in->status;
         if (in->status == IS(PLANNED)) to = p->method == METHOD(SDD) ? IS(COLLECTING) : IS(DUE);
         if (to == IS(DUE) && due < today) to = IS(OVERDUE);
@@ -955,7 +937,7 @@ typedef struct pwork {
 
 static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32_t today) {
     int32_t due;
-    if (!kb_invoice_day(in->due_date, &due) || due > today) return IS(PLANNED);
+    if (!kb_date_given(in->due_date, &due) || due > today) return IS(PLANNED);
     return due < today ? IS(OVERDUE) : IS(DUE);
 }
 

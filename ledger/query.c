@@ -34,6 +34,75 @@ kb_status kb_query_scan(kb_qctx *q, kb_cf cf, const kb_key *lower, const kb_key 
     return st;
 }
 
+/* ------------------------------------------------------------ list walks */
+
+#define LIST_SFX_MIN 18 /* "<hex16>/" and one id character */
+
+bool kb_list_walk_init(kb_list_walk *w, kb_qctx *q, const kb_key *prefix, const char *cursor,
+                       uint64_t budget) {
+    *w = (kb_list_walk){.q = q, .prefix = *prefix, .budget = budget};
+    if (!cursor[0]) {
+        kb_key_prefix_end(prefix, &w->start);
+        return true;
+    }
+    uint64_t created;
+    if (strlen(cursor) < LIST_SFX_MIN || cursor[16] != '/' || !kb_cursor_num_get(cursor, &created) ||
+        !kb_id_valid(cursor + 17))
+        return false;
+    w->start = *prefix;
+    kb_key_raw_hex64(&w->start, created);
+    kb_key_add(&w->start, cursor + 17);
+    return true;
+}
+
+kb_status kb_list_walk_run(kb_list_walk *w, kb_list_row_fn fn, void *ctx) {
+    const kb_key *prefix = &w->prefix, *start = &w->start;
+    kb_key end;
+    kb_key_prefix_end(prefix, &end);
+    kb_iter *it = kb_iter_open(w->q->s, w->q->snap, KB_CF_INDEX, end.bytes, end.len);
+    if (!it) return KB_ERR_NOMEM;
+    kb_status st = KB_OK;
+    bool go_on = true;
+    for (kb_iter_seek_for_prev(it, start->bytes, start->len); go_on && kb_iter_valid(it);
+         kb_iter_prev(it)) {
+        size_t kl, vl;
+        const char *k = kb_iter_key(it, &kl);
+        if (kl < prefix->len || memcmp(k, prefix->bytes, prefix->len) != 0) break;
+        if (kl == start->len && memcmp(k, start->bytes, kl) == 0) continue; /* the cursor's */
+        if (w->read == w->budget) break;
+        w->read++;
+        size_t sl = kl - prefix->len;
+        if (sl < LIST_SFX_MIN || sl - 17 > KB_ID_LEN_MAX) {
+            st = KB_ERR_CORRUPT;
+            break;
+        }
+        char id[KB_ID_LEN_MAX + 1];
+        memcpy(id, k + prefix->len + 17, sl - 17);
+        id[sl - 17] = 0;
+        w->last.len = 0;
+        kb_key_raw(&w->last, k, kl);
+        const char *v = kb_iter_value(it, &vl);
+        st = fn(ctx, id, v, vl, &go_on);
+        if (st != KB_OK) break;
+    }
+    if (st == KB_OK) st = kb_iter_status(it);
+    kb_iter_close(it);
+    return st;
+}
+
+char *kb_list_walk_cursor(const kb_list_walk *w) {
+    uint64_t created;
+    const char *s = w->last.bytes + w->prefix.len;
+    size_t n = w->last.len - w->prefix.len;
+    if (w->last.len < w->prefix.len + LIST_SFX_MIN || !kb_key_parse_hex64(s, &created)) return NULL;
+    char *c = kb_arena_alloc(&w->q->arena, n + 1);
+    if (!c) return NULL;
+    kb_cursor_num_put(c, created);
+    memcpy(c + 16, s + 16, n - 16);
+    c[n] = 0;
+    return c;
+}
+
 /* ------------------------------------------------------------ GetPayment */
 
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,

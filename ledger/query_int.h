@@ -24,6 +24,30 @@ typedef kb_status (*kb_query_row_fn)(void *ctx, const char *key, size_t kl, cons
 kb_status kb_query_scan(kb_qctx *q, kb_cf cf, const kb_key *lower, const kb_key *upper,
                         kb_query_row_fn fn, void *ctx) KB_MUST_USE;
 
+/* Lists keyed "<prefix><created_at hex16>/<id>" (invoices, plans), read
+ * newest first in pages whose cursor is "<created_at letters>/<id>", the
+ * last row a page read. */
+typedef struct kb_list_walk {
+    kb_qctx *q;
+    kb_key prefix;
+    kb_key start;    /* rows below it (the cursor's own row is skipped) */
+    uint64_t budget; /* rows one walk reads at most */
+    uint64_t read;   /* rows read */
+    kb_key last;     /* the last row read (len 0: none) */
+} kb_list_walk;
+/* fn gets each row's id and value; *go_on false stops the walk. */
+typedef kb_status (*kb_list_row_fn)(void *ctx, const char *id, const char *val, size_t vl,
+                                    bool *go_on);
+/* From cursor ("" = the newest row); false when cursor is not one of
+ * this list's. */
+bool kb_list_walk_init(kb_list_walk *w, kb_qctx *q, const kb_key *prefix, const char *cursor,
+                       uint64_t budget);
+/* A row not "<hex16>/<id>" is KB_ERR_CORRUPT. */
+kb_status kb_list_walk_run(kb_list_walk *w, kb_list_row_fn fn, void *ctx) KB_MUST_USE;
+/* The cursor after the last row read, in the reply's arena; NULL when no
+ * memory or the row is malformed. */
+char *kb_list_walk_cursor(const kb_list_walk *w);
+
 /* Every event of stream type/id (at most KB_PAGE_SIZE_MAX), seq ascending,
  * into the reply arena. */
 kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,

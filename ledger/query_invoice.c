@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "invoice.h"
 #include "keys.h"
 #include "money.h"
@@ -89,9 +90,9 @@ static bool check_request(kb_qctx *q, const ListReq *r, ifilter *f) {
         refuse(q, KB_REASON_INVALID_ENUM, "status", "unknown invoice status");
     } else if (r->customer_id[0] && !kb_id_valid(r->customer_id)) {
         refuse(q, KB_REASON_INVALID_ID, "customer_id", "customer_id must be an id");
-    } else if (r->due_from[0] && !(f->has_from = kb_invoice_day(r->due_from, &f->from))) {
+    } else if (r->due_from[0] && !(f->has_from = kb_date_given(r->due_from, &f->from))) {
         refuse(q, KB_REASON_INVALID_DATE, "due_from", "due_from must be YYYY-MM-DD");
-    } else if (r->due_to[0] && !(f->has_to = kb_invoice_day(r->due_to, &f->to))) {
+    } else if (r->due_to[0] && !(f->has_to = kb_date_given(r->due_to, &f->to))) {
         refuse(q, KB_REASON_INVALID_DATE, "due_to", "due_to must be YYYY-MM-DD");
     } else if (r->currency[0] && kb_currency_exponent(r->currency) < 0) {
         refuse(q, KB_REASON_UNKNOWN_CURRENCY, "currency", "unknown currency");
@@ -141,46 +142,9 @@ static const char *choose_list(kb_qctx *q, const ListReq *r, kb_key *prefix, cha
     return "created";
 }
 
-/* Walks the list newest first from start (exclusive when a cursor gave
- * it), calling fn per matching entry until it says stop. */
-typedef kb_status (*row_fn)(void *ctx, const char *sfx, size_t sl, const kb_invoice_row *row,
-                            bool *go_on);
-
-static kb_status walk(kb_qctx *q, const kb_key *prefix, const kb_key *start, const ifilter *f,
-                      uint64_t budget, uint64_t *read, row_fn fn, void *ctx, kb_key *last) {
-    kb_key end;
-    kb_key_prefix_end(prefix, &end);
-    kb_iter *it = kb_iter_open(q->s, q->snap, KB_CF_INDEX, end.bytes, end.len);
-    if (!it) return KB_ERR_NOMEM;
-    kb_iter_seek_for_prev(it, start->bytes, start->len);
-    kb_status st = KB_OK;
-    bool go_on = true;
-    for (; go_on && kb_iter_valid(it); kb_iter_prev(it)) {
-        size_t kl, vl;
-        const char *k = kb_iter_key(it, &kl);
-        if (kl < prefix->len || memcmp(k, prefix->bytes, prefix->len) != 0) break;
-        if (kl == start->len && memcmp(k, start->bytes, kl) == 0) continue; /* the cursor's */
-        if (*read == budget) break;
-        (*read)++;
-        const char *v = kb_iter_value(it, &vl);
-        kb_invoice_row row;
-        if (kl < prefix->len + 18 || !kb_invoice_row_parse(v, vl, &row)) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        last->len = 0;
-        kb_key_raw(last, k, kl);
-        if (row_matches(f, &row))
-            st = fn(ctx, k + prefix->len, kl - prefix->len, &row, &go_on);
-        if (st != KB_OK) break;
-    }
-    if (st == KB_OK) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
-}
-
 typedef struct page {
     kb_qctx *q;
+    const ifilter *f;
     Kasboek__V1__ListInvoicesReply *out;
     uint32_t limit;
     Kasboek__V1__CurrencyTotal tot[KB_CURRENCIES_MAX];
@@ -188,18 +152,24 @@ typedef struct page {
     bool overflow;
 } page;
 
-/* sfx: "<created hex16>/<id>". */
-static kb_status page_row(void *ctx, const char *sfx, size_t sl, const kb_invoice_row *row,
-                          bool *go_on) {
-    (void)row;
+/* A list entry's row; false (and *st KB_ERR_CORRUPT) when it is malformed,
+ * else whether it passes the filters. */
+static bool row_of(const page *p, const char *v, size_t vl, kb_invoice_row *row, kb_status *st) {
+    if (!kb_invoice_row_parse(v, vl, row)) {
+        *st = KB_ERR_CORRUPT;
+        return false;
+    }
+    return row_matches(p->f, row);
+}
+
+static kb_status page_row(void *ctx, const char *id, const char *v, size_t vl, bool *go_on) {
     page *p = ctx;
-    char id[KB_ID_LEN_MAX + 1];
-    if (sl < 18 || sl - 17 > KB_ID_LEN_MAX) return KB_ERR_CORRUPT;
-    memcpy(id, sfx + 17, sl - 17);
-    id[sl - 17] = 0;
+    kb_invoice_row row;
+    kb_status st = KB_OK;
+    if (!row_of(p, v, vl, &row, &st)) return st;
     ProtobufCMessage *state;
-    kb_status st = kb_project_load(p->q->s, NULL, p->q->snap, &p->q->arena, p->q->rq->tenant,
-                                   &kb_invoice_aggregate, id, &state);
+    st = kb_project_load(p->q->s, NULL, p->q->snap, &p->q->arena, p->q->rq->tenant,
+                         &kb_invoice_aggregate, id, &state);
     if (st == KB_ERR_NOT_FOUND) st = KB_ERR_CORRUPT; /* an entry of no invoice */
     if (st != KB_OK) return st;
     p->out->invoices[p->out->n_invoices++] = (Invoice *)state;
@@ -207,77 +177,48 @@ static kb_status page_row(void *ctx, const char *sfx, size_t sl, const kb_invoic
     return KB_OK;
 }
 
-static kb_status total_row(void *ctx, const char *sfx, size_t sl, const kb_invoice_row *row,
-                           bool *go_on) {
-    (void)sfx, (void)sl, (void)go_on;
+static kb_status total_row(void *ctx, const char *id, const char *v, size_t vl, bool *go_on) {
+    (void)id, (void)go_on;
     page *p = ctx;
-    return kb_query_total_add(p->q, p->tot, &p->n_tot, row->currency, row->amount_due,
+    kb_invoice_row row;
+    kb_status st = KB_OK;
+    if (!row_of(p, v, vl, &row, &st)) return st;
+    return kb_query_total_add(p->q, p->tot, &p->n_tot, row.currency, row.amount_due,
                               &p->overflow);
-}
-
-/* Cursor "<created letters>/<id>": the last entry a page examined. */
-static char *cursor_of(kb_qctx *q, const kb_key *prefix, const kb_key *last) {
-    uint64_t created;
-    const char *s = last->bytes + prefix->len;
-    size_t n = last->len - prefix->len;
-    if (n < 18 || !kb_key_parse_hex64(s, &created)) return NULL;
-    char *c = kb_arena_alloc(&q->arena, n + 1);
-    if (!c) return NULL;
-    kb_cursor_num_put(c, created);
-    memcpy(c + 16, s + 16, n - 16);
-    c[n] = 0;
-    return c;
-}
-
-static bool cursor_key(const char *cursor, const kb_key *prefix, kb_key *out) {
-    uint64_t created;
-    size_t n = strlen(cursor);
-    if (n < 18 || cursor[16] != '/' || !kb_cursor_num_get(cursor, &created) ||
-        !kb_id_valid(cursor + 17))
-        return false;
-    *out = *prefix;
-    kb_key_raw_hex64(out, created);
-    kb_key_add(out, cursor + 17);
-    return true;
 }
 
 kb_status kb_query_list_invoices(kb_qctx *q, const ProtobufCMessage *msg) {
     const ListReq *r = (const void *)msg;
     ifilter f;
     if (!check_request(q, r, &f)) return KB_OK;
-    kb_key prefix, start, last = {0};
+    kb_key prefix;
     char st_buf[12];
     Kasboek__V1__ListInvoicesReply out = KASBOEK__V1__LIST_INVOICES_REPLY__INIT;
     out.plan = (char *)choose_list(q, r, &prefix, st_buf);
-    if (r->cursor[0]) {
-        if (!cursor_key(r->cursor, &prefix, &start)) {
-            refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of this list");
-            return KB_OK;
-        }
-    } else {
-        kb_key_prefix_end(&prefix, &start);
+    kb_list_walk w;
+    if (!kb_list_walk_init(&w, q, &prefix, r->cursor, kb_query_list_scan_max)) {
+        refuse(q, KB_REASON_INVALID_CURSOR, "cursor", "not a cursor of this list");
+        return KB_OK;
     }
-    page p = {.q = q, .out = &out, .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
+    page p = {.q = q, .f = &f, .out = &out, .limit = r->limit ? r->limit : KB_PAGE_SIZE_DEFAULT};
     out.invoices = kb_arena_alloc(&q->arena, p.limit * sizeof *out.invoices);
     if (!out.invoices) return KB_ERR_NOMEM;
-    uint64_t read = 0;
-    kb_status st = walk(q, &prefix, &start, &f, kb_query_list_scan_max, &read, page_row, &p, &last);
+    kb_status st = kb_list_walk_run(&w, page_row, &p);
     if (st != KB_OK) return st;
-    out.entries_read = read;
+    out.entries_read = w.read;
     /* more may follow when the page filled or the budget ran out */
-    if (last.len && (out.n_invoices == p.limit || read == kb_query_list_scan_max ||
-                     q->arena.used_bytes >= KB_QUERY_PAGE_BYTES)) {
-        out.next_cursor = cursor_of(q, &prefix, &last);
+    if (w.last.len && (out.n_invoices == p.limit || w.read == w.budget ||
+                       q->arena.used_bytes >= KB_QUERY_PAGE_BYTES)) {
+        out.next_cursor = kb_list_walk_cursor(&w);
         if (!out.next_cursor) return KB_ERR_CORRUPT;
     }
     if (r->totals) {
-        kb_key all;
-        kb_key_prefix_end(&prefix, &all);
-        uint64_t n = 0;
-        st = walk(q, &prefix, &all, &f, KB_TOTALS_SCAN_MAX, &n, total_row, &p, &last);
+        kb_list_walk all;
+        KB_VERIFY(kb_list_walk_init(&all, q, &prefix, "", KB_TOTALS_SCAN_MAX));
+        st = kb_list_walk_run(&all, total_row, &p);
         if (st != KB_OK) return st;
-        out.entries_read += n;
-        if (n == KB_TOTALS_SCAN_MAX || p.overflow) {
+        out.entries_read += all.read;
+        if (all.read == KB_TOTALS_SCAN_MAX || p.overflow) {
             refuse(q, KB_REASON_FILTER_TOO_BROAD, "totals",
                    "totals over this filter would read too many entries; narrow it");
             return KB_OK;

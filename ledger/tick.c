@@ -76,53 +76,10 @@ static kb_status run(tick *t, const char *tenant, const char *method, const Prot
     return st;
 }
 
-/* "~sys/balances/<tenant>/<currency>" -> tenant, currency. */
-static bool split_row(const char *k, size_t kl, size_t prefix_len, char *tenant, char *cur) {
-    const char *p = k + prefix_len, *end = k + kl;
-    const char *slash = memchr(p, '/', (size_t)(end - p));
-    if (!slash || slash == p || slash - p > KB_ID_LEN_MAX || end - slash - 1 != 3) return false;
-    memcpy(tenant, p, (size_t)(slash - p));
-    tenant[slash - p] = 0;
-    memcpy(cur, slash + 1, 3);
-    cur[3] = 0;
-    return true;
-}
-
-/* Every payout day that is due. */
-static kb_status close_payout_days(tick *t, bool *more) {
-    kb_key lo, hi;
-    kb_key_init(&lo);
-    kb_key_add(&lo, KB_SYS_PREFIX);
-    kb_key_add(&lo, "balances");
-    kb_key_raw(&lo, "/", 1);
-    kb_key_prefix_end(&lo, &hi);
-    kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
-    kb_status st = it ? KB_OK : KB_ERR_NOMEM;
-    char tenant[KB_ID_LEN_MAX + 1], cur[4];
-    for (kb_iter_seek(it, lo.bytes, lo.len); st == KB_OK && it && kb_iter_valid(it);
-         kb_iter_next(it)) {
-        if (t->actions == KB_TICK_ACTIONS_MAX) {
-            *more = true;
-            break;
-        }
-        size_t kl;
-        const char *k = kb_iter_key(it, &kl);
-        if (!split_row(k, kl, lo.len, tenant, cur)) {
-            st = KB_ERR_CORRUPT;
-            break;
-        }
-        st = close_if_due(t, tenant, cur);
-    }
-    if (st == KB_OK && it) st = kb_iter_status(it);
-    kb_iter_close(it);
-    return st;
-}
-
-/* "~sys/invoice_due/<day hex16>/<tenant>/<id>" past its prefix ->
- * tenant, id. */
-static bool split_due(const char *k, size_t kl, size_t prefix_len, char *tenant, char *id) {
-    const char *p = k + prefix_len + 17, *end = k + kl; /* 16 hex digits and '/' */
-    if (kl < prefix_len + 17) return false;
+/* "<tenant>/<id>" at k + start -> tenant, id. */
+static bool split_row(const char *k, size_t kl, size_t start, char *tenant, char *id) {
+    if (kl <= start) return false;
+    const char *p = k + start, *end = k + kl;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     if (!slash || slash == p || slash - p > KB_ID_LEN_MAX || end - slash - 1 > KB_ID_LEN_MAX ||
         end == slash + 1)
@@ -134,17 +91,16 @@ static bool split_due(const char *k, size_t kl, size_t prefix_len, char *tenant,
     return true;
 }
 
-/* The ids a due list ("<prefix><day hex16>/<tenant>/<id>") holds up to
- * (and without) key day `until`, each run through fn. */
-typedef kb_status (*due_fn)(tick *t, const char *tenant, const char *id);
+/* Runs fn on each row of the index family in [lo, hi), each
+ * "<lo><skip bytes><tenant>/<id>", until the tick's bound of commands. */
+typedef kb_status (*row_fn)(tick *t, const char *tenant, const char *id);
 
-static kb_status walk_due(tick *t, const kb_key *prefix, int32_t until, due_fn fn, bool *more) {
-    kb_key hi = *prefix;
-    kb_key_raw_hex64(&hi, (uint64_t)(int64_t)until);
-    kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi.bytes, hi.len);
+static kb_status walk_rows(tick *t, const kb_key *lo, const kb_key *hi, size_t skip, row_fn fn,
+                           bool *more) {
+    kb_iter *it = kb_iter_open(kb_engine_store(t->e), NULL, KB_CF_INDEX, hi->bytes, hi->len);
     kb_status st = it ? KB_OK : KB_ERR_NOMEM;
     char tenant[KB_ID_LEN_MAX + 1], id[KB_ID_LEN_MAX + 1];
-    for (kb_iter_seek(it, prefix->bytes, prefix->len); st == KB_OK && it && kb_iter_valid(it);
+    for (kb_iter_seek(it, lo->bytes, lo->len); st == KB_OK && it && kb_iter_valid(it);
          kb_iter_next(it)) {
         if (t->actions == KB_TICK_ACTIONS_MAX) {
             *more = true;
@@ -152,7 +108,7 @@ static kb_status walk_due(tick *t, const kb_key *prefix, int32_t until, due_fn f
         }
         size_t kl;
         const char *k = kb_iter_key(it, &kl);
-        if (!split_due(k, kl, prefix->len, tenant, id)) {
+        if (!split_row(k, kl, lo->len + skip, tenant, id)) {
             st = KB_ERR_CORRUPT;
             break;
         }
@@ -161,6 +117,29 @@ static kb_status walk_due(tick *t, const kb_key *prefix, int32_t until, due_fn f
     if (st == KB_OK && it) st = kb_iter_status(it);
     kb_iter_close(it);
     return st;
+}
+
+/* "~sys/balances/<tenant>/<currency>": every payout day that is due. */
+static kb_status close_balance(tick *t, const char *tenant, const char *currency) {
+    return strlen(currency) == 3 ? close_if_due(t, tenant, currency) : KB_ERR_CORRUPT;
+}
+
+static kb_status close_payout_days(tick *t, bool *more) {
+    kb_key lo, hi;
+    kb_key_init(&lo);
+    kb_key_add(&lo, KB_SYS_PREFIX);
+    kb_key_add(&lo, "balances");
+    kb_key_raw(&lo, "/", 1);
+    kb_key_prefix_end(&lo, &hi);
+    return walk_rows(t, &lo, &hi, 0, close_balance, more);
+}
+
+/* A due list ("<prefix><day hex16>/<tenant>/<id>") up to (and without)
+ * key day until. */
+static kb_status walk_due(tick *t, const kb_key *prefix, int32_t until, row_fn fn, bool *more) {
+    kb_key hi = *prefix;
+    kb_key_raw_hex64(&hi, (uint64_t)(int64_t)until);
+    return walk_rows(t, prefix, &hi, 17 /* 16 hex digits and '/' */, fn, more);
 }
 
 static kb_status invoice_overdue(tick *t, const char *tenant, const char *id) {
