@@ -105,6 +105,20 @@ int cli_query(cli *c, const char *method, const ProtobufCMessage *req,
     return CLI_EXIT_OK;
 }
 
+int cli_fetch_currency(cli *c, const char *method, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *d,
+                       const char *(*currency_of)(const ProtobufCMessage *reply), char cur[4]) {
+    ProtobufCMessage *m;
+    int ex = cli_fetch(c, method, req, d, &m);
+    if (ex != CLI_EXIT_OK) return ex;
+    const char *v = currency_of(m);
+    cur[0] = '\0';
+    if (v && strlen(v) == 3) memcpy(cur, v, 4);
+    protobuf_c_message_free_unpacked(m, NULL);
+    if (!cur[0]) return cli_usage_error(c, "%s gave no currency", method);
+    return CLI_EXIT_OK;
+}
+
 /* ------------------------------------------------------- flag values */
 
 int cli_time_flag(cli *c, const char *flag, int64_t *out) {

@@ -92,6 +92,11 @@ int cli_command(cli *c, const char *method, const ProtobufCMessage *req);
 /* connect + call a query (no idempotency key) + decode its reply (a d
  * message) into *out (NULL unless CLI_EXIT_OK; free it with
  * protobuf_c_message_free_unpacked). For a look-up inside a command. */
+/* cli_fetch, then the reply's currency (via currency_of) into cur: the
+ * currency a command's amounts are typed in. */
+int cli_fetch_currency(cli *c, const char *method, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *d,
+                       const char *(*currency_of)(const ProtobufCMessage *reply), char cur[4]);
 int cli_fetch(cli *c, const char *method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *d, ProtobufCMessage **out);
 /* connect + call + print the reply (a d message) with print_table. */

@@ -343,18 +343,16 @@ static int line_amounts(cli *c, const char *cur, LineRequest *r) {
 }
 
 /* The invoice's currency, asked of the server (amounts are typed in it). */
+static const char *invoice_currency_of(const ProtobufCMessage *m) {
+    const Kasboek__V1__GetInvoiceReply *g = (const void *)m;
+    return g->invoice ? g->invoice->currency : NULL;
+}
+
 int cli_invoice_currency(cli *c, const char *id, char cur[4]) {
     Kasboek__V1__GetInvoiceRequest q = KASBOEK__V1__GET_INVOICE_REQUEST__INIT;
-    ProtobufCMessage *m;
     q.invoice_id = (char *)id;
-    int ex = cli_fetch(c, "GetInvoice", &q.base, &kasboek__v1__get_invoice_reply__descriptor, &m);
-    if (ex != CLI_EXIT_OK) return ex;
-    const Kasboek__V1__GetInvoiceReply *g = (const void *)m;
-    cur[0] = '\0';
-    if (g->invoice && strlen(g->invoice->currency) == 3) memcpy(cur, g->invoice->currency, 4);
-    protobuf_c_message_free_unpacked(m, NULL);
-    if (!cur[0]) return cli_usage_error(c, "invoice %s has no currency", id);
-    return CLI_EXIT_OK;
+    return cli_fetch_currency(c, "GetInvoice", &q.base, &kasboek__v1__get_invoice_reply__descriptor,
+                              invoice_currency_of, cur);
 }
 
 /* -------------------------------------------------------------- commands */

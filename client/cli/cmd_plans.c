@@ -118,16 +118,16 @@ static const char *opt(const cli *c, const char *flag) {
 }
 
 /* The plan's currency, asked of the server. */
+static const char *plan_currency_of(const ProtobufCMessage *m) {
+    const Kasboek__V1__GetPlanReply *g = (const void *)m;
+    return g->plan ? g->plan->currency : NULL;
+}
+
 static int plan_currency(cli *c, const char *id, char cur[4]) {
     Kasboek__V1__GetPlanRequest q = KASBOEK__V1__GET_PLAN_REQUEST__INIT;
     q.plan_id = (char *)id;
-    ProtobufCMessage *m;
-    int ex = cli_fetch(c, "GetPlan", &q.base, &kasboek__v1__get_plan_reply__descriptor, &m);
-    if (ex != CLI_EXIT_OK) return ex;
-    const Kasboek__V1__GetPlanReply *g = (const void *)m;
-    snprintf(cur, 4, "%s", g->plan ? g->plan->currency : "");
-    protobuf_c_message_free_unpacked(m, NULL);
-    return CLI_EXIT_OK;
+    return cli_fetch_currency(c, "GetPlan", &q.base, &kasboek__v1__get_plan_reply__descriptor,
+                              plan_currency_of, cur);
 }
 
 typedef struct plan_flags {

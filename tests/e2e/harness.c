@@ -607,3 +607,20 @@ int kbe_server_teardown(kbe_server *s) {
     kbe_server_fini(s);
     return code == 0 ? 0 : -1;
 }
+
+void kbe_audit_ok(const kbe_server *s) {
+    kbe_proc p;
+    kbe_audit(&p, "verify", s->data_dir);
+    if (p.status != 0) kbe_proc_dump("kasboek-audit verify", &p);
+    assert_int_equal(p.status, 0);
+    kbe_proc_fini(&p);
+    char scratch[KBE_PATH_MAX];
+    kbe_server_path(s, "scratch", scratch, sizeof scratch);
+    const char *argv[] = {KB_AUDIT, "replay", s->data_dir, "--scratch", scratch, NULL};
+    kbe_run(argv, &p);
+    if (p.status != 0 || !strstr(p.out, "equal")) kbe_proc_dump("kasboek-audit replay", &p);
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "equal"));
+    kbe_proc_fini(&p);
+    kbe_rmtree(scratch);
+}

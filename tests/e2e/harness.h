@@ -179,6 +179,9 @@ void kbe_cli(const kbe_server *s, kbe_proc *p, ...);
 void kbe_cli_raw(kbe_proc *p, ...);
 /* KB_AUDIT verb dir. */
 void kbe_audit(kbe_proc *p, const char *verb, const char *dir);
+/* kasboek-audit verify and replay of s's data dir (kasboekd stopped) must
+ * both pass, replay finding every projection equal. */
+void kbe_audit_ok(const kbe_server *s);
 /* Prints a run's status and output (on failures). */
 void kbe_proc_dump(const char *what, const kbe_proc *p);
 

@@ -394,22 +394,6 @@ static void number_unused(kb_client *c, const char *prefix, int seq) {
     kb_client_result_fini(&res);
 }
 
-static void audit_ok(const kbe_server *s) {
-    kbe_proc p;
-    kbe_audit(&p, "verify", s->data_dir);
-    if (p.status != 0) kbe_proc_dump("kasboek-audit verify", &p);
-    assert_int_equal(p.status, 0);
-    kbe_proc_fini(&p);
-    char scratch[KBE_PATH_MAX];
-    kbe_server_path(s, "scratch", scratch, sizeof scratch);
-    const char *argv[] = {KB_AUDIT, "replay", s->data_dir, "--scratch", scratch, NULL};
-    kbe_run(argv, &p);
-    if (p.status != 0 || !strstr(p.out, "equal")) kbe_proc_dump("kasboek-audit replay", &p);
-    assert_int_equal(p.status, 0);
-    assert_non_null(strstr(p.out, "equal"));
-    kbe_proc_fini(&p);
-    kbe_rmtree(scratch);
-}
 
 static void test_gapless_numbers_under_concurrency(void **state) {
     (void)state;
@@ -449,7 +433,7 @@ static void test_gapless_numbers_under_concurrency(void **state) {
     /* durable: the chain verifies, the projections replay equal, and after
      * a restart the numbers are the same and the series goes on */
     kbe_server_stop_ok(&server);
-    audit_ok(&server);
+    kbe_audit_ok(&server);
     kbe_server_resume(&server);
     c = kbe_connect(&server, NULL);
     kbe_head_get(c, &after);

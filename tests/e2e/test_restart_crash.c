@@ -227,22 +227,6 @@ static void check_all_acked(const kbe_server *s, const writer *ws) {
     kb_client_close(c);
 }
 
-static void audit_ok(const kbe_server *s) {
-    kbe_proc p;
-    kbe_audit(&p, "verify", s->data_dir);
-    if (p.status != 0) kbe_proc_dump("kasboek-audit verify", &p);
-    assert_int_equal(p.status, 0);
-    kbe_proc_fini(&p);
-    char scratch[KBE_PATH_MAX];
-    kbe_server_path(s, "scratch", scratch, sizeof scratch);
-    const char *argv[] = {KB_AUDIT, "replay", s->data_dir, "--scratch", scratch, NULL};
-    kbe_run(argv, &p);
-    if (p.status != 0 || !strstr(p.out, "equal")) kbe_proc_dump("kasboek-audit replay", &p);
-    assert_int_equal(p.status, 0);
-    assert_non_null(strstr(p.out, "equal"));
-    kbe_proc_fini(&p);
-    kbe_rmtree(scratch);
-}
 
 static writer ws[CRASH_THREADS];
 
@@ -268,7 +252,7 @@ static void test_sigkill_loses_no_acknowledged_command(void **state) {
         kbe_server_resume(&srv);
         check_all_acked(&srv, ws);
         kbe_server_stop_ok(&srv);
-        audit_ok(&srv);
+        kbe_audit_ok(&srv);
     }
 }
 

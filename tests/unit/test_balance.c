@@ -22,19 +22,6 @@ typedef Kasboek__V1__BalanceTransaction Btxn;
 #define CARD   KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_CARD
 #define SEPA   KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT
 
-/* 10:00 UTC on date "YYYY-MM-DD". */
-static int64_t at(const char *date) {
-    int32_t d;
-    assert_int_equal(kb_date_parse(date, &d), KB_OK);
-    return kb_instant_of_day(d) + 10 * INT64_C(3600000000);
-}
-
-static int32_t day(const char *date) {
-    int32_t d;
-    assert_int_equal(kb_date_parse(date, &d), KB_OK);
-    return d;
-}
-
 /* ------------------------------------------------------------- commands */
 
 static kb_code pay(env *e, const char *id, int64_t amount, int64_t fee, const char *cur,
@@ -194,7 +181,7 @@ static void expect_txn(const Btxn *t, Kasboek__V1__BalanceTransactionType type, 
                        const char *available_on) {
     assert_int_equal(t->type, type);
     assert_int_equal(t->amount, amount);
-    assert_int_equal(t->available_on, day(available_on));
+    assert_int_equal(t->available_on, kbt_day(available_on));
 }
 
 #define T(x) KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_##x
@@ -276,7 +263,7 @@ static void reports_of_worked_example(env *e) {
         free(json.content);
     }
     /* more money moves, a payout is paid: as of the old seq nothing changes */
-    e->now = at("2026-03-09");
+    e->now = kbt_at("2026-03-09");
     assert_int_equal(pay(e, "D", 3000, 0, "EUR", CARD), KB_CODE_OK);
     assert_int_equal(payout_outcome(e, "po_20260305_EUR", true), KB_CODE_OK);
     assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK);
@@ -308,14 +295,14 @@ static void reports_of_worked_example(env *e) {
  * settles, refunds and lost disputes at once; a failed refund gives back. */
 static void test_booking_rules(void **st) {
     env *e = *st;
-    e->now = at("2026-03-05"); /* a Thursday */
+    e->now = kbt_at("2026-03-05"); /* a Thursday */
     assert_int_equal(pay(e, "c1", 10000, 290, "EUR", CARD), KB_CODE_OK);
     assert_int_equal(pay(e, "s1", 5000, 35, "EUR", SEPA), KB_CODE_OK); /* processing: nothing */
     assert_int_equal(pay(e, "s2", 4000, 0, "EUR", SEPA), KB_CODE_OK);
     bal b = balance(e, "EUR", 0);
     assert_int_equal(b.pending, 10000 - 290);
     assert_int_equal(b.available, 0);
-    e->now = at("2026-03-06"); /* Friday */
+    e->now = kbt_at("2026-03-06"); /* Friday */
     assert_int_equal(kbt_settle(e, "s1"), KB_CODE_OK);
     assert_int_equal(kbt_fail_payment(e, "s2"), KB_CODE_OK);               /* never booked */
     assert_int_equal(kbt_refund(e, "s1", "rs1", 1000, "EUR"), KB_CODE_OK); /* pending refund */
@@ -343,7 +330,7 @@ static void test_booking_rules(void **st) {
     b = balance(e, "EUR", 0);
     assert_int_equal(b.total, 10000 - 290 + 5000 - 35 - 1000 + 1000 - 2500 - 4500);
     assert_int_equal(b.available, -1000 + 1000 - 2500 - 4500);
-    e->now = at("2026-03-11");
+    e->now = kbt_at("2026-03-11");
     b = balance(e, "EUR", 0);
     assert_int_equal(b.pending, 0);
     assert_int_equal(b.available, b.total);
@@ -360,22 +347,22 @@ static void test_booking_rules(void **st) {
  *              19.12 stays pending. */
 static void test_negative_payout_day(void **st) {
     env *e = *st;
-    e->now = at("2026-03-02");
+    e->now = kbt_at("2026-03-02");
     assert_int_equal(pay(e, "A", 10000, 290, "EUR", CARD), KB_CODE_OK);
     assert_int_equal(pay(e, "B", 5000, 175, "EUR", CARD), KB_CODE_OK);
     uint64_t head = kb_engine_head(e->engine).seq;
     assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK); /* nothing available yet */
     assert_int_equal(kb_engine_head(e->engine).seq, head);
-    e->now = at("2026-03-04");
+    e->now = kbt_at("2026-03-04");
     assert_int_equal(close_payout(e, "EUR", "2026-03-04"), KB_CODE_OK);
     Kasboek__V1__GetPayoutReply *p1 = get_payout(e, "po_20260304_EUR");
     assert_int_equal(p1->payout->amount->amount, 14535);
     assert_false(p1->payout->debit);
     assert_int_equal(p1->payout->status, KASBOEK__V1__PAYOUT_STATUS__PAYOUT_STATUS_PENDING);
-    assert_int_equal(p1->payout->arrival_date, day("2026-03-05"));
+    assert_int_equal(p1->payout->arrival_date, kbt_day("2026-03-05"));
     assert_int_equal(p1->n_transactions, 4);
     kasboek__v1__get_payout_reply__free_unpacked(p1, NULL);
-    e->now = at("2026-03-05");
+    e->now = kbt_at("2026-03-05");
     assert_int_equal(kbt_refund(e, "A", "rA", 10000, "EUR"), KB_CODE_OK);
     assert_int_equal(dispute(e, "B", "dB", 5000, 1500, "EUR", true), KB_CODE_OK);
     assert_int_equal(pay(e, "C", 2000, 88, "EUR", CARD), KB_CODE_OK);
@@ -387,7 +374,7 @@ static void test_negative_payout_day(void **st) {
     assert_int_equal(p2->n_transactions, 2);
     expect_txn(p2->transactions[0], T(REFUND), -10000, "2026-03-05");
     expect_txn(p2->transactions[1], T(DISPUTE), -6500, "2026-03-05");
-    assert_int_equal(p2->payout->previous_date, day("2026-03-04"));
+    assert_int_equal(p2->payout->previous_date, kbt_day("2026-03-04"));
     assert_int_equal(p2->n_timeline, 1); /* PayoutCreated */
     kasboek__v1__get_payout_reply__free_unpacked(p2, NULL);
     bal b = balance(e, "EUR", 0);
@@ -403,15 +390,15 @@ static void test_negative_payout_day(void **st) {
     Kasboek__V1__GetBalanceRequest tr = KASBOEK__V1__GET_BALANCE_REQUEST__INIT;
     tr.currency = "EUR";
     tr.as_of_case = KASBOEK__V1__GET_BALANCE_REQUEST__AS_OF_AS_OF_TIME;
-    tr.as_of_time = at("2026-03-03");
+    tr.as_of_time = kbt_at("2026-03-03");
     assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
     Kasboek__V1__GetBalanceReply *tg =
         kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_int_equal(tg->as_of_seq, 4);
-    assert_int_equal(tg->as_of_date, day("2026-03-03"));
+    assert_int_equal(tg->as_of_date, kbt_day("2026-03-03"));
     assert_int_equal(tg->balances[0]->pending, 14535);
     kasboek__v1__get_balance_reply__free_unpacked(tg, NULL);
-    tr.as_of_time = at("2026-03-04"); /* the day's close is in, paid out */
+    tr.as_of_time = kbt_at("2026-03-04"); /* the day's close is in, paid out */
     assert_int_equal(query(e, "GetBalance", &tr.base), KB_CODE_OK);
     tg = kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_int_equal(tg->n_balances, 1);
@@ -444,14 +431,14 @@ static void test_negative_payout_day(void **st) {
  * once, so the next payout carries it); its transactions stay in it. */
 static void test_payout_paid_and_failed(void **st) {
     env *e = *st;
-    e->now = at("2026-03-02");
+    e->now = kbt_at("2026-03-02");
     assert_int_equal(pay(e, "A", 10000, 0, "EUR", CARD), KB_CODE_OK);
-    e->now = at("2026-03-04");
+    e->now = kbt_at("2026-03-04");
     assert_int_equal(close_payout(e, "EUR", NULL), KB_CODE_OK);
     assert_int_equal(payout_outcome(e, "po_20260304_EUR", true), KB_CODE_OK);
     assert_int_equal(payout_outcome(e, "po_20260304_EUR", true), KB_CODE_FAILED_PRECONDITION);
     assert_int_equal(e->reply.err.reason, KB_REASON_PAYOUT_NOT_PENDING);
-    e->now = at("2026-03-05"); /* the bank returns it */
+    e->now = kbt_at("2026-03-05"); /* the bank returns it */
     assert_int_equal(payout_outcome(e, "po_20260304_EUR", false), KB_CODE_OK);
     Kasboek__V1__CommandResult *r = result(e);
     assert_int_equal(r->payout->status, KASBOEK__V1__PAYOUT_STATUS__PAYOUT_STATUS_FAILED);
@@ -494,7 +481,7 @@ static void test_settings(void **st) {
     assert_int_equal(e->reply.err.reason, KB_REASON_SETTING_OUT_OF_RANGE);
     assert_string_equal(e->reply.err.field, "card_available_days");
     assert_int_equal(kb_engine_head(e->engine).seq, head);
-    e->now = at("2026-03-02");
+    e->now = kbt_at("2026-03-02");
     assert_int_equal(pay(e, "A", 1000, 0, "EUR", CARD), KB_CODE_OK); /* 2 days */
     u.card_available_days = 0;
     assert_int_equal(exec(e, "UpdateTenantSettings", &u.base, NULL, -1), KB_CODE_OK);
@@ -522,10 +509,10 @@ static uint32_t run_tick(env *e, int64_t now) {
 
 static void test_tick_closes_due_days(void **st) {
     env *e = *st;
-    e->now = at("2026-03-02");
+    e->now = kbt_at("2026-03-02");
     assert_int_equal(pay(e, "A", 10000, 300, "EUR", CARD), KB_CODE_OK);
     assert_int_equal(pay(e, "B", 7000, 0, "USD", CARD), KB_CODE_OK);
-    int32_t d = day("2026-03-04");
+    int32_t d = kbt_day("2026-03-04");
     int64_t five = kb_instant_of_day(d) + 5 * INT64_C(3600000000);
     assert_int_equal(run_tick(e, five), 0);              /* 03-03 is due: nothing available by it */
     assert_int_equal(run_tick(e, five + 3600000000), 2); /* 06:00: 03-04 closes */
@@ -765,7 +752,7 @@ static void test_randomized_invariants(void **st) {
     char(*ids)[40] = calloc(20000, 40);
     int n = 0, actions = 0;
     for (int d = 0; d < 40; d++) {
-        e->now = at("2026-03-02") + d * DAY_US;
+        e->now = kbt_at("2026-03-02") + d * DAY_US;
         for (int i = 0; i < 60; i++, actions++) random_action(e, ps, &n, d);
         if (d % 5 == 4) {
             check_invariants(e, "EUR", all, ids);

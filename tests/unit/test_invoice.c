@@ -28,13 +28,6 @@ typedef Kasboek__V1__Invoice Invoice;
 #define DISC_BP KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_BP
 #define DISC_AM KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__DISCOUNT_DISCOUNT_AMOUNT
 
-/* 10:00 UTC on date "YYYY-MM-DD". */
-static int64_t at(const char *date) {
-    int32_t d;
-    assert_int_equal(kb_date_parse(date, &d), KB_OK);
-    return kb_instant_of_day(d) + 10 * INT64_C(3600000000);
-}
-
 /* ------------------------------------------------------------- commands */
 
 static kb_code create_terms(env *e, const char *id, const char *cur, const char *customer,
@@ -274,7 +267,7 @@ static kb_code settings(env *e, const char *prefix, int digits, int without_year
 
 static void test_numbering(void **st) {
     env *e = *st;
-    e->now = at("2026-03-01");
+    e->now = kbt_at("2026-03-01");
     finalized_as(e, "a", "INV-2026-000001");
     /* refusals take no number */
     create(e, "empty", "EUR");
@@ -282,7 +275,7 @@ static void test_numbering(void **st) {
     assert_int_equal(finalize(e, "a"), KB_CODE_FAILED_PRECONDITION);
     finalized_as(e, "b", "INV-2026-000002");
     /* a new year starts the series again */
-    e->now = at("2027-01-02");
+    e->now = kbt_at("2027-01-02");
     finalized_as(e, "c", "INV-2027-000001");
     assert_int_equal(settings(e, "ACME", 4, -1), KB_CODE_OK);
     finalized_as(e, "d", "ACME-2027-0002");
@@ -330,7 +323,7 @@ static void refused(env *e, kb_code got, uint64_t head, refusal want) {
 
 static void test_illegal_transitions(void **st) {
     env *e = *st;
-    e->now = at("2026-03-01");
+    e->now = kbt_at("2026-03-01");
     create(e, "open", "EUR");
     assert_int_equal(item(e, "open", 2000, 10000, 2100), KB_CODE_OK); /* 242.00 */
     assert_int_equal(finalize(e, "open"), KB_CODE_OK);
@@ -461,7 +454,7 @@ static int64_t due(env *e, const char *id, Kasboek__V1__InvoiceStatus *status) {
 
 static void test_payments_apply_and_reverse(void **st) {
     env *e = *st;
-    e->now = at("2026-03-01");
+    e->now = kbt_at("2026-03-01");
     create(e, "i", "EUR");
     assert_int_equal(item(e, "i", 2000, 10000, 2100), KB_CODE_OK); /* 242.00 */
     assert_int_equal(finalize(e, "i"), KB_CODE_OK);
@@ -535,7 +528,7 @@ static void test_payments_apply_and_reverse(void **st) {
 /* A payment link's (or quote's) succeeded payment makes its invoice, paid. */
 static void test_payment_link_invoice(void **st) {
     env *e = *st;
-    e->now = at("2026-03-01");
+    e->now = kbt_at("2026-03-01");
     Kasboek__V1__Money unit = KASBOEK__V1__MONEY__INIT;
     unit.amount = 2500;
     unit.currency = "EUR";
@@ -603,7 +596,7 @@ static Kasboek__V1__ListInvoicesReply *list(env *e, Kasboek__V1__ListInvoicesReq
 
 static void test_overdue_once_by_tick(void **st) {
     env *e = *st;
-    e->now = at("2026-03-01");
+    e->now = kbt_at("2026-03-01");
     assert_int_equal(create_terms(e, "n15", "EUR", "c1", TERMS(NET_15), NULL), KB_CODE_OK);
     assert_int_equal(item(e, "n15", 1000, 9900, 0), KB_CODE_OK);
     assert_int_equal(finalize(e, "n15"), KB_CODE_OK);
@@ -613,11 +606,11 @@ static void test_overdue_once_by_tick(void **st) {
     Invoice *inv = get(e, "n15");
     assert_string_equal(inv->due_date, "2026-03-16");
     inv_free(inv);
-    assert_int_equal(tick(e, at("2026-03-01")).invoices_overdue, 0); /* due today */
-    assert_int_equal(tick(e, at("2026-03-02")).invoices_overdue, 1); /* rcpt */
-    assert_int_equal(tick(e, at("2026-03-16")).invoices_overdue, 0); /* n15: its last day */
-    assert_int_equal(tick(e, at("2026-03-17")).invoices_overdue, 1);
-    assert_int_equal(tick(e, at("2026-03-18")).invoices_overdue, 0); /* once */
+    assert_int_equal(tick(e, kbt_at("2026-03-01")).invoices_overdue, 0); /* due today */
+    assert_int_equal(tick(e, kbt_at("2026-03-02")).invoices_overdue, 1); /* rcpt */
+    assert_int_equal(tick(e, kbt_at("2026-03-16")).invoices_overdue, 0); /* n15: its last day */
+    assert_int_equal(tick(e, kbt_at("2026-03-17")).invoices_overdue, 1);
+    assert_int_equal(tick(e, kbt_at("2026-03-18")).invoices_overdue, 0); /* once */
     inv = get(e, "n15");
     assert_true(inv->overdue);
     inv_free(inv);
@@ -637,7 +630,7 @@ static void test_overdue_once_by_tick(void **st) {
     assert_int_equal(l->n_invoices, 1);
     kasboek__v1__list_invoices_reply__free_unpacked(l, NULL);
     assert_int_equal(kbt_refund(e, "p", "pr", 100, "EUR"), KB_CODE_OK);
-    assert_int_equal(tick(e, at("2026-03-19")).invoices_overdue, 0);
+    assert_int_equal(tick(e, kbt_at("2026-03-19")).invoices_overdue, 0);
     inv = get(e, "n15");
     assert_true(inv->overdue);
     assert_int_equal(inv->amount_due, 100);
@@ -707,7 +700,7 @@ static void test_list_filters(void **st) {
     const char *curs[] = {"EUR", "USD"};
     for (int i = 0; i < LIST_N; i++) {
         row *w = &rows[i];
-        e->now = at("2026-03-01") + i * INT64_C(1000000);
+        e->now = kbt_at("2026-03-01") + i * INT64_C(1000000);
         snprintf(w->id, sizeof w->id, "L%02d", i);
         snprintf(w->customer, sizeof w->customer, "c%d", i % 4);
         snprintf(w->cur, sizeof w->cur, "%s", curs[i % 3 == 0]);

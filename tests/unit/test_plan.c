@@ -29,18 +29,12 @@ typedef Kasboek__V1__PaymentPlan Plan;
 
 /* ------------------------------------------------------------- schedule */
 
-static int32_t day(const char *d) {
-    int32_t v;
-    assert_int_equal(kb_date_parse(d, &v), KB_OK);
-    return v;
-}
-
 static void assert_schedule(int64_t total, uint32_t count, int64_t amount, uint32_t want_n,
                             int64_t want_each, int64_t want_last) {
     int64_t a[KB_PLAN_INSTALMENTS_MAX];
     int32_t d[KB_PLAN_INSTALMENTS_MAX];
     uint32_t n;
-    assert_int_equal(kb_plan_schedule(total, count, amount, day("2026-01-31"), PERIOD(MONTHLY), a,
+    assert_int_equal(kb_plan_schedule(total, count, amount, kbt_day("2026-01-31"), PERIOD(MONTHLY), a,
                                       d, KB_PLAN_INSTALMENTS_MAX, &n),
                      KB_OK);
     assert_int_equal(n, want_n);
@@ -68,17 +62,17 @@ static void test_schedule_worked_examples(void **st) {
     int64_t a[4];
     int32_t d[4];
     uint32_t n;
-    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2026-01-31"), PERIOD(MONTHLY), a, d, 4, &n), KB_OK);
-    assert_int_equal(d[1], day("2026-02-28"));
-    assert_int_equal(d[2], day("2026-03-31"));
-    assert_int_equal(d[3], day("2026-04-30"));
-    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2026-01-31"), PERIOD(WEEKLY), a, d, 4, &n), KB_OK);
-    assert_int_equal(d[3], day("2026-02-21"));
-    assert_int_equal(kb_plan_schedule(400, 4, 0, day("2025-11-30"), PERIOD(QUARTERLY), a, d, 4, &n), KB_OK);
-    assert_int_equal(d[1], day("2026-02-28"));
-    assert_int_equal(d[2], day("2026-05-30"));
+    assert_int_equal(kb_plan_schedule(400, 4, 0, kbt_day("2026-01-31"), PERIOD(MONTHLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[1], kbt_day("2026-02-28"));
+    assert_int_equal(d[2], kbt_day("2026-03-31"));
+    assert_int_equal(d[3], kbt_day("2026-04-30"));
+    assert_int_equal(kb_plan_schedule(400, 4, 0, kbt_day("2026-01-31"), PERIOD(WEEKLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[3], kbt_day("2026-02-21"));
+    assert_int_equal(kb_plan_schedule(400, 4, 0, kbt_day("2025-11-30"), PERIOD(QUARTERLY), a, d, 4, &n), KB_OK);
+    assert_int_equal(d[1], kbt_day("2026-02-28"));
+    assert_int_equal(d[2], kbt_day("2026-05-30"));
     /* too many instalments is refused, not cut */
-    assert_int_equal(kb_plan_schedule(100000, 0, 1, day("2026-01-01"), PERIOD(WEEKLY), a, d, 4, &n),
+    assert_int_equal(kb_plan_schedule(100000, 0, 1, kbt_day("2026-01-01"), PERIOD(WEEKLY), a, d, 4, &n),
                      KB_ERR_LIMIT);
 }
 
@@ -437,13 +431,9 @@ static void test_payments_allocate_and_reverse(void **st) {
 
 /* ------------------------------------------------------------------ time */
 
-static int64_t at(const char *date) {
-    return kb_instant_of_day(day(date)) + 10 * INT64_C(3600000000);
-}
-
 static uint32_t tick(env *e, const char *date) {
     kb_tick_result t;
-    e->now = at(date);
+    e->now = kbt_at(date);
     assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
     assert_int_equal(kb_engine_tick(e->engine, e->now, &t), KB_OK);
     assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
@@ -464,7 +454,7 @@ static void test_tick_moves_instalments(void **st) {
     assert_int_equal(simple(e, "ActivatePlan", ""), KB_CODE_OK);
     Kasboek__V1__ActivatePlanRequest a = KASBOEK__V1__ACTIVATE_PLAN_REQUEST__INIT;
     a.plan_id = "sdd";
-    e->now = at("2026-01-01");
+    e->now = kbt_at("2026-01-01");
     assert_int_equal(exec(e, "ActivatePlan", &a.base, NULL, -1), KB_CODE_OK);
     assert_int_equal(tick(e, "2026-01-14"), 0);
     assert_int_equal(tick(e, "2026-01-15"), 2);

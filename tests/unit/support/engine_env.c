@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "engine_env.h"
 #include "log.h"
 #include "query.h"
@@ -170,4 +171,14 @@ void rebuild_and_compare(env *e, size_t chunk_events) {
     kb_rebuild_free(rb);
     kb_store_close(scratch);
     nftw(dir, kbt_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int32_t kbt_day(const char *date) {
+    int32_t d;
+    assert_int_equal(kb_date_parse(date, &d), KB_OK);
+    return d;
+}
+
+int64_t kbt_at(const char *date) {
+    return kb_instant_of_day(kbt_day(date)) + 10 * INT64_C(3600000000);
 }

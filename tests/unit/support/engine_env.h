@@ -41,6 +41,10 @@ kb_code exec(env *e, const char *method, const ProtobufCMessage *m, const char *
 /* Runs a query of tenant t1 at e's clock; returns the reply's code (the
  * reply in e->qreply). */
 kb_code query(env *e, const char *method, const ProtobufCMessage *m);
+/* The civil day of "YYYY-MM-DD", and 10:00 UTC on it (the test fails on a
+ * malformed date). */
+int32_t kbt_day(const char *date);
+int64_t kbt_at(const char *date);
 /* Payment commands through exec (reasons and refund reason fixed). */
 kb_code kbt_settle(env *e, const char *id);
 kb_code kbt_fail_payment(env *e, const char *id);
