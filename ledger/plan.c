@@ -1,5 +1,6 @@
-/* Payment plans: the schedule, the draft and its edits, activation, pause,
- * resume and cancel (DOMAIN.md §5). */
+/* Payment plans (DOMAIN.md §5): the schedule, the draft and its edits,
+ * activation, pause, resume and cancel; payments allocated oldest first and
+ * re-spread when early; reversals; what the clock advances. */
 #include "plan.h"
 
 #include <stdio.h>
@@ -182,6 +183,15 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
         case BODY(PLAN_PAYMENT_REVERSED):
             evolve_money(p, ev, a);
             break;
+        case BODY(PLAN_RESPREAD): {
+            const Kasboek__V1__PlanRespread *e = ev->plan_respread;
+            own_instalments(p, a);
+            for (size_t k = 0; k < e->n_amounts; k++) {
+                Instalment *in = instalment_mut(p, e->amounts[k]->number, a);
+                if (in) in->amount = e->amounts[k]->amount;
+            }
+            break;
+        }
         case BODY(PLAN_COMPLETED):
             p->status = PS(COMPLETED);
             p->closed_at = ev->occurred_at;
@@ -931,8 +941,10 @@ static const char *planning_target(const ProtobufCMessage *source, Event *const 
 /* The working copy of the plan while the reaction emits. */
 typedef struct pwork {
     int64_t paid[KB_PLAN_INSTALMENTS_MAX];
+    int64_t amount[KB_PLAN_INSTALMENTS_MAX];
     const Plan *p;
     int32_t today;
+    int32_t paid_on; /* the day the money being allocated arrived */
 } pwork;
 
 static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32_t today) {
@@ -944,7 +956,7 @@ static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32
 static int64_t work_remaining(const pwork *w) {
     int64_t r = 0;
     for (size_t i = 0; i < w->p->n_instalments; i++)
-        if (w->p->instalments[i]->status != IS(SKIPPED)) r += w->p->instalments[i]->amount - w->paid[i];
+        if (w->p->instalments[i]->status != IS(SKIPPED)) r += w->amount[i] - w->paid[i];
     return r;
 }
 
@@ -956,7 +968,55 @@ static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number
     return al;
 }
 
-/* amount to the oldest open instalments first; a surplus carries on. */
+/* Re-spreads what is open on the instalments not yet due (PLANNED, due
+ * after today, not paid off) over them in equal shares, the last taking the rounding
+ * difference. Nothing when fewer than two remain, when the open amount is
+ * below one minor unit each, or when no amount would change. */
+static kb_code respread(kb_decide_ctx *c, pwork *w, const char *payment_id) {
+    const Plan *p = w->p;
+    uint32_t idx[KB_PLAN_INSTALMENTS_MAX], k = 0;
+    int64_t open = 0, share[KB_PLAN_INSTALMENTS_MAX];
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        int32_t due;
+        if (p->instalments[i]->status != IS(PLANNED) || w->paid[i] >= w->amount[i] ||
+            !kb_date_given(p->instalments[i]->due_date, &due) || due <= w->today)
+            continue;
+        idx[k++] = (uint32_t)i;
+        open += w->amount[i] - w->paid[i];
+    }
+    if (k < 2 || open < (int64_t)k || kb_money_split(open, k, share) != KB_OK) return KB_CODE_OK;
+    bool changes = false;
+    for (uint32_t j = 0; j < k; j++) changes |= w->paid[idx[j]] + share[j] != w->amount[idx[j]];
+    if (!changes) return KB_CODE_OK;
+    Kasboek__V1__PlanInstalmentAmount **v = kb_arena_alloc(c->arena, k * sizeof *v);
+    Kasboek__V1__PlanRespread *e =
+        v ? EMIT(c, Kasboek__V1__PlanRespread, KASBOEK__V1__PLAN_RESPREAD__INIT, BODY(PLAN_RESPREAD))
+          : NULL;
+    if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    for (uint32_t j = 0; j < k; j++) {
+        v[j] = KB_NEW(c->arena, Kasboek__V1__PlanInstalmentAmount,
+                      KASBOEK__V1__PLAN_INSTALMENT_AMOUNT__INIT);
+        if (!v[j]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+        v[j]->number = p->instalments[idx[j]]->number;
+        v[j]->amount = w->amount[idx[j]] = w->paid[idx[j]] + share[j];
+    }
+    e->payment_id = (char *)payment_id;
+    e->open = open;
+    e->amounts = v;
+    e->n_amounts = k;
+    return KB_CODE_OK;
+}
+
+/* Whether money arriving on day paid_on for instalment in is early: more
+ * than the plan's early_days before its due date. */
+static bool early_for(const Plan *p, const Instalment *in, int32_t paid_on) {
+    int32_t due;
+    return p->terms && kb_date_given(in->due_date, &due) &&
+           (int64_t)due - paid_on > (int64_t)p->terms->early_days;
+}
+
+/* amount to the oldest open instalments first; a surplus carries on; an
+ * early payment re-spreads the rest when the plan allows it. */
 static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t amount) {
     const Plan *p = w->p;
     Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
@@ -967,13 +1027,15 @@ static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int6
     if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     int64_t left = amount;
     size_t n = 0;
+    bool early = false;
     for (size_t i = 0; i < p->n_instalments && left > 0; i++) {
         const Instalment *in = p->instalments[i];
-        int64_t open = in->amount - w->paid[i];
+        int64_t open = w->amount[i] - w->paid[i];
         if (in->status == IS(SKIPPED) || open <= 0) continue;
         int64_t take = left < open ? left : open;
         w->paid[i] += take;
         left -= take;
+        early |= early_for(p, in, w->paid_on);
         v[n] = allocation(c, in->number, take, take == open ? IS(PAID) : in->status);
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     }
@@ -984,7 +1046,7 @@ static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int6
     if (work_remaining(w) == 0 && p->status != PS(CANCELLED))
         return EMIT(c, Kasboek__V1__PlanCompleted, KASBOEK__V1__PLAN_COMPLETED__INIT,
                     BODY(PLAN_COMPLETED)) ? KB_CODE_OK : c->err->code;
-    return KB_CODE_OK;
+    return early && p->early_recalc ? respread(c, w, payment_id) : KB_CODE_OK;
 }
 
 /* Takes amount back from the most recently paid instalments first. */
@@ -1081,8 +1143,12 @@ static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMes
     (void)first_seq;
     pwork w = {.p = (const void *)target};
     w.today = kb_day_of_instant(c->now);
-    for (size_t i = 0; w.p && i < w.p->n_instalments; i++) w.paid[i] = w.p->instalments[i]->paid;
+    for (size_t i = 0; w.p && i < w.p->n_instalments; i++) {
+        w.paid[i] = w.p->instalments[i]->paid;
+        w.amount[i] = w.p->instalments[i]->amount;
+    }
     for (size_t i = 0; i < n; i++) {
+        w.paid_on = events[i]->occurred_at ? kb_day_of_instant(events[i]->occurred_at) : w.today;
         kb_code code = planning_one(c, &w, (const void *)source, events[i]);
         if (code) return code;
     }

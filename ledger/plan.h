@@ -1,7 +1,9 @@
 /* Payment plans (DOMAIN.md §5): stream "plan/<id>", state PaymentPlan; the
  * tenant's plan settings, stream "plan_settings/tenant". This part holds
  * the schedule, the draft and its edits, activation, pause, resume and
- * cancel; time, payments and reminders come next (issue 6). */
+ * cancel, payments and their reversals (reaction kb_payment_planning),
+ * early re-spreading, and what Tick advances: due dates, SDD collections,
+ * reminders and auto-cancel. */
 #ifndef KB_PLAN_H
 #define KB_PLAN_H
 

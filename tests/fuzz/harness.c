@@ -474,7 +474,13 @@ void fz_check_plan(const Kasboek__V1__PaymentPlan *p) {
     FZ_CHECK(kb_id_valid(p->plan_id) && p->version > 0 && p->total > 0);
     int64_t sum = 0, paid = 0;
     for (size_t i = 0; i < p->n_instalments; i++) {
-        FZ_CHECK(p->instalments[i]->amount > 0 && p->instalments[i]->number == i + 1);
+        const Kasboek__V1__Instalment *in = p->instalments[i];
+        FZ_CHECK(in->amount > 0 && in->number == i + 1);
+        FZ_CHECK(in->paid >= 0 && in->paid <= in->amount);
+        /* paid off exactly when PAID, unless left SKIPPED by a cancel */
+        FZ_CHECK(in->status == KASBOEK__V1__INSTALMENT_STATUS__INSTALMENT_STATUS_SKIPPED ||
+                 (in->status == KASBOEK__V1__INSTALMENT_STATUS__INSTALMENT_STATUS_PAID) ==
+                     (in->paid == in->amount));
         add(&sum, p->instalments[i]->amount);
         add(&paid, p->instalments[i]->paid);
     }

@@ -530,11 +530,7 @@ static void test_tick_closes_due_days(void **st) {
 
 /* ------------------------------------------------------ randomized run */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n) {
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33) % n;
-}
+#define rnd kbt_rnd
 
 typedef struct sim_payment {
     char id[16];
@@ -746,7 +742,7 @@ static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids
 
 static void test_randomized_invariants(void **st) {
     env *e = *st;
-    rng_state = 20261122;
+    kbt_seed(20261122);
     sim_payment *ps = calloc(4000, sizeof *ps);
     all_btxns *all = calloc(1, sizeof *all);
     char(*ids)[40] = calloc(20000, 40);

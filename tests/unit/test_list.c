@@ -223,11 +223,7 @@ static void test_rare_filters_read_only_matches(void **st) {
 
 /* ---------------------------------------------- random filters vs oracle */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n) {
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33) % n;
-}
+#define rnd kbt_rnd
 
 #define RANDOM_PAYMENTS 1200
 
@@ -392,7 +388,7 @@ static void check_filter(env *e, list_req *q, const oracle *o) {
 
 static void test_random_filters_match_states(void **st) {
     env *e = *st;
-    rng_state = 20261122;
+    kbt_seed(20261122);
     int64_t t0 = NOW - 31 * 86400 * SEC_US;
     random_payments(e, RANDOM_PAYMENTS, 0, t0);
     oracle *o = calloc(1, sizeof *o);
@@ -422,7 +418,7 @@ static void test_random_filters_match_states(void **st) {
 
 static void test_pages_stable_while_events_arrive(void **st) {
     env *e = *st;
-    rng_state = 7;
+    kbt_seed(7);
     int64_t t0 = NOW - 31 * 86400 * SEC_US;
     random_payments(e, 300, 0, t0);
     list_req q = KASBOEK__V1__LIST_PAYMENTS_REQUEST__INIT;
@@ -485,7 +481,7 @@ static void test_old_schema_reprojected(void **st) {
     assert_false(sc.reprojected);
     assert_int_equal(kb_projections_ensure(e->store, e->dir, &sc), KB_OK);
     assert_int_equal(sc.found, KB_SCHEMA_VERSION);
-    rng_state = 99;
+    kbt_seed(99);
     int64_t t0 = NOW - 31 * 86400 * SEC_US;
     random_payments(e, 200, 0, t0);
     /* Make it look like a schema-1 store: no key, index rows of the old

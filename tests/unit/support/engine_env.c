@@ -80,6 +80,17 @@ kb_code kbt_fail_payment(env *e, const char *id) {
     return exec(e, "FailPayment", &r.base, NULL, -1);
 }
 
+static uint64_t kbt_rng;
+
+void kbt_seed(uint64_t seed) {
+    kbt_rng = seed;
+}
+
+uint32_t kbt_rnd(uint32_t n) {
+    kbt_rng = kbt_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(kbt_rng >> 33) % n;
+}
+
 kb_code kbt_refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur) {
     Kasboek__V1__Money a = KASBOEK__V1__MONEY__INIT;
     a.amount = amount;

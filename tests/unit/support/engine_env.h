@@ -45,6 +45,10 @@ kb_code query(env *e, const char *method, const ProtobufCMessage *m);
  * malformed date). */
 int32_t kbt_day(const char *date);
 int64_t kbt_at(const char *date);
+/* A seeded generator for the randomized runs (the same seed, the same
+ * run): kbt_seed sets it, kbt_rnd(n) draws 0..n-1. */
+void kbt_seed(uint64_t seed);
+uint32_t kbt_rnd(uint32_t n);
 /* Payment commands through exec (reasons and refund reason fixed). */
 kb_code kbt_settle(env *e, const char *id);
 kb_code kbt_fail_payment(env *e, const char *id);
