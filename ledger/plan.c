@@ -777,15 +777,9 @@ static kb_code decide_report_reminder(const ProtobufCMessage *state, const Proto
 }
 
 /* What today makes of each unpaid instalment: due on its date (an SDD one
- * collecting, with a collection request), overdue the day after. */
-static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMessage *msg,
-                              kb_decide_ctx *c) {
-    (void)msg;
-    const Plan *p = (const void *)state;
-    int32_t today = kb_day_of_instant(c->now);
-    if (kb_plan_next_action_day(p) > today)
-        return kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
-                            "nothing of plan %s falls due today", p->plan_id);
+ * collecting, with a collection request), overdue the day after; then the
+ * tolerance, then the reminders. Emits nothing when nothing changes. */
+static kb_code advance(kb_decide_ctx *c, const Plan *p, int32_t today) {
     Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *v);
     uint32_t *col = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *col);
     if (!v || !col) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
@@ -814,6 +808,18 @@ static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMess
     size_t before = c->n_events;
     kb_code code = auto_cancel(c, p, v, n, today);
     if (!code && c->n_events == before) code = request_reminders(c, p, v, n, today);
+    return code;
+}
+
+static kb_code decide_advance(const ProtobufCMessage *state, const ProtobufCMessage *msg,
+                              kb_decide_ctx *c) {
+    (void)msg;
+    const Plan *p = (const void *)state;
+    int32_t today = kb_day_of_instant(c->now);
+    if (kb_plan_next_action_day(p) > today)
+        return kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
+                            "nothing of plan %s falls due today", p->plan_id);
+    kb_code code = advance(c, p, today);
     if (!code && !c->n_events)
         code = kb_error_set(c->err, KB_REASON_PLAN_NOTHING_DUE, "plan_id",
                             "nothing of plan %s changes today", p->plan_id);
@@ -893,8 +899,11 @@ static kb_code decide_resume(const ProtobufCMessage *state, const ProtobufCMessa
     const Plan *p = (const void *)state;
     if (p->status != PS(PAUSED))
         return kb_error_set(c->err, KB_REASON_PLAN_NOT_PAUSED, "plan_id", "the plan is not paused");
-    return EMIT(c, Kasboek__V1__PlanResumed, KASBOEK__V1__PLAN_RESUMED__INIT, BODY(PLAN_RESUMED))
-               ? KB_CODE_OK : c->err->code;
+    if (!EMIT(c, Kasboek__V1__PlanResumed, KASBOEK__V1__PLAN_RESUMED__INIT, BODY(PLAN_RESUMED)))
+        return c->err->code;
+    /* what the clock did not do while paused, at once: the instalment
+     * statuses, collections, the tolerance and reminders as Tick would now */
+    return advance(c, p, kb_day_of_instant(c->now));
 }
 
 static kb_code decide_cancel(const ProtobufCMessage *state, const ProtobufCMessage *msg,

@@ -219,8 +219,13 @@ int cli_invoice_currency(cli *c, const char *id, char cur[4]);
  * and (after the result's own lines) its lines and payments tables. */
 void cli_print_invoice_result(const Kasboek__V1__CommandResult *r);
 void cli_print_invoice_tables(const Kasboek__V1__CommandResult *r);
-/* cmd_query.c: a stream's events (seq, version, type, occurred_at). */
+/* cmd_query.c: a stream's events (seq, version, type, occurred_at), and
+ * with a DETAIL column that detail writes for each event (ctx passed on). */
 void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n);
+typedef void (*cli_event_detail_fn)(char *buf, size_t n, const Kasboek__V1__Event *ev,
+                                    const void *ctx);
+void cli_print_timeline_detail(Kasboek__V1__EventRecord *const *events, size_t n,
+                               cli_event_detail_fn detail, const void *ctx);
 /* cmd_balance.c: the payout, balance or settings part of a CommandResult. */
 void cli_print_payout_result(const Kasboek__V1__CommandResult *r);
 

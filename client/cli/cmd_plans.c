@@ -1,6 +1,8 @@
 /* plans create|update|activate|pause|resume|cancel|pay|retry|get|list|
  * timeline, settings plans */
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +15,19 @@ typedef Kasboek__V1__PaymentPlan Plan;
 /* ---------------------------------------------------------------- output */
 
 static void print_instalments(const Plan *p) {
-    char amt[CLI_TEXT_MAX], paid[CLI_TEXT_MAX], st[CLI_TEXT_MAX], num[16];
+    char amt[CLI_TEXT_MAX], paid[CLI_TEXT_MAX], st[CLI_TEXT_MAX], rem[CLI_TEXT_MAX], num[16];
     cli_table t;
-    cli_table_init(&t, ">NUMBER DUE_DATE >AMOUNT >PAID STATUS");
+    cli_table_init(&t, ">NUMBER DUE_DATE >AMOUNT >PAID STATUS REMINDER");
     for (size_t i = 0; i < p->n_instalments; i++) {
         const Kasboek__V1__Instalment *in = p->instalments[i];
         snprintf(num, sizeof num, "%u", in->number);
         const char *row[] = {
             num, in->due_date, cli_money(amt, sizeof amt, in->amount, p->currency),
             cli_money(paid, sizeof paid, in->paid, p->currency),
-            cli_enum(st, sizeof st, &kasboek__v1__instalment_status__descriptor, (int)in->status)};
+            cli_enum(st, sizeof st, &kasboek__v1__instalment_status__descriptor, (int)in->status),
+            in->reminder ? cli_enum(rem, sizeof rem, &kasboek__v1__reminder_status__descriptor,
+                                    (int)in->reminder)
+                         : "-"};
         cli_table_add(&t, row);
     }
     printf("\ninstalments\n");
@@ -46,6 +51,12 @@ static void print_plan(const Plan *p) {
     cli_kv("next due", cli_or_dash(p->next_due_date));
     cli_kv("period", cli_enum(buf, sizeof buf, &kasboek__v1__plan_period__descriptor, (int)p->period));
     cli_kv("reminder", cli_enum(buf, sizeof buf, &kasboek__v1__reminder_channel__descriptor, (int)p->reminder));
+    if (p->early_recalc && p->terms) {
+        snprintf(n, sizeof n, "re-spread when paid over %u days early", p->terms->early_days);
+        cli_kv("early payment", n);
+    } else {
+        cli_kv("early payment", "no re-spread");
+    }
     if (p->terms) {
         snprintf(n, sizeof n, "%u days, %u instalments (0 = off)", p->terms->tolerance_days,
                  p->terms->tolerance_count);
@@ -76,18 +87,117 @@ void cli_print_plan_tables(const Kasboek__V1__CommandResult *r) {
     if (r->plan && r->plan->n_instalments) print_instalments(r->plan);
 }
 
+/* ------------------------------------------------------------- timeline */
+
+static void put(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *buf, size_t n, const char *fmt, ...) {
+    size_t len = strlen(buf);
+    if (len + 1 >= n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+static void put_allocations(char *buf, size_t n, Kasboek__V1__PlanAllocation *const *al, size_t k,
+                            const char *cur) {
+    char m[CLI_TEXT_MAX], st[CLI_TEXT_MAX];
+    for (size_t i = 0; i < k; i++)
+        put(buf, n, "%s#%u %s %s", i ? ", " : ": ", al[i]->number,
+            cli_money(m, sizeof m, al[i]->amount, cur),
+            cli_enum(st, sizeof st, &kasboek__v1__instalment_status__descriptor, (int)al[i]->status));
+}
+
+/* One line of what a plan event did, amounts in the plan's currency. */
+static void plan_event_detail(char *buf, size_t n, const Kasboek__V1__Event *ev, const void *ctx) {
+    const char *cur = ((const Plan *)ctx)->currency;
+    char m[CLI_TEXT_MAX], e[CLI_TEXT_MAX];
+#define BODY(x) KASBOEK__V1__EVENT__BODY_##x
+    switch (ev->body_case) {
+        case BODY(PLAN_CREATED):
+            put(buf, n, "total %s over %zu item(s)",
+                cli_money(m, sizeof m, ev->plan_created->total, cur), ev->plan_created->n_items);
+            break;
+        case BODY(PLAN_SCHEDULED):
+            put(buf, n, "%zu instalments from %s, %s", ev->plan_scheduled->n_instalments,
+                ev->plan_scheduled->start_date,
+                cli_enum(e, sizeof e, &kasboek__v1__plan_period__descriptor, (int)ev->plan_scheduled->period));
+            break;
+        case BODY(PLAN_TERMS_CHANGED):
+            put(buf, n, "reminder %s, tolerance %u days / %u instalments",
+                cli_enum(e, sizeof e, &kasboek__v1__reminder_channel__descriptor,
+                         (int)ev->plan_terms_changed->reminder),
+                ev->plan_terms_changed->tolerance_days, ev->plan_terms_changed->tolerance_count);
+            break;
+        case BODY(PLAN_PAUSED): put(buf, n, "%s", ev->plan_paused->reason); break;
+        case BODY(PLAN_CANCELLED):
+            put(buf, n, "%s%s", ev->plan_cancelled->automatic ? "automatic: " : "",
+                ev->plan_cancelled->reason);
+            break;
+        case BODY(PLAN_PAYMENT_ALLOCATED): {
+            const Kasboek__V1__PlanPaymentAllocated *a = ev->plan_payment_allocated;
+            put(buf, n, "%s %s", a->payment_id, cli_money(m, sizeof m, a->amount, cur));
+            put_allocations(buf, n, a->allocations, a->n_allocations, cur);
+            break;
+        }
+        case BODY(PLAN_PAYMENT_REVERSED): {
+            const Kasboek__V1__PlanPaymentReversed *r = ev->plan_payment_reversed;
+            put(buf, n, "%s -%s (%s)", r->payment_id, cli_money(m, sizeof m, r->amount, cur), r->reason);
+            put_allocations(buf, n, r->allocations, r->n_allocations, cur);
+            break;
+        }
+        case BODY(PLAN_RESPREAD): {
+            const Kasboek__V1__PlanRespread *r = ev->plan_respread;
+            put(buf, n, "%s early: %s open re-spread", r->payment_id, cli_money(m, sizeof m, r->open, cur));
+            for (size_t i = 0; i < r->n_amounts; i++)
+                put(buf, n, "%s#%u %s", i ? ", " : ": ", r->amounts[i]->number,
+                    cli_money(m, sizeof m, r->amounts[i]->amount, cur));
+            break;
+        }
+        case BODY(PLAN_ADVANCED): {
+            const Kasboek__V1__PlanAdvanced *a = ev->plan_advanced;
+            for (size_t i = 0; i < a->n_changes; i++)
+                put(buf, n, "%s#%u %s", i ? ", " : "", a->changes[i]->number,
+                    cli_enum(e, sizeof e, &kasboek__v1__instalment_status__descriptor,
+                             (int)a->changes[i]->status));
+            for (size_t i = 0; i < a->n_collections_requested; i++)
+                put(buf, n, "%s%u", i ? ", #" : "; collect #", a->collections_requested[i]);
+            break;
+        }
+        case BODY(PLAN_COLLECTION_FAILED):
+            put(buf, n, "#%u: %s", ev->plan_collection_failed->instalment, ev->plan_collection_failed->reason);
+            break;
+        case BODY(PLAN_COLLECTION_RETRIED):
+            put(buf, n, "#%u collecting again", ev->plan_collection_retried->instalment);
+            break;
+        case BODY(PLAN_REMINDER_REQUESTED):
+            put(buf, n, "#%u by %s", ev->plan_reminder_requested->instalment,
+                cli_enum(e, sizeof e, &kasboek__v1__reminder_channel__descriptor,
+                         (int)ev->plan_reminder_requested->channel));
+            break;
+        case BODY(PLAN_REMINDER_REPORTED):
+            put(buf, n, "#%u %s%s", ev->plan_reminder_reported->instalment,
+                ev->plan_reminder_reported->sent ? "sent" : "failed: ",
+                ev->plan_reminder_reported->sent ? "" : ev->plan_reminder_reported->error);
+            break;
+        default:
+            break;
+    }
+#undef BODY
+}
+
 static void print_get(cli *c, const ProtobufCMessage *m) {
     (void)c;
     const Kasboek__V1__GetPlanReply *g = (const void *)m;
     print_plan(g->plan);
     print_instalments(g->plan);
-    cli_print_timeline(g->timeline, g->n_timeline);
+    cli_print_timeline_detail(g->timeline, g->n_timeline, plan_event_detail, g->plan);
 }
 
 static void print_timeline_only(cli *c, const ProtobufCMessage *m) {
     (void)c;
     const Kasboek__V1__GetPlanReply *g = (const void *)m;
-    cli_print_timeline(g->timeline, g->n_timeline);
+    cli_print_timeline_detail(g->timeline, g->n_timeline, plan_event_detail, g->plan);
 }
 
 static void print_list(cli *c, const ProtobufCMessage *m) {

@@ -57,23 +57,31 @@ static void print_disputes(const Kasboek__V1__Payment *p) {
     cli_table_fini(&t);
 }
 
-void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n) {
+void cli_print_timeline_detail(Kasboek__V1__EventRecord *const *events, size_t n,
+                               cli_event_detail_fn detail, const void *ctx) {
     cli_table t;
-    char seq[32], version[32], occurred[CLI_TEXT_MAX];
-    cli_table_init(&t, ">SEQ >VERSION TYPE OCCURRED_AT");
+    char seq[32], version[32], occurred[CLI_TEXT_MAX], what[CLI_TEXT_MAX];
+    cli_table_init(&t, detail ? ">SEQ >VERSION TYPE OCCURRED_AT DETAIL" : ">SEQ >VERSION TYPE OCCURRED_AT");
     for (size_t i = 0; i < n; i++) {
         const Kasboek__V1__EventRecord *e = events[i];
-        int64_t occurred_at, recorded_at;
-        cli_event_times(e, &occurred_at, &recorded_at);
+        Kasboek__V1__Event *ev = kasboek__v1__event__unpack(NULL, e->payload.len, e->payload.data);
         snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
         snprintf(version, sizeof version, "%" PRIu64, e->version);
+        what[0] = 0;
+        if (ev && detail) detail(what, sizeof what, ev, ctx);
         const char *row[] = {seq, version, e->type,
-                             cli_time(occurred, sizeof occurred, occurred_at)};
+                             cli_time(occurred, sizeof occurred, ev ? ev->occurred_at : 0),
+                             cli_or_dash(what)};
         cli_table_add(&t, row);
+        if (ev) kasboek__v1__event__free_unpacked(ev, NULL);
     }
     printf("\ntimeline\n");
     cli_table_print(&t, stdout, true);
     cli_table_fini(&t);
+}
+
+void cli_print_timeline(Kasboek__V1__EventRecord *const *events, size_t n) {
+    cli_print_timeline_detail(events, n, NULL, NULL);
 }
 
 static void print_get(cli *c, const ProtobufCMessage *m) {

@@ -486,6 +486,29 @@ static void test_plans(void **state) {
     expect_exit(&p, 0, "plans list");
     expect_out(&p, "pl-1");
     kbe_proc_fini(&p);
+    /* early recalculation: 150.00 of 400.00 in 4, years before the due
+     * dates, pays the first and 50.00 of the second; the 250.00 open is
+     * re-spread, and the timeline's DETAIL column says so */
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "create", "pl-3", "--customer", "c_anna",
+            "--method", "sct", "--case", "case-8:400.00", "--currency", "EUR", "--start",
+            "2030-01-15", "--period", "weekly", "--count", "4", "--early-recalc", NULL);
+    expect_exit(&p, 0, "plans create --early-recalc");
+    expect_out(&p, "re-spread when paid over 7 days early");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "activate", "pl-3", NULL);
+    expect_exit(&p, 0, "plans activate pl-3");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "pay", "pl-3", "--amount", "150.00",
+            "--payment", "pp-3", NULL);
+    expect_exit(&p, 0, "plans pay pl-3");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "get", "pl-3", NULL);
+    expect_exit(&p, 0, "plans get pl-3");
+    expect_out(&p, "133.33 EUR"); /* 50.00 paid + 83.33 */
+    expect_out(&p, "83.34 EUR");
+    expect_out(&p, "PlanRespread");
+    expect_out(&p, "pp-3 early: 250.00 EUR open re-spread: #2 133.33 EUR, #3 83.33 EUR, #4 83.34 EUR");
+    kbe_proc_fini(&p);
 }
 
 int main(void) {

@@ -604,12 +604,14 @@ static void test_tick_moves_instalments(void **st) {
     assert_instalment(p, 1, 0, IS(PLANNED));
     assert_int_equal(p->status, PS(PAUSED));
     plan_free(p);
+    /* resumed on 16 February: what the clock did not do while paused is
+     * done at once (the second, due the 15th, is overdue) */
     assert_int_equal(simple(e, "ResumePlan", ""), KB_CODE_OK);
-    assert_int_equal(tick(e, "2026-02-17"), 1);
     p = get(e, "p");
     assert_instalment(p, 1, 0, IS(OVERDUE));
     assert_int_equal(p->status, PS(OVERDUE));
     plan_free(p);
+    assert_int_equal(tick(e, "2026-02-17"), 0);
     Kasboek__V1__AdvancePlanRequest ad = KASBOEK__V1__ADVANCE_PLAN_REQUEST__INIT;
     ad.plan_id = "p";
     REFUSED(exec(e, "AdvancePlan", &ad.base, NULL, -1), FAILED_PRECONDITION, PLAN_NOTHING_DUE,
