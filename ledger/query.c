@@ -263,6 +263,8 @@ static const struct {
     {"ListInvoices", &kasboek__v1__list_invoices_request__descriptor, kb_query_list_invoices},
     {"GetPlan", &kasboek__v1__get_plan_request__descriptor, kb_query_get_plan},
     {"ListPlans", &kasboek__v1__list_plans_request__descriptor, kb_query_list_plans},
+    {"GetPlanSettings", &kasboek__v1__get_plan_settings_request__descriptor,
+     kb_query_get_plan_settings},
 };
 
 static int query_index(const char *method) {

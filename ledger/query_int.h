@@ -81,5 +81,6 @@ kb_status kb_query_get_invoice(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_
 kb_status kb_query_list_invoices(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_plan(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_list_plans(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+kb_status kb_query_get_plan_settings(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 
 #endif

@@ -1,5 +1,6 @@
-/* GetPlan (a payment plan with its instalments and timeline) and
- * ListPlans (newest first, by status or customer, cursor pages). */
+/* GetPlan (a payment plan with its instalments and timeline), ListPlans
+ * (newest first, by status or customer, cursor pages) and GetPlanSettings
+ * (the tenant's, its defaults when never set; reading writes nothing). */
 #include <stdio.h>
 #include <string.h>
 
@@ -91,4 +92,14 @@ kb_status kb_query_list_plans(kb_qctx *q, const ProtobufCMessage *msg) {
         if (!out.next_cursor) return KB_ERR_CORRUPT;
     }
     return kb_reply_set(q->reply, &out.base);
+}
+
+/* ------------------------------------------------------- GetPlanSettings */
+
+kb_status kb_query_get_plan_settings(kb_qctx *q, const ProtobufCMessage *msg) {
+    (void)msg;
+    ProtobufCMessage *s;
+    kb_status st = kb_project_load_or_create(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
+                                             &kb_plan_settings_aggregate, "tenant", &s);
+    return st == KB_OK ? kb_reply_set(q->reply, s) : st;
 }

@@ -439,7 +439,22 @@ int cli_cmd_plans_list(cli *c) {
                      print_list);
 }
 
+static void print_settings(cli *c, const ProtobufCMessage *m) {
+    (void)c;
+    Kasboek__V1__CommandResult r = KASBOEK__V1__COMMAND_RESULT__INIT;
+    r.plan_settings = (Kasboek__V1__PlanSettings *)m;
+    cli_print_plan_result(&r);
+}
+
+/* settings plans: without a flag it shows the settings (writing nothing),
+ * with flags it changes them. */
 int cli_cmd_settings_plans(cli *c) {
+    if (!cli_has(c, "early-days") && !cli_has(c, "reminder-offset-days") &&
+        !cli_has(c, "default-tolerance-days") && !cli_has(c, "default-tolerance-count")) {
+        Kasboek__V1__GetPlanSettingsRequest q = KASBOEK__V1__GET_PLAN_SETTINGS_REQUEST__INIT;
+        return cli_query(c, "GetPlanSettings", &q.base, &kasboek__v1__plan_settings__descriptor,
+                         print_settings);
+    }
     Kasboek__V1__UpdatePlanSettingsRequest r = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__INIT;
     uint64_t early = 0, days = 0, count = 0;
     int ex = cli_u64_flag(c, "early-days", 365, &early);

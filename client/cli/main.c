@@ -233,6 +233,7 @@ static const char usage_text[] =
     "  plans get ID | plans timeline ID | plans list [--status S] [--customer C]\n"
     "  settings plans [--early-days N] [--reminder-offset-days N]\n"
     "          [--default-tolerance-days N] [--default-tolerance-count N]\n"
+    "          without a flag: shows them; new plans copy them at creation\n"
     "\n"
     "Log and admin:\n"
     "  events tail [--from SEQ] [--follow]   all events from SEQ (default: the first);\n"

@@ -486,6 +486,19 @@ static void test_plans(void **state) {
     expect_exit(&p, 0, "plans list");
     expect_out(&p, "pl-1");
     kbe_proc_fini(&p);
+    /* settings plans without a flag shows the settings, writing nothing */
+    kbe_cli(&server, &p, "--tenant", "pl", "settings", "plans", NULL);
+    expect_exit(&p, 0, "settings plans");
+    expect_out(&p, "early payment   7 days");
+    expect_out(&p, "tolerance days  30 days");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "settings", "plans", "--reminder-offset-days", "-3", NULL);
+    expect_exit(&p, 0, "settings plans --reminder-offset-days -3");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "settings", "plans", NULL);
+    expect_exit(&p, 0, "settings plans again");
+    expect_out(&p, "reminder offset -3 days");
+    kbe_proc_fini(&p);
     /* early recalculation: 150.00 of 400.00 in 4, years before the due
      * dates, pays the first and 50.00 of the second; the 250.00 open is
      * re-spread, and the timeline's DETAIL column says so */

@@ -22,8 +22,9 @@
 
 static fz_env *E;
 
-static const char *const methods[] = {"GetPayment", "ListPayments", "ReadEvents", "GetInvoice",
-                                      "ListInvoices"};
+static const char *const methods[] = {"GetPayment",   "ListPayments", "ReadEvents",
+                                      "GetInvoice",   "ListInvoices", "GetPlan",
+                                      "ListPlans",    "GetPlanSettings"};
 #define N_METHODS (sizeof methods / sizeof methods[0])
 static const char *const tenants[] = {"t1", "t2", "t3", "bad/tenant"};
 
@@ -230,6 +231,46 @@ static void check_list_invoices(const uint8_t *p, size_t n, const kb_reply *rep)
     kasboek__v1__list_invoices_request__free_unpacked(q, NULL);
 }
 
+/* ----------------------------------------------------------------- plans */
+
+static void check_get_plan(const char *tenant, const kb_reply *rep) {
+    Kasboek__V1__GetPlanReply *r = kasboek__v1__get_plan_reply__unpack(NULL, rep->payload_len, rep->payload);
+    FZ_CHECK(r && r->plan);
+    fz_check_clean(&r->base);
+    fz_check_plan(r->plan);
+    uint64_t events = r->plan->version; /* the timeline is cut at KB_PAGE_SIZE_MAX */
+    FZ_CHECK(r->n_timeline == (events < KB_PAGE_SIZE_MAX ? events : KB_PAGE_SIZE_MAX));
+    for (size_t i = 0; i < r->n_timeline; i++)
+        FZ_CHECK(!strcmp(r->timeline[i]->tenant, tenant) && r->timeline[i]->version == i + 1);
+    kasboek__v1__get_plan_reply__free_unpacked(r, NULL);
+}
+
+/* Every row is a sound plan of the filter's status and customer. */
+static void check_list_plans(const uint8_t *p, size_t n, const kb_reply *rep) {
+    Kasboek__V1__ListPlansRequest *q = kasboek__v1__list_plans_request__unpack(NULL, n, p);
+    Kasboek__V1__ListPlansReply *l =
+        kasboek__v1__list_plans_reply__unpack(NULL, rep->payload_len, rep->payload);
+    FZ_CHECK(q && l);
+    fz_check_clean(&l->base);
+    FZ_CHECK(l->n_plans <= (q->limit ? q->limit : KB_PAGE_SIZE_DEFAULT));
+    for (size_t i = 0; i < l->n_plans; i++) {
+        fz_check_plan(l->plans[i]);
+        if (q->status) FZ_CHECK(l->plans[i]->status == q->status);
+        if (q->customer_id[0]) FZ_CHECK(!strcmp(l->plans[i]->customer_id, q->customer_id));
+    }
+    kasboek__v1__list_plans_reply__free_unpacked(l, NULL);
+    kasboek__v1__list_plans_request__free_unpacked(q, NULL);
+}
+
+static void check_plan_settings(const kb_reply *rep) {
+    Kasboek__V1__PlanSettings *s =
+        kasboek__v1__plan_settings__unpack(NULL, rep->payload_len, rep->payload);
+    FZ_CHECK(s);
+    fz_check_clean(&s->base);
+    FZ_CHECK(s->early_days <= 365 && s->reminder_offset_days >= -60 && s->reminder_offset_days <= 60);
+    kasboek__v1__plan_settings__free_unpacked(s, NULL);
+}
+
 /* --------------------------------------------------------------- input */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -247,7 +288,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             case 1: check_list(tenant, p, n, &rep); break;
             case 2: check_events(tenant, p, n, &rep); break;
             case 3: check_get_invoice(tenant, &rep); break;
-            default: check_list_invoices(p, n, &rep); break;
+            case 4: check_list_invoices(p, n, &rep); break;
+            case 5: check_get_plan(tenant, &rep); break;
+            case 6: check_list_plans(p, n, &rep); break;
+            default: check_plan_settings(&rep); break;
         }
     }
     kb_reply_fini(&rep);

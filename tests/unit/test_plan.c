@@ -335,6 +335,18 @@ static void test_draft_edits_and_lifecycle(void **st) {
  * the plan as it was. */
 static void test_settings_copied_at_creation(void **st) {
     env *e = *st;
+    /* never set: the defaults */
+    Kasboek__V1__GetPlanSettingsRequest q0 = KASBOEK__V1__GET_PLAN_SETTINGS_REQUEST__INIT;
+    assert_int_equal(query(e, "GetPlanSettings", &q0.base), KB_CODE_OK);
+    Kasboek__V1__PlanSettings *d0 =
+        kasboek__v1__plan_settings__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(d0);
+    assert_int_equal(d0->early_days, 7);
+    assert_int_equal(d0->reminder_offset_days, 0);
+    assert_int_equal(d0->default_tolerance_days, 30);
+    assert_int_equal(d0->default_tolerance_count, 0);
+    kasboek__v1__plan_settings__free_unpacked(d0, NULL);
+    assert_int_equal(kb_engine_head(e->engine).seq, 0);
     assert_int_equal(create(e, (plan_spec){.id = "before", .case_ref = "c", .case_amount = 1000,
                                            .currency = "EUR", .count = 2}),
                      KB_CODE_OK);
@@ -350,6 +362,18 @@ static void test_settings_copied_at_creation(void **st) {
     assert_int_equal(create(e, (plan_spec){.id = "after", .case_ref = "c", .case_amount = 1000,
                                            .currency = "EUR", .count = 2}),
                      KB_CODE_OK);
+    /* GetPlanSettings reads them and writes nothing */
+    uint64_t head = kb_engine_head(e->engine).seq;
+    Kasboek__V1__GetPlanSettingsRequest gs = KASBOEK__V1__GET_PLAN_SETTINGS_REQUEST__INIT;
+    assert_int_equal(query(e, "GetPlanSettings", &gs.base), KB_CODE_OK);
+    Kasboek__V1__PlanSettings *got =
+        kasboek__v1__plan_settings__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(got);
+    assert_int_equal(got->early_days, 10);
+    assert_int_equal(got->reminder_offset_days, -3);
+    assert_int_equal(got->default_tolerance_days, 30);
+    kasboek__v1__plan_settings__free_unpacked(got, NULL);
+    assert_int_equal(kb_engine_head(e->engine).seq, head);
     Plan *a = get(e, "before"), *b = get(e, "after");
     assert_int_equal(a->terms->early_days, 7);
     assert_int_equal(a->terms->reminder_offset_days, 0);
