@@ -40,11 +40,15 @@ void kb_key_alias(kb_key *k, const char *tenant, const char *kind, const char *a
 typedef struct kb_aggregate kb_aggregate;
 typedef struct kb_decide_ctx kb_decide_ctx;
 
-/* Consequences of one aggregate's events in another stream, appended by
+/* Consequences of one aggregate's events in other streams, appended by
  * the engine in the same commit, right after them (a payment's money
  * movements book balance transactions; a closed payout day creates its
- * payout; a failed payout books its amount back). Reactions do not chain:
- * the target's own reaction is not run. */
+ * payout; a failed payout books its amount back; a plan's payments pass on
+ * to the invoices it covers). A reaction names one target stream
+ * (target_id) or several (target_ids, each run in turn). Reactions chain
+ * only where a reaction says so (chain): then the target's own reactions
+ * run on the events it appended, one level deep (a payment's money moves
+ * its plan, whose reaction moves the plan's invoices). */
 /* A second stream a decide (or react) reads and may append to: a
  * tenant-wide counter such as the invoice number series. Its state is
  * given to decide (a fresh one when the stream is new) and the events put
@@ -61,6 +65,11 @@ typedef struct kb_reaction {
      * have no consequence. Pure. */
     const char *(*target_id)(const ProtobufCMessage *source_state,
                              Kasboek__V1__Event *const *events, size_t n, kb_arena *a);
+    /* Or several: writes up to cap ids (from the arena, distinct) into ids
+     * and returns how many. Pure. */
+    size_t (*target_ids)(const ProtobufCMessage *source_state, Kasboek__V1__Event *const *events,
+                         size_t n, kb_arena *a, const char **ids, size_t cap);
+    bool chain; /* the target's reactions run on what this one appends */
     /* Pure: emits into c (c->id is the target id; c->first_seq the seq its
      * first event will get) the target's events caused by the source's
      * events (events[0] at seq first_source_seq, the rest after it).
@@ -164,10 +173,10 @@ typedef struct kb_command {
     bool needs_settings;  /* this command's decide reads the tenant's settings (as when
                              its aggregate needs_settings) */
     /* Optional, pure: the other streams decide reads (an invoice a plan
-     * covers). Fills agg[i] and id[i] (ids borrowed from cmd), returns how
-     * many, at most cap. */
-    size_t (*reads)(const ProtobufCMessage *cmd, const kb_aggregate **agg, const char **id,
-                    size_t cap);
+     * covers). Fills agg[i] and id[i] (ids borrowed from cmd or state, the
+     * command's stream, NULL when new), returns how many, at most cap. */
+    size_t (*reads)(const ProtobufCMessage *state, const ProtobufCMessage *cmd,
+                    const kb_aggregate **agg, const char **id, size_t cap);
     bool upsert;          /* the stream may exist or not (decide gets NULL) */
     const char *alias;    /* NULL, or the alias kind id_field names */
     bool creates;         /* the stream must not exist yet */

@@ -450,13 +450,16 @@ static kb_status write_peer(kb_engine *e, const cmd_run *r, stream_run *peer,
     return write_stream(e, r, peer, dc->peer_events, dc->n_peer_events);
 }
 
-/* Runs one reaction to the command's events (after they are appended).
- * A rejection sets err. */
-static kb_status react_one(kb_engine *e, cmd_run *r, const kb_reaction *rx, const stream_run *src,
-                           uint64_t first_seq, kb_error *err) {
-    stream_run t = {.agg = rx->target};
-    t.id = rx->target_id(src->state, r->dc.events, r->dc.n_events, &e->arena);
-    if (!t.id) return KB_OK;
+static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src,
+                       Kasboek__V1__Event *const *events, size_t n, uint64_t first_seq, int depth,
+                       kb_error *err);
+
+/* Runs one reaction to events of src (after they are appended) in the
+ * stream id. A rejection sets err. */
+static kb_status react_to(kb_engine *e, cmd_run *r, const kb_reaction *rx, const stream_run *src,
+                          Kasboek__V1__Event *const *events, size_t n, uint64_t first_seq,
+                          const char *id, int depth, kb_error *err) {
+    stream_run t = {.agg = rx->target, .id = id};
     kb_status st = load_stream(e, r->rq->tenant, &t);
     /* settings are read only when there is something to book */
     if (st == KB_OK && !r->dc.settings) st = load_settings(e, r->rq->tenant, &r->dc.settings);
@@ -472,24 +475,45 @@ static kb_status react_one(kb_engine *e, cmd_run *r, const kb_reaction *rx, cons
     stream_run peer = {0};
     if (rx->peer) st = load_peer(e, r->rq->tenant, rx->peer, &peer, &tc.peer);
     if (st != KB_OK) return st;
-    if (rx->react(t.state, src->state, r->dc.events, r->dc.n_events, first_seq, &tc) !=
-        KB_CODE_OK) {
-        return KB_OK;
-    }
+    if (rx->react(t.state, src->state, events, n, first_seq, &tc) != KB_CODE_OK) return KB_OK;
     bool claims_free;
     st = check_claims(e, r->rq->tenant, t.id, t.agg->type, &tc, err, &claims_free);
-    if (st != KB_OK || !claims_free) return st;
-    if (tc.n_events) st = write_stream(e, r, &t, tc.events, tc.n_events); /* else nothing to save */
-    return st == KB_OK ? write_peer(e, r, &peer, &tc) : st;
+    if (st != KB_OK || !claims_free || !tc.n_events) return st; /* nothing to save */
+    uint64_t t_first = e->head.seq + 1;
+    st = write_stream(e, r, &t, tc.events, tc.n_events);
+    if (st == KB_OK) st = write_peer(e, r, &peer, &tc);
+    if (st == KB_OK && rx->chain && depth == 0)
+        st = react(e, r, &t, tc.events, tc.n_events, t_first, depth + 1, err);
+    return st;
 }
 
-/* Runs the reactions of the command's events, in order; the first that
- * refuses stops them (the caller rolls back). */
-static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src, uint64_t first_seq,
+/* Runs one reaction in each stream it names. */
+static kb_status react_one(kb_engine *e, cmd_run *r, const kb_reaction *rx, const stream_run *src,
+                           Kasboek__V1__Event *const *events, size_t n, uint64_t first_seq,
+                           int depth, kb_error *err) {
+    const char *ids[KB_REACTION_TARGETS_MAX];
+    size_t k = 0;
+    if (rx->target_ids) {
+        k = rx->target_ids(src->state, events, n, &e->arena, ids, KB_REACTION_TARGETS_MAX);
+    } else {
+        ids[0] = rx->target_id(src->state, events, n, &e->arena);
+        k = ids[0] != NULL;
+    }
+    for (size_t i = 0; i < k; i++) {
+        kb_status st = react_to(e, r, rx, src, events, n, first_seq, ids[i], depth, err);
+        if (st != KB_OK || err->code != KB_CODE_OK) return st;
+    }
+    return KB_OK;
+}
+
+/* Runs the reactions of src's events, in order; the first that refuses
+ * stops them (the caller rolls back). */
+static kb_status react(kb_engine *e, cmd_run *r, const stream_run *src,
+                       Kasboek__V1__Event *const *events, size_t n, uint64_t first_seq, int depth,
                        kb_error *err) {
     const kb_reaction *const *rxs = src->agg->reactions;
-    for (size_t i = 0; rxs && rxs[i] && r->dc.n_events; i++) {
-        kb_status st = react_one(e, r, rxs[i], src, first_seq, err);
+    for (size_t i = 0; rxs && rxs[i] && n; i++) {
+        kb_status st = react_one(e, r, rxs[i], src, events, n, first_seq, depth, err);
         if (st != KB_OK || err->code != KB_CODE_OK) return st;
     }
     return KB_OK;
@@ -516,7 +540,7 @@ static kb_status apply(kb_engine *e, cmd_run *r, stream_run *peer, kb_reply *rep
     r->state = sr.state;
     r->version = sr.version;
     if (st == KB_OK) st = write_peer(e, r, peer, &r->dc);
-    if (st == KB_OK) st = react(e, r, &sr, first_seq, &reply->err);
+    if (st == KB_OK) st = react(e, r, &sr, r->dc.events, r->dc.n_events, first_seq, 0, &reply->err);
     if (st != KB_OK || reply->err.code != KB_CODE_OK) return st;
     Kasboek__V1__CommandResult res = KASBOEK__V1__COMMAND_RESULT__INIT;
     res.version = r->version;
@@ -567,7 +591,7 @@ static kb_status prepare(kb_engine *e, cmd_run *r, kb_reply *reply) {
 static kb_status load_reads(kb_engine *e, cmd_run *r) {
     const kb_aggregate *aggs[KB_READS_MAX];
     const char *ids[KB_READS_MAX];
-    size_t n = r->cmd->reads(r->msg, aggs, ids, KB_READS_MAX);
+    size_t n = r->cmd->reads(r->state, r->msg, aggs, ids, KB_READS_MAX);
     KB_VERIFY(n <= KB_READS_MAX);
     for (size_t i = 0; i < n; i++) {
         stream_run sr = {.agg = aggs[i], .id = ids[i]};

@@ -294,6 +294,16 @@ static InvPayment *payment_entry(Invoice *inv, const char *payment_id, kb_arena 
     return p;
 }
 
+/* The entry of what payment plan plan_id passed on (made on first use). */
+static InvPayment *plan_entry(Invoice *inv, const char *plan_id, kb_arena *a) {
+    for (size_t i = 0; i < inv->n_payments; i++) {
+        if (strcmp(inv->payments[i]->plan_id, plan_id) == 0) return inv->payments[i];
+    }
+    InvPayment *p = payment_entry(inv, "", a);
+    p->plan_id = (char *)plan_id;
+    return p;
+}
+
 static const InvPayment *find_payment(const Invoice *inv, const char *payment_id) {
     for (size_t i = 0; inv && i < inv->n_payments; i++) {
         if (strcmp(inv->payments[i]->payment_id, payment_id) == 0) return inv->payments[i];
@@ -367,6 +377,15 @@ static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
             if (inv->status == ST(WRITTEN_OFF)) inv->amount_written_off += e->amount;
             break;
         }
+        case BODY(INVOICE_PLAN_PAID): {
+            const Kasboek__V1__InvoicePlanPaid *e = ev->invoice_plan_paid;
+            InvPayment *p = plan_entry(inv, e->plan_id, a);
+            p->amount += e->amount;
+            p->at = ev->occurred_at;
+            inv->amount_paid += e->amount;
+            if (inv->status == ST(WRITTEN_OFF) && e->amount < 0) inv->amount_written_off -= e->amount;
+            break;
+        }
         default:
             break;
     }
@@ -412,6 +431,12 @@ static void evolve_status(Invoice *inv, const Event *ev) {
         case BODY(INVOICE_BECAME_OVERDUE):
             inv->overdue_at = ev->occurred_at;
             break;
+        case BODY(INVOICE_PLANNED):
+            inv->plan_id = ev->invoice_planned->plan_id;
+            break;
+        case BODY(INVOICE_UNPLANNED):
+            inv->plan_id = (char *)protobuf_c_empty_string;
+            break;
         default:
             break;
     }
@@ -434,7 +459,8 @@ static void invoice_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a
             break;
     }
     inv->updated_at = ev->occurred_at;
-    inv->overdue = inv->status == ST(OPEN) && inv->overdue_at != 0;
+    /* under a payment plan the plan's instalments are what is overdue */
+    inv->overdue = inv->status == ST(OPEN) && inv->overdue_at != 0 && !inv->plan_id[0];
     derive_due(inv);
 }
 
@@ -517,7 +543,7 @@ static bool invoice_index(const ProtobufCMessage *state, const char *tenant, kb_
         kb_key_alias(&k, tenant, "invoice_number", inv->number);
         ok = kb_index_set_add(out, &k, inv->invoice_id);
     }
-    if (ok && inv->status == ST(OPEN) && !inv->overdue_at && has_due) {
+    if (ok && inv->status == ST(OPEN) && !inv->overdue_at && has_due && !inv->plan_id[0]) {
         kb_invoice_due_prefix(&k);
         kb_key_raw_hex64(&k, (uint64_t)(int64_t)due);
         kb_key_add(&k, tenant);
@@ -801,12 +827,22 @@ static kb_code decide_finalize(const ProtobufCMessage *state, const ProtobufCMes
     return code;
 }
 
+/* A payment plan collects the invoice: it takes no payment, void or
+ * write-off of its own until the plan is cancelled. */
+static kb_code not_planned(const Invoice *inv, const char *field, kb_error *err) {
+    if (!inv->plan_id[0]) return KB_CODE_OK;
+    return kb_error_set(err, KB_REASON_INVOICE_IN_PLAN, field,
+                        "payment plan %s collects invoice %s: pay the plan, or cancel it first",
+                        inv->plan_id, inv->invoice_id);
+}
+
 static kb_code decide_void(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                            kb_decide_ctx *c) {
     const Invoice *inv = (const void *)state;
     const Kasboek__V1__VoidInvoiceRequest *r = (const void *)msg;
     kb_code code = need_text(r->reason, "reason", c->err);
     if (!code) code = need_status(inv, ST(OPEN), c->err);
+    if (!code) code = not_planned(inv, "invoice_id", c->err);
     if (!code && (inv->amount_paid || inv->amount_pending))
         code = kb_error_set(c->err, KB_REASON_INVOICE_HAS_PAYMENTS, "invoice_id",
                             "payments are applied to invoice %s; refund them or write it off",
@@ -825,6 +861,7 @@ static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMe
     const Kasboek__V1__WriteOffInvoiceRequest *r = (const void *)msg;
     kb_code code = need_text(r->reason, "reason", c->err);
     if (!code) code = need_status(inv, ST(OPEN), c->err);
+    if (!code) code = not_planned(inv, "invoice_id", c->err);
     if (!code && inv->amount_pending)
         code = kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "invoice_id",
                             "a bank debit for invoice %s is still processing", inv->invoice_id);
@@ -844,6 +881,7 @@ static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMe
 static kb_code check_payable(const Invoice *inv, const Kasboek__V1__Money *m, const char *field,
                              const char *id_field, kb_error *err) {
     kb_code code = need_status_of(inv, ST(OPEN), id_field, err);
+    if (!code) code = not_planned(inv, id_field, err);
     if (!code) code = kb_check_money(m, field, inv->currency, false, err);
     if (code) return code;
     int64_t room = inv->amount_due - inv->amount_pending;
@@ -891,6 +929,8 @@ static kb_code decide_overdue(const ProtobufCMessage *state, const ProtobufCMess
     (void)msg;
     const Invoice *inv = (const void *)state;
     int32_t due;
+    kb_code code = not_planned(inv, "invoice_id", c->err);
+    if (code) return code;
     if (inv->status != ST(OPEN) || inv->overdue_at || !kb_date_given(inv->due_date, &due) ||
         due >= kb_day_of_instant(c->now))
         return kb_error_set(c->err, KB_REASON_INVOICE_NOT_OVERDUE, "invoice_id",
@@ -1136,6 +1176,112 @@ const kb_reaction kb_payment_invoicing = {.target = &kb_invoice_aggregate,
                                           .react = invoicing_react};
 
 /* ------------------------------------------------------------ the tables */
+
+/* ----------------------------------------------------- plans -> invoices */
+
+static bool plan_invoice_event(const Event *ev) {
+    switch (ev->body_case) {
+        case BODY(PLAN_ACTIVATED):
+        case BODY(PLAN_CANCELLED):
+        case BODY(PLAN_PAYMENT_ALLOCATED):
+        case BODY(PLAN_PAYMENT_REVERSED):
+            return true;
+        default:
+            return false;
+    }
+}
+
+/* Every invoice the plan covers, when its events concern them. */
+static size_t plan_invoicing_targets(const ProtobufCMessage *source, Event *const *events, size_t n,
+                                     kb_arena *a, const char **ids, size_t cap) {
+    (void)a;
+    const Kasboek__V1__PaymentPlan *p = (const void *)source;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) any |= plan_invoice_event(events[i]);
+    size_t k = 0;
+    for (size_t i = 0; any && i < p->n_items && k < cap; i++)
+        if (p->items[i]->invoice_id[0]) ids[k++] = p->items[i]->invoice_id;
+    return k;
+}
+
+/* What a plan's paid amount covers of an item [start, start + amount). */
+static int64_t covered(int64_t paid, int64_t start, int64_t amount) {
+    int64_t v = paid - start;
+    return v < 0 ? 0 : v > amount ? amount : v;
+}
+
+static kb_code emit_plan_paid(kb_decide_ctx *c, tally *t, const char *plan_id,
+                              const char *payment_id, int64_t amount) {
+    Kasboek__V1__InvoicePlanPaid *e = EMIT(c, Kasboek__V1__InvoicePlanPaid,
+                                           KASBOEK__V1__INVOICE_PLAN_PAID__INIT, BODY(INVOICE_PLAN_PAID));
+    if (!e) return c->err->code;
+    e->plan_id = (char *)plan_id;
+    e->payment_id = (char *)payment_id;
+    e->amount = amount;
+    t->inv.amount_paid += amount;
+    if (t->inv.status == ST(WRITTEN_OFF) && amount < 0) t->inv.amount_written_off -= amount;
+    return settle_status(c, t);
+}
+
+/* The plan's events in one invoice it covers: activation plans it,
+ * cancellation hands it back, and money moves what the plan's paid amount
+ * covers of it (items covered in order, so a reversal uncovers the last
+ * first), never more than it has open nor less than the plan passed on. */
+static kb_code plan_invoicing_react(const ProtobufCMessage *target, const ProtobufCMessage *source,
+                                    Event *const *events, size_t n, uint64_t first_seq,
+                                    kb_decide_ctx *c) {
+    (void)first_seq;
+    const Kasboek__V1__PaymentPlan *p = (const void *)source;
+    if (!target) return KB_CODE_OK; /* checked at activation: never so */
+    tally t = {.inv = *(const Invoice *)target, .exists = true};
+    int64_t start = 0, amount = 0, paid = p->paid, applied = 0;
+    bool found = false;
+    for (size_t i = 0; i < p->n_items && !found; i++) {
+        found = strcmp(p->items[i]->invoice_id, c->id) == 0;
+        if (found) amount = p->items[i]->amount;
+        else start += p->items[i]->amount;
+    }
+    for (size_t i = 0; i < t.inv.n_payments; i++)
+        if (strcmp(t.inv.payments[i]->plan_id, p->plan_id) == 0) applied = t.inv.payments[i]->amount;
+    for (size_t i = 0; i < n; i++) /* back to the paid amount before these events */
+        if (events[i]->body_case == BODY(PLAN_PAYMENT_ALLOCATED)) paid -= events[i]->plan_payment_allocated->amount;
+        else if (events[i]->body_case == BODY(PLAN_PAYMENT_REVERSED)) paid += events[i]->plan_payment_reversed->amount;
+    for (size_t i = 0; i < n; i++) {
+        const Event *ev = events[i];
+        kb_code code = KB_CODE_OK;
+        if (ev->body_case == BODY(PLAN_ACTIVATED)) {
+            Kasboek__V1__InvoicePlanned *e = EMIT(c, Kasboek__V1__InvoicePlanned,
+                                                  KASBOEK__V1__INVOICE_PLANNED__INIT, BODY(INVOICE_PLANNED));
+            if (!e) return c->err->code;
+            e->plan_id = p->plan_id;
+        } else if (ev->body_case == BODY(PLAN_CANCELLED) && !strcmp(t.inv.plan_id, p->plan_id)) {
+            Kasboek__V1__InvoiceUnplanned *e =
+                EMIT(c, Kasboek__V1__InvoiceUnplanned, KASBOEK__V1__INVOICE_UNPLANNED__INIT,
+                     BODY(INVOICE_UNPLANNED));
+            if (!e) return c->err->code;
+            e->plan_id = p->plan_id;
+            e->reason = ev->plan_cancelled->reason;
+        } else if (ev->body_case == BODY(PLAN_PAYMENT_ALLOCATED) ||
+                   ev->body_case == BODY(PLAN_PAYMENT_REVERSED)) {
+            bool in = ev->body_case == BODY(PLAN_PAYMENT_ALLOCATED);
+            const char *pid = in ? ev->plan_payment_allocated->payment_id : ev->plan_payment_reversed->payment_id;
+            int64_t next = in ? paid + ev->plan_payment_allocated->amount
+                              : paid - ev->plan_payment_reversed->amount;
+            int64_t d = covered(next, start, amount) - covered(paid, start, amount);
+            paid = next;
+            if (d > 0 && d > tally_due(&t)) d = tally_due(&t) > 0 ? tally_due(&t) : 0;
+            if (d < 0 && -d > applied) d = -applied;
+            applied += d;
+            if (d) code = emit_plan_paid(c, &t, p->plan_id, pid, d);
+        }
+        if (code) return code;
+    }
+    return KB_CODE_OK;
+}
+
+const kb_reaction kb_plan_invoicing = {.target = &kb_invoice_aggregate,
+                                       .target_ids = plan_invoicing_targets,
+                                       .react = plan_invoicing_react};
 
 static void invoice_result(ProtobufCMessage *state, Kasboek__V1__CommandResult *r) {
     r->invoice = (Invoice *)state;

@@ -2,7 +2,8 @@
  * message Invoice; the tenant's number series, stream
  * "invoice_series/numbers" (the finalize command's peer); and the reaction
  * that applies payments to invoices (source "invoice:<id>") and makes the
- * paid invoice of a payment link or quote payment. */
+ * paid invoice of a payment link or quote payment; and the one that passes
+ * a payment plan's money on to the invoices it covers. */
 #ifndef KB_INVOICE_H
 #define KB_INVOICE_H
 
@@ -12,6 +13,9 @@ extern const kb_aggregate kb_invoice_aggregate;
 extern const kb_aggregate kb_invoice_series_aggregate;
 extern const kb_command kb_invoice_commands[]; /* terminated by method NULL */
 extern const kb_reaction kb_payment_invoicing; /* payment -> invoice */
+/* plan -> the invoices it covers: planned at activation, handed back at
+ * cancellation, paid by what the plan's payments cover of them. */
+extern const kb_reaction kb_plan_invoicing;
 
 /* Works out every derived amount of inv from its lines (README "Invoice
  * totals"): line subtotals, discounts (the invoice-level ones spread over

@@ -492,8 +492,9 @@ static kb_code emit_schedule(kb_decide_ctx *c, const sched_args *s, int64_t tota
 
 /* ---------------------------------------------------------------- create */
 
-static size_t create_reads(const ProtobufCMessage *cmd, const kb_aggregate **agg, const char **id,
-                           size_t cap) {
+static size_t create_reads(const ProtobufCMessage *state, const ProtobufCMessage *cmd,
+                           const kb_aggregate **agg, const char **id, size_t cap) {
+    (void)state;
     const Kasboek__V1__CreatePlanRequest *r = (const void *)cmd;
     size_t n = r->n_invoice_ids < cap ? r->n_invoice_ids : cap;
     for (size_t i = 0; i < n; i++) {
@@ -520,6 +521,9 @@ static kb_code invoice_item(kb_decide_ctx *c, const Kasboek__V1__CreatePlanReque
         inv->amount_due - inv->amount_pending <= 0)
         return kb_error_set(c->err, KB_REASON_INVOICE_NOT_OPEN, f, "invoice %s has nothing open",
                             inv->invoice_id);
+    if (inv->plan_id[0])
+        return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, f,
+                            "payment plan %s collects invoice %s already", inv->plan_id, inv->invoice_id);
     if (**currency && strcmp(*currency, inv->currency) != 0)
         return kb_error_set(c->err, KB_REASON_CURRENCY_MISMATCH, f, "invoice %s is in %s, the plan in %s",
                             inv->invoice_id, inv->currency, *currency);
@@ -683,12 +687,53 @@ static kb_code need_reason(const char *reason, kb_error *err) {
     return reason[0] ? KB_CODE_OK : kb_error_set(err, KB_REASON_FIELD_REQUIRED, "reason", "a reason is required");
 }
 
+/* ActivatePlan reads the invoices the plan covers, in its item order. */
+static size_t activate_reads(const ProtobufCMessage *state, const ProtobufCMessage *cmd,
+                             const kb_aggregate **agg, const char **id, size_t cap) {
+    (void)cmd;
+    const Plan *p = (const void *)state;
+    size_t n = 0;
+    for (size_t i = 0; p && i < p->n_items && n < cap; i++) {
+        if (!p->items[i]->invoice_id[0]) continue;
+        agg[n] = &kb_invoice_aggregate;
+        id[n++] = p->items[i]->invoice_id;
+    }
+    return n;
+}
+
+/* Each invoice is still open for what the draft counted, and in no other
+ * plan: the plan takes over collecting it. */
+static kb_code check_invoices_unchanged(const Plan *p, kb_decide_ctx *c) {
+    size_t k = 0;
+    for (size_t i = 0; i < p->n_items; i++) {
+        const Item *it = p->items[i];
+        if (!it->invoice_id[0]) continue;
+        const Kasboek__V1__Invoice *inv = k < c->n_reads ? (const void *)c->reads[k] : NULL;
+        k++;
+        if (!inv) return kb_error_set(c->err, KB_REASON_INVOICE_NOT_FOUND, "plan_id", "no invoice %s", it->invoice_id);
+        if (inv->plan_id[0])
+            return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, "plan_id",
+                                "payment plan %s collects invoice %s already", inv->plan_id,
+                                inv->invoice_id);
+        int64_t open = inv->amount_due - inv->amount_pending;
+        if (inv->status != KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN || open != it->amount)
+            return kb_error_set(c->err, KB_REASON_PLAN_INVOICE_CHANGED, "plan_id",
+                                "invoice %s has %lld minor units open, the plan counted %lld: "
+                                "cancel this draft and create the plan again",
+                                inv->invoice_id, (long long)(inv->status == KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN ? open : 0),
+                                (long long)it->amount);
+    }
+    return KB_CODE_OK;
+}
+
 static kb_code decide_activate(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                                kb_decide_ctx *c) {
     (void)msg;
     const Plan *p = (const void *)state;
     if (p->status != PS(DRAFT))
         return kb_error_set(c->err, KB_REASON_PLAN_NOT_DRAFT, "plan_id", "the plan is active already");
+    kb_code code = check_invoices_unchanged(p, c);
+    if (code) return code;
     return EMIT(c, Kasboek__V1__PlanActivated, KASBOEK__V1__PLAN_ACTIVATED__INIT,
                 BODY(PLAN_ACTIVATED)) ? KB_CODE_OK : c->err->code;
 }
@@ -1164,9 +1209,11 @@ static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMes
     return KB_CODE_OK;
 }
 
+/* chain: what the payment moves in the plan moves the plan's invoices */
 const kb_reaction kb_payment_planning = {.target = &kb_plan_aggregate,
                                          .target_id = planning_target,
-                                         .react = planning_react};
+                                         .react = planning_react,
+                                         .chain = true};
 
 /* ------------------------------------------------------------ the tables */
 
@@ -1189,6 +1236,7 @@ const kb_aggregate kb_plan_aggregate = {
     .create = plan_create,
     .evolve = plan_evolve,
     .index = plan_index,
+    .reactions = (const kb_reaction *const[]){&kb_plan_invoicing, NULL},
 };
 
 const kb_aggregate kb_plan_settings_aggregate = {
@@ -1220,7 +1268,14 @@ const kb_command kb_plan_commands[] = {
      .decide = decide_create,
      .result = plan_result},
     PLAN_CMD("UpdatePlan", kasboek__v1__update_plan_request__descriptor, decide_update),
-    PLAN_CMD("ActivatePlan", kasboek__v1__activate_plan_request__descriptor, decide_activate),
+    {.method = "ActivatePlan",
+     .desc = &kasboek__v1__activate_plan_request__descriptor,
+     .agg = &kb_plan_aggregate,
+     .id_field = "plan_id",
+     .not_found = KB_REASON_PLAN_NOT_FOUND,
+     .reads = activate_reads,
+     .decide = decide_activate,
+     .result = plan_result},
     PLAN_CMD("AdvancePlan", kasboek__v1__advance_plan_request__descriptor, decide_advance),
     PLAN_CMD("FailPlanCollection", kasboek__v1__fail_plan_collection_request__descriptor,
              decide_fail_collection),

@@ -85,13 +85,15 @@ static void print_lines(const Invoice *inv) {
 }
 
 static void print_payments(const Invoice *inv) {
-    char amt[CLI_TEXT_MAX], pend[CLI_TEXT_MAX], at[CLI_TEXT_MAX];
+    char amt[CLI_TEXT_MAX], pend[CLI_TEXT_MAX], at[CLI_TEXT_MAX], ref[CLI_TEXT_MAX];
     cli_table t;
     if (!inv->n_payments) return;
     cli_table_init(&t, "PAYMENT REFERENCE >APPLIED >PENDING AT");
     for (size_t i = 0; i < inv->n_payments; i++) {
         const Kasboek__V1__InvoicePayment *p = inv->payments[i];
-        const char *row[] = {cli_or_dash(p->payment_id), cli_or_dash(p->reference),
+        /* what a payment plan passed on shows as "plan <id>" */
+        if (p->plan_id[0]) snprintf(ref, sizeof ref, "plan %s", p->plan_id);
+        const char *row[] = {cli_or_dash(p->payment_id), p->plan_id[0] ? ref : cli_or_dash(p->reference),
                              cli_money(amt, sizeof amt, p->amount, inv->currency),
                              cli_money(pend, sizeof pend, p->pending, inv->currency),
                              cli_time(at, sizeof at, p->at)};
@@ -130,6 +132,7 @@ static void print_head(const Invoice *inv) {
     cli_kv("status",
            cli_enum(buf, sizeof buf, &kasboek__v1__invoice_status__descriptor, (int)inv->status));
     cli_kv("overdue", inv->overdue ? "yes" : "no");
+    if (inv->plan_id[0]) cli_kv("payment plan", inv->plan_id);
     cli_kv("customer", inv->customer_id);
     if (inv->company_id[0]) cli_kv("company", inv->company_id);
     cli_kv("currency", inv->currency);

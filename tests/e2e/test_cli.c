@@ -522,6 +522,44 @@ static void test_plans(void **state) {
     expect_out(&p, "PlanRespread");
     expect_out(&p, "pp-3 early: 250.00 EUR open re-spread: #2 133.33 EUR, #3 83.33 EUR, #4 83.34 EUR");
     kbe_proc_fini(&p);
+    /* a plan over an invoice: the invoice is the plan's to collect, and
+     * shows what the plan paid on it */
+    kbe_cli(&server, &p, "--tenant", "pl", "invoices", "create", "pl-inv", "--customer", "c_anna",
+            "--currency", "EUR", NULL);
+    expect_exit(&p, 0, "invoices create pl-inv");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "invoices", "add-line", "pl-inv", "--description",
+            "Repair", "--quantity", "1", "--unit-price", "300.00", NULL);
+    expect_exit(&p, 0, "invoices add-line pl-inv");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "invoices", "finalize", "pl-inv", NULL);
+    expect_exit(&p, 0, "invoices finalize pl-inv");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "create", "pl-4", "--customer", "c_anna",
+            "--method", "sct", "--invoice", "pl-inv", "--start", "2030-01-15", "--period",
+            "monthly", "--count", "3", NULL);
+    expect_exit(&p, 0, "plans create over an invoice");
+    expect_out(&p, "300.00 EUR");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "activate", "pl-4", NULL);
+    expect_exit(&p, 0, "plans activate pl-4");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "invoices", "mark-paid", "pl-inv", "--amount", "10.00",
+            "--reference", "bank-9", NULL);
+    expect_exit(&p, 1, "invoices mark-paid on a planned invoice");
+    if (!strstr(p.err, "INVOICE_IN_PLAN")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "plans", "pay", "pl-4", "--amount", "120.00",
+            "--payment", "pp-4", NULL);
+    expect_exit(&p, 0, "plans pay pl-4");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "invoices", "get", "pl-inv", NULL);
+    expect_exit(&p, 0, "invoices get pl-inv");
+    expect_out(&p, "payment plan    pl-4");
+    expect_out(&p, "plan pl-4");
+    expect_out(&p, "120.00 EUR");
+    expect_out(&p, "InvoicePlanPaid");
+    kbe_proc_fini(&p);
 }
 
 int main(void) {

@@ -113,9 +113,11 @@ static void check_result(const Kasboek__V1__CommandResult *c, uint64_t *seq) {
     }
     if (c->replayed) return; /* its seqs are the original command's */
     FZ_CHECK(c->first_seq == *seq + 1 && c->last_seq >= c->first_seq);
-    /* its own events and its peer's, and at most two reactions' (a balance
-     * booking, an invoice's payment) with theirs */
-    FZ_CHECK(c->last_seq - c->first_seq < 3 * KB_EVENTS_PER_COMMAND_MAX + 2 * KB_PEER_EVENTS_MAX);
+    /* its own events and its peer's, its reactions' (a balance booking, an
+     * invoice's payment, a plan's) with their peers', and what a plan
+     * passes on to the invoices it covers */
+    FZ_CHECK(c->last_seq - c->first_seq <
+             (4 + KB_REACTION_TARGETS_MAX) * KB_EVENTS_PER_COMMAND_MAX + 2 * KB_PEER_EVENTS_MAX);
     FZ_CHECK(c->version + KB_EVENTS_PER_COMMAND_MAX > c->last_seq - c->first_seq);
     *seq = c->last_seq;
 }

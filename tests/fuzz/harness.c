@@ -153,11 +153,11 @@ static void seed_dispute(fz_env *e, const char *dispute, int64_t amount,
     seed(e, "t1", "CloseDispute", &c.base, NULL);
 }
 
-/* inv1: open, 2 x 100.00 EUR at 21 % (242.00); inv2: a draft with one
- * line and a 10 % discount line. */
+/* inv1 and inv3: open, 2 x 100.00 EUR at 21 % (242.00); inv2: a draft
+ * with one line and a 10 % discount line. */
 static void seed_invoices(fz_env *e) {
-    const char *ids[] = {"inv1", "inv2"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *ids[] = {"inv1", "inv2", "inv3"};
+    for (size_t i = 0; i < 3; i++) {
         Kasboek__V1__CreateInvoiceRequest c = KASBOEK__V1__CREATE_INVOICE_REQUEST__INIT;
         c.invoice_id = (char *)ids[i];
         c.currency = "EUR";
@@ -174,6 +174,8 @@ static void seed_invoices(fz_env *e) {
     Kasboek__V1__FinalizeInvoiceRequest f = KASBOEK__V1__FINALIZE_INVOICE_REQUEST__INIT;
     f.invoice_id = "inv1";
     seed(e, "t1", "FinalizeInvoice", &f.base, NULL);
+    f.invoice_id = "inv3";
+    seed(e, "t1", "FinalizeInvoice", &f.base, NULL);
     Kasboek__V1__AddInvoiceLineRequest d = KASBOEK__V1__ADD_INVOICE_LINE_REQUEST__INIT;
     d.invoice_id = "inv2";
     d.kind = KASBOEK__V1__INVOICE_LINE_KIND__INVOICE_LINE_KIND_DISCOUNT;
@@ -185,7 +187,7 @@ static void seed_invoices(fz_env *e) {
 
 /* pl1: an active plan of 300.00 EUR in 3 monthly instalments over a
  * collection case, 120.00 paid by payment "pp" (the first instalment and
- * 20.00 of the second). */
+ * 20.00 of the second); pl2 over invoice inv3. */
 static void seed_plan(fz_env *e) {
     Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
     pc.ref = "case-1";
@@ -212,6 +214,22 @@ static void seed_plan(fz_env *e) {
     r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_BANK_TRANSFER;
     r.source_type = "plan";
     r.source_id = "pl1";
+    seed(e, "t1", "RecordPayment", &r.base, NULL);
+    /* pl2: active over invoice inv3 (242.00, planned), 100.00 paid by "pq"
+     * and passed on to the invoice */
+    char *inv3[] = {"inv3"};
+    c.plan_id = "pl2";
+    c.cases = NULL;
+    c.n_cases = 0;
+    c.invoice_ids = inv3;
+    c.n_invoice_ids = 1;
+    c.currency = "";
+    seed(e, "t1", "CreatePlan", &c.base, NULL);
+    a.plan_id = "pl2";
+    seed(e, "t1", "ActivatePlan", &a.base, NULL);
+    r.payment_id = "pq";
+    r.amount = money(&mo, 10000, "EUR");
+    r.source_id = "pl2";
     seed(e, "t1", "RecordPayment", &r.base, NULL);
 }
 

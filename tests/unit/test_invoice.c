@@ -128,16 +128,7 @@ static kb_code pay_for(env *e, const char *pid, const char *stype, const char *s
 }
 
 static Invoice *get(env *e, const char *id) {
-    Kasboek__V1__GetInvoiceRequest r = KASBOEK__V1__GET_INVOICE_REQUEST__INIT;
-    r.invoice_id = (char *)id;
-    assert_int_equal(query(e, "GetInvoice", &r.base), KB_CODE_OK);
-    Kasboek__V1__GetInvoiceReply *g = kasboek__v1__get_invoice_reply__unpack(
-        NULL, e->qreply.payload_len, e->qreply.payload);
-    assert_non_null(g);
-    Invoice *inv = g->invoice;
-    g->invoice = NULL;
-    kasboek__v1__get_invoice_reply__free_unpacked(g, NULL);
-    return inv;
+    return kbt_get_invoice(e, id);
 }
 
 static void inv_free(Invoice *inv) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "invoice.h"
 #include "plan.h"
 #include "project.h"
 #include "support/engine_env.h"
@@ -574,6 +575,145 @@ static void test_early_payment_respreads(void **st) {
     rebuild_and_compare(e, 5);
 }
 
+/* ------------------------------------------------------ plans and invoices */
+
+static uint32_t tick(env *e, const char *date);
+
+
+/* What plan passed on to the invoice (its payments entry of the plan). */
+static int64_t plan_applied(const Kasboek__V1__Invoice *inv, const char *plan) {
+    for (size_t i = 0; i < inv->n_payments; i++)
+        if (!strcmp(inv->payments[i]->plan_id, plan)) return inv->payments[i]->amount;
+    return 0;
+}
+
+static void assert_invoice(env *e, const char *id, const char *plan, int64_t paid,
+                           Kasboek__V1__InvoiceStatus st, bool overdue) {
+    Kasboek__V1__Invoice *inv = kbt_get_invoice(e, id);
+    if (strcmp(inv->plan_id, plan) || inv->amount_paid != paid || inv->status != st ||
+        inv->overdue != overdue)
+        fail_msg("invoice %s: plan '%s' paid %lld status %d overdue %d; want '%s' %lld %d %d", id,
+                 inv->plan_id, (long long)inv->amount_paid, inv->status, inv->overdue, plan,
+                 (long long)paid, st, overdue);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+}
+
+#define INV(x) KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_##x
+
+/* A plan collects the invoices it covers: activation plans them (a changed
+ * invoice refuses it), a planned invoice takes no payment, void or overdue
+ * of its own, the plan's money pays them in item order and a reversal
+ * reopens the last covered first, and cancelling hands them back (the
+ * clock then marks them overdue by their own due dates). */
+static void test_plan_collects_invoices(void **st) {
+    env *e = *st;
+    Kasboek__V1__Invoice *inv0;
+    Plan *p;
+    e->now = kbt_at("2026-01-10");
+    open_invoice(e, "i1", "EUR", 30000);
+    open_invoice(e, "i2", "EUR", 20000);
+    open_invoice(e, "i3", "EUR", 10000);
+    assert_int_equal(create(e, (plan_spec){.id = "pi", .invoices = {"i1", "i2"}, .case_ref = "c",
+                                           .case_amount = 10000, .count = 3, .method = METHOD(SCT),
+                                           .start = "2026-02-15"}),
+                     KB_CODE_OK);
+    /* a draft whose invoice is paid in part before activation */
+    assert_int_equal(create(e, (plan_spec){.id = "stale", .invoices = {"i3"}, .count = 2}), KB_CODE_OK);
+    Kasboek__V1__Money m = KASBOEK__V1__MONEY__INIT;
+    m.currency = "EUR";
+    m.amount = 1000;
+    Kasboek__V1__MarkInvoicePaidRequest mp = KASBOEK__V1__MARK_INVOICE_PAID_REQUEST__INIT;
+    mp.invoice_id = "i3";
+    mp.amount = &m;
+    mp.reference = "bank-1";
+    assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
+    REFUSED(activate(e, "stale"), FAILED_PRECONDITION, PLAN_INVOICE_CHANGED, "plan_id");
+    assert_invoice(e, "i3", "", 1000, INV(OPEN), false);
+
+    uint64_t head = kb_engine_head(e->engine).seq;
+    assert_int_equal(activate(e, "pi"), KB_CODE_OK);
+    assert_int_equal(kb_engine_head(e->engine).seq, head + 3); /* the plan's and one per invoice */
+    assert_invoice(e, "i1", "pi", 0, INV(OPEN), false);
+    assert_invoice(e, "i2", "pi", 0, INV(OPEN), false);
+    /* planned: no payment, void, write-off or second plan of its own */
+    mp.invoice_id = "i1";
+    REFUSED(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "invoice_id");
+    Kasboek__V1__RecordPaymentRequest rp = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    rp.payment_id = "direct";
+    rp.amount = &m;
+    rp.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_BANK_TRANSFER;
+    rp.source_type = "invoice";
+    rp.source_id = "i2";
+    REFUSED(exec(e, "RecordPayment", &rp.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "source_id");
+    Kasboek__V1__VoidInvoiceRequest vr = KASBOEK__V1__VOID_INVOICE_REQUEST__INIT;
+    vr.invoice_id = "i1";
+    vr.reason = "mistake";
+    REFUSED(exec(e, "VoidInvoice", &vr.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "invoice_id");
+    REFUSED(create(e, (plan_spec){.id = "twice", .invoices = {"i2"}, .count = 2}),
+            FAILED_PRECONDITION, INVOICE_IN_PLAN, "invoice_ids[0]");
+    /* the clock passes the invoices' own due dates: not overdue, the plan
+     * tracks what is late (its first instalment, within the tolerance) */
+    inv0 = kbt_get_invoice(e, "i1");
+    assert_true(kbt_day(inv0->due_date) < kbt_day("2026-02-20"));
+    kasboek__v1__invoice__free_unpacked(inv0, NULL);
+    assert_int_equal(tick(e, "2026-02-20"), 1);
+    assert_invoice(e, "i1", "pi", 0, INV(OPEN), false);
+    p = get(e, "pi");
+    assert_int_equal(p->status, PS(OVERDUE));
+    plan_free(p);
+
+    /* 350.00 covers i1 (300.00, paid) and 50.00 of i2 */
+    assert_int_equal(pay(e, "pp1", 35000, "pi"), KB_CODE_OK);
+    assert_invoice(e, "i1", "pi", 30000, INV(PAID), false);
+    assert_invoice(e, "i2", "pi", 5000, INV(OPEN), false);
+    Kasboek__V1__Invoice *inv = kbt_get_invoice(e, "i1");
+    assert_int_equal(plan_applied(inv, "pi"), 30000);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+    /* 100.00 refunded: uncovers i2's 50.00, then 50.00 of i1, which reopens */
+    assert_int_equal(kbt_refund(e, "pp1", "rf1", 10000, "EUR"), KB_CODE_OK);
+    assert_invoice(e, "i1", "pi", 25000, INV(OPEN), false);
+    assert_invoice(e, "i2", "pi", 0, INV(OPEN), false);
+    /* the rest: both paid, the case's 100.00 too, the plan completed */
+    assert_int_equal(pay(e, "pp2", 35000, "pi"), KB_CODE_OK);
+    assert_invoice(e, "i1", "pi", 30000, INV(PAID), false);
+    assert_invoice(e, "i2", "pi", 20000, INV(PAID), false);
+    p = get(e, "pi");
+    assert_int_equal(p->status, PS(COMPLETED));
+    plan_free(p);
+
+    /* cancelled: the invoice is handed back with what the plan paid, and
+     * the clock marks it overdue by its own due date */
+    open_invoice(e, "i4", "EUR", 40000);
+    assert_int_equal(create(e, (plan_spec){.id = "pc", .invoices = {"i4"}, .count = 4,
+                                           .method = METHOD(SCT), .start = "2026-04-01"}),
+                     KB_CODE_OK);
+    assert_int_equal(activate(e, "pc"), KB_CODE_OK);
+    assert_int_equal(pay(e, "pc1", 10000, "pc"), KB_CODE_OK);
+    assert_invoice(e, "i4", "pc", 10000, INV(OPEN), false);
+    Kasboek__V1__CancelPlanRequest cr = KASBOEK__V1__CANCEL_PLAN_REQUEST__INIT;
+    cr.plan_id = "pc";
+    cr.reason = "customer disputes the debt";
+    assert_int_equal(exec(e, "CancelPlan", &cr.base, NULL, -1), KB_CODE_OK);
+    assert_invoice(e, "i4", "", 10000, INV(OPEN), false);
+    mp.invoice_id = "i4"; /* collected on its own again */
+    assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
+    inv = kbt_get_invoice(e, "i4");
+    int32_t due = kbt_day(inv->due_date);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+    kb_arena a;
+    kb_arena_init(&a, 1 << 12);
+    (void)tick(e, kb_date_text(&a, due + 1));
+    kb_arena_fini(&a);
+    assert_invoice(e, "i4", "", 11000, INV(OPEN), true);
+    /* a refund of the plan's payment after the cancel reopens what it paid */
+    assert_int_equal(kbt_refund(e, "pc1", "rf2", 10000, "EUR"), KB_CODE_OK);
+    assert_invoice(e, "i4", "", 1000, INV(OPEN), true);
+    rebuild_and_compare(e, 5);
+}
+
 /* ------------------------------------------------------------------ time */
 
 static uint32_t tick(env *e, const char *date) {
@@ -876,7 +1016,7 @@ typedef struct rp_sim {
     int slot[RP_PLANS]; /* the plan each slot pays now */
     int n_plans;
     rp_payment pay[RP_PAYMENTS];
-    int n_pay, n_refunds, refused, respreads;
+    int n_pay, n_refunds, refused, respreads, n_invoices;
     int last_refunded; /* the plan of the last refund (-1: none since) */
     int64_t now;
 } rp_sim;
@@ -895,6 +1035,40 @@ static const Plan *rp_state(env *e, const char *id) {
     assert_int_equal(kb_project_load(e->store, NULL, NULL, &rp_arena, "t1", &kb_plan_aggregate, id, &m),
                      KB_OK);
     return (const Plan *)m;
+}
+
+/* The invoices a plan covers hold exactly what its paid amount covers of
+ * them (items in order), under the plan while it is open, paid when that
+ * is all of them. p stays valid (the invoices load into their own arena). */
+static void check_plan_invoices(env *e, const Plan *p) {
+    static kb_arena a;
+    static bool init;
+    if (!init) kb_arena_init(&a, 1 << 20), init = true;
+    int64_t start = 0;
+    for (size_t i = 0; i < p->n_items; i++) {
+        const Kasboek__V1__PlanItem *it = p->items[i];
+        int64_t cov = p->paid - start;
+        cov = cov < 0 ? 0 : cov > it->amount ? it->amount : cov;
+        start += it->amount;
+        if (!it->invoice_id[0]) continue;
+        ProtobufCMessage *m;
+        kb_arena_reset(&a);
+        assert_int_equal(kb_project_load(e->store, NULL, NULL, &a, "t1", &kb_invoice_aggregate,
+                                         it->invoice_id, &m),
+                         KB_OK);
+        const Kasboek__V1__Invoice *inv = (const void *)m;
+        if (p->status == PS(DRAFT)) continue;
+        int64_t applied = 0;
+        for (size_t j = 0; j < inv->n_payments; j++)
+            if (!strcmp(inv->payments[j]->plan_id, p->plan_id)) applied = inv->payments[j]->amount;
+        if (applied != cov || inv->amount_paid != cov)
+            fail_msg("%s over %s: covers %lld, the invoice has %lld from it (%lld paid)", p->plan_id,
+                     inv->invoice_id, (long long)cov, (long long)applied, (long long)inv->amount_paid);
+        bool planned = p->status != PS(CANCELLED);
+        assert_string_equal(inv->plan_id, planned ? p->plan_id : "");
+        assert_int_equal(inv->status, cov == it->amount ? INV(PAID) : INV(OPEN));
+        if (planned) assert_false(inv->overdue);
+    }
 }
 
 static void check_plan(env *e, const rp_sim *sim, int k) {
@@ -921,6 +1095,7 @@ static void check_plan(env *e, const rp_sim *sim, int k) {
     assert_int_equal(by_payment, want);
     if (p->remaining == 0 && p->status != PS(CANCELLED)) assert_int_equal(p->status, PS(COMPLETED));
     if (p->status == PS(COMPLETED)) assert_int_equal(p->remaining, 0);
+    check_plan_invoices(e, p);
 }
 
 static int64_t plan_remaining(env *e, const char *id, Kasboek__V1__PlanStatus *st,
@@ -953,6 +1128,18 @@ static void rp_new_plan(env *e, rp_sim *sim, int slot) {
     Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
     pc.ref = "case";
     pc.amount = 50000 + rnd(5000000);
+    /* one plan in three covers invoices too (before the case) */
+    char inv_ids[2][16];
+    char *invs[2];
+    uint32_t n_inv = rnd(3) == 0 ? 1 + rnd(2) : 0;
+    for (uint32_t i = 0; i < n_inv; i++) {
+        snprintf(inv_ids[i], sizeof inv_ids[i], "ri%d_%u", k, i);
+        open_invoice(e, inv_ids[i], sim->cur[k], 1000 + rnd(3000000));
+        invs[i] = inv_ids[i];
+        sim->n_invoices++;
+    }
+    r.invoice_ids = invs;
+    r.n_invoice_ids = n_inv;
     r.plan_id = sim->plan_id[k];
     r.customer_id = "c1";
     r.method = rnd(2) ? METHOD(SCT) : METHOD(SDD);
@@ -1121,11 +1308,13 @@ static void test_randomized_invariants(void **st) {
         sim->respreads += (int)timeline_count(e, sim->plan_id[k], "PlanRespread");
     }
     print_message("randomized: %d steps, %d plans (%d completed, %d cancelled; a refund reopens a "
-                  "completed one), %d payments, %d refunds, %d refused, %d re-spreads, head seq %llu\n",
-                  steps, sim->n_plans, completed, cancelled, sim->n_pay, sim->n_refunds, sim->refused, sim->respreads,
+                  "completed one), %d invoices under them, %d payments, %d refunds, %d refused, %d re-spreads, "
+                  "head seq %llu\n",
+                  steps, sim->n_plans, completed, cancelled, sim->n_invoices, sim->n_pay, sim->n_refunds, sim->refused, sim->respreads,
                   (unsigned long long)kb_engine_head(e->engine).seq);
     assert_true(sim->n_pay > 2000);
     assert_true(sim->respreads > 0);
+    assert_true(sim->n_invoices > 50);
     rebuild_and_compare(e, 1000); /* small chunks here would ingest thousands of files */
     kb_arena_fini(&rp_arena);
     free(sim);
@@ -1140,6 +1329,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_early_payment_respreads, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_plan_collects_invoices, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_list_plans, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),

@@ -103,6 +103,19 @@ kb_code kbt_refund(env *e, const char *pid, const char *rid, int64_t amount, con
     return exec(e, "RefundPayment", &r.base, NULL, -1);
 }
 
+Kasboek__V1__Invoice *kbt_get_invoice(env *e, const char *id) {
+    Kasboek__V1__GetInvoiceRequest r = KASBOEK__V1__GET_INVOICE_REQUEST__INIT;
+    r.invoice_id = (char *)id;
+    assert_int_equal(query(e, "GetInvoice", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetInvoiceReply *g =
+        kasboek__v1__get_invoice_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(g);
+    Kasboek__V1__Invoice *inv = g->invoice;
+    g->invoice = NULL;
+    kasboek__v1__get_invoice_reply__free_unpacked(g, NULL);
+    return inv;
+}
+
 kb_code query(env *e, const char *method, const ProtobufCMessage *m) {
     kb_reply_fini(&e->qreply);
     assert_true(protobuf_c_message_get_packed_size(m) <= sizeof e->buf);

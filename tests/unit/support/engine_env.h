@@ -53,6 +53,9 @@ uint32_t kbt_rnd(uint32_t n);
 kb_code kbt_settle(env *e, const char *id);
 kb_code kbt_fail_payment(env *e, const char *id);
 kb_code kbt_refund(env *e, const char *pid, const char *rid, int64_t amount, const char *cur);
+/* GetInvoice of tenant t1's invoice id (the test fails when it is not
+ * found); free with kasboek__v1__invoice__free_unpacked. */
+Kasboek__V1__Invoice *kbt_get_invoice(env *e, const char *id);
 /* The last reply's CommandResult (free with ..._free_unpacked). */
 Kasboek__V1__CommandResult *result(env *e);
 /* Family cf of a and b hold the same keys and values (and some). */
