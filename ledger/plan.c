@@ -524,12 +524,16 @@ static kb_code invoice_item(kb_decide_ctx *c, const Kasboek__V1__CreatePlanReque
     if (inv->plan_id[0])
         return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, f,
                             "payment plan %s collects invoice %s already", inv->plan_id, inv->invoice_id);
+    if (inv->amount_pending)
+        return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, f,
+                            "a bank debit for invoice %s is still processing: plan it once it "
+                            "settles or fails", inv->invoice_id);
     if (**currency && strcmp(*currency, inv->currency) != 0)
         return kb_error_set(c->err, KB_REASON_CURRENCY_MISMATCH, f, "invoice %s is in %s, the plan in %s",
                             inv->invoice_id, inv->currency, *currency);
     *currency = inv->currency;
     it->invoice_id = r->invoice_ids[i];
-    it->amount = inv->amount_due - inv->amount_pending;
+    it->amount = inv->amount_due;
     return KB_CODE_OK;
 }
 
@@ -715,7 +719,10 @@ static kb_code check_invoices_unchanged(const Plan *p, kb_decide_ctx *c) {
             return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, "plan_id",
                                 "payment plan %s collects invoice %s already", inv->plan_id,
                                 inv->invoice_id);
-        int64_t open = inv->amount_due - inv->amount_pending;
+        if (inv->amount_pending)
+            return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "plan_id",
+                                "a bank debit for invoice %s is still processing", inv->invoice_id);
+        int64_t open = inv->amount_due;
         if (inv->status != KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN || open != it->amount)
             return kb_error_set(c->err, KB_REASON_PLAN_INVOICE_CHANGED, "plan_id",
                                 "invoice %s has %lld minor units open, the plan counted %lld: "

@@ -629,6 +629,24 @@ static void test_plan_collects_invoices(void **st) {
     assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
     REFUSED(activate(e, "stale"), FAILED_PRECONDITION, PLAN_INVOICE_CHANGED, "plan_id");
     assert_invoice(e, "i3", "", 1000, INV(OPEN), false);
+    /* nor one whose bank debit still processes: if it failed, the plan
+     * would not cover what it leaves open (at creation, and at activation
+     * of a draft made before the debit) */
+    open_invoice(e, "i5", "EUR", 10000);
+    assert_int_equal(create(e, (plan_spec){.id = "early", .invoices = {"i5"}, .count = 2}), KB_CODE_OK);
+    Kasboek__V1__RecordPaymentRequest sd = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    sd.payment_id = "sdd5";
+    sd.amount = &m;
+    sd.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT;
+    sd.source_type = "invoice";
+    sd.source_id = "i5";
+    assert_int_equal(exec(e, "RecordPayment", &sd.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__Invoice *i5 = kbt_get_invoice(e, "i5");
+    assert_int_equal(i5->amount_pending, 1000);
+    kasboek__v1__invoice__free_unpacked(i5, NULL);
+    REFUSED(create(e, (plan_spec){.id = "late", .invoices = {"i5"}, .count = 2}), FAILED_PRECONDITION,
+            INVOICE_PAYMENT_PENDING, "invoice_ids[0]");
+    REFUSED(activate(e, "early"), FAILED_PRECONDITION, INVOICE_PAYMENT_PENDING, "plan_id");
 
     uint64_t head = kb_engine_head(e->engine).seq;
     assert_int_equal(activate(e, "pi"), KB_CODE_OK);
