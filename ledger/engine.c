@@ -478,11 +478,11 @@ static kb_status react_to(kb_engine *e, cmd_run *r, const kb_reaction *rx, const
     if (rx->react(t.state, src->state, events, n, first_seq, &tc) != KB_CODE_OK) return KB_OK;
     bool claims_free;
     st = check_claims(e, r->rq->tenant, t.id, t.agg->type, &tc, err, &claims_free);
-    if (st != KB_OK || !claims_free || !tc.n_events) return st; /* nothing to save */
+    if (st != KB_OK || !claims_free) return st;
     uint64_t t_first = e->head.seq + 1;
-    st = write_stream(e, r, &t, tc.events, tc.n_events);
+    if (tc.n_events) st = write_stream(e, r, &t, tc.events, tc.n_events); /* else nothing to save */
     if (st == KB_OK) st = write_peer(e, r, &peer, &tc);
-    if (st == KB_OK && rx->chain && depth == 0)
+    if (st == KB_OK && tc.n_events && rx->chain && depth == 0)
         st = react(e, r, &t, tc.events, tc.n_events, t_first, depth + 1, err);
     return st;
 }

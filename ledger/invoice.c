@@ -304,6 +304,16 @@ static InvPayment *plan_entry(Invoice *inv, const char *plan_id, kb_arena *a) {
     return p;
 }
 
+/* What the invoice's payment plan still collects of it: its item less
+ * what the plan paid on it (0 without a plan). */
+static int64_t plan_left(const Invoice *inv) {
+    if (!inv->plan_id[0]) return 0;
+    int64_t applied = 0;
+    for (size_t i = 0; i < inv->n_payments; i++)
+        if (strcmp(inv->payments[i]->plan_id, inv->plan_id) == 0) applied = inv->payments[i]->amount;
+    return inv->plan_amount > applied ? inv->plan_amount - applied : 0;
+}
+
 static const InvPayment *find_payment(const Invoice *inv, const char *payment_id) {
     for (size_t i = 0; inv && i < inv->n_payments; i++) {
         if (strcmp(inv->payments[i]->payment_id, payment_id) == 0) return inv->payments[i];
@@ -433,9 +443,11 @@ static void evolve_status(Invoice *inv, const Event *ev) {
             break;
         case BODY(INVOICE_PLANNED):
             inv->plan_id = ev->invoice_planned->plan_id;
+            inv->plan_amount = ev->invoice_planned->amount;
             break;
         case BODY(INVOICE_UNPLANNED):
             inv->plan_id = (char *)protobuf_c_empty_string;
+            inv->plan_amount = 0;
             break;
         default:
             break;
@@ -459,8 +471,9 @@ static void invoice_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a
             break;
     }
     inv->updated_at = ev->occurred_at;
-    /* under a payment plan the plan's instalments are what is overdue */
-    inv->overdue = inv->status == ST(OPEN) && inv->overdue_at != 0 && !inv->plan_id[0];
+    /* under a payment plan the plan's instalments are what is overdue, as
+     * long as the plan still collects some of it */
+    inv->overdue = inv->status == ST(OPEN) && inv->overdue_at != 0 && !plan_left(inv);
     derive_due(inv);
 }
 
@@ -543,7 +556,7 @@ static bool invoice_index(const ProtobufCMessage *state, const char *tenant, kb_
         kb_key_alias(&k, tenant, "invoice_number", inv->number);
         ok = kb_index_set_add(out, &k, inv->invoice_id);
     }
-    if (ok && inv->status == ST(OPEN) && !inv->overdue_at && has_due && !inv->plan_id[0]) {
+    if (ok && inv->status == ST(OPEN) && !inv->overdue_at && has_due && !plan_left(inv)) {
         kb_invoice_due_prefix(&k);
         kb_key_raw_hex64(&k, (uint64_t)(int64_t)due);
         kb_key_add(&k, tenant);
@@ -827,13 +840,17 @@ static kb_code decide_finalize(const ProtobufCMessage *state, const ProtobufCMes
     return code;
 }
 
-/* A payment plan collects the invoice: it takes no payment, void or
- * write-off of its own until the plan is cancelled. */
+/* A payment plan collects the invoice: no void or second plan while it
+ * does; no write-off or overdue mark while the plan still collects. */
 static kb_code not_planned(const Invoice *inv, const char *field, kb_error *err) {
     if (!inv->plan_id[0]) return KB_CODE_OK;
     return kb_error_set(err, KB_REASON_INVOICE_IN_PLAN, field,
                         "payment plan %s collects invoice %s: pay the plan, or cancel it first",
                         inv->plan_id, inv->invoice_id);
+}
+
+static kb_code nothing_left_to_plan(const Invoice *inv, const char *field, kb_error *err) {
+    return plan_left(inv) ? not_planned(inv, field, err) : KB_CODE_OK;
 }
 
 static kb_code decide_void(const ProtobufCMessage *state, const ProtobufCMessage *msg,
@@ -861,7 +878,7 @@ static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMe
     const Kasboek__V1__WriteOffInvoiceRequest *r = (const void *)msg;
     kb_code code = need_text(r->reason, "reason", c->err);
     if (!code) code = need_status(inv, ST(OPEN), c->err);
-    if (!code) code = not_planned(inv, "invoice_id", c->err);
+    if (!code) code = nothing_left_to_plan(inv, "invoice_id", c->err);
     if (!code && inv->amount_pending)
         code = kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "invoice_id",
                             "a bank debit for invoice %s is still processing", inv->invoice_id);
@@ -881,10 +898,19 @@ static kb_code decide_write_off(const ProtobufCMessage *state, const ProtobufCMe
 static kb_code check_payable(const Invoice *inv, const Kasboek__V1__Money *m, const char *field,
                              const char *id_field, kb_error *err) {
     kb_code code = need_status_of(inv, ST(OPEN), id_field, err);
-    if (!code) code = not_planned(inv, id_field, err);
     if (!code) code = kb_check_money(m, field, inv->currency, false, err);
     if (code) return code;
-    int64_t room = inv->amount_due - inv->amount_pending;
+    /* of a planned invoice only what its plan does not collect (money
+     * applied before the plan and reversed since) */
+    int64_t left = plan_left(inv), room = inv->amount_due - inv->amount_pending - left;
+    if (left && m->amount > room) {
+        char have[32];
+        kb_money_format(room > 0 ? room : 0, inv->currency, have, sizeof have);
+        return kb_error_set(err, KB_REASON_INVOICE_IN_PLAN, id_field,
+                            "payment plan %s collects invoice %s: pay the plan (%s %s of it can "
+                            "be paid directly)",
+                            inv->plan_id, inv->invoice_id, have, inv->currency);
+    }
     if (m->amount > room) {
         char want[32], have[32], f[KB_FIELD_LEN_MAX];
         kb_money_format(m->amount, inv->currency, want, sizeof want);
@@ -929,7 +955,7 @@ static kb_code decide_overdue(const ProtobufCMessage *state, const ProtobufCMess
     (void)msg;
     const Invoice *inv = (const void *)state;
     int32_t due;
-    kb_code code = not_planned(inv, "invoice_id", c->err);
+    kb_code code = nothing_left_to_plan(inv, "invoice_id", c->err);
     if (code) return code;
     if (inv->status != ST(OPEN) || inv->overdue_at || !kb_date_given(inv->due_date, &due) ||
         due >= kb_day_of_instant(c->now))
@@ -1254,6 +1280,7 @@ static kb_code plan_invoicing_react(const ProtobufCMessage *target, const Protob
                                                   KASBOEK__V1__INVOICE_PLANNED__INIT, BODY(INVOICE_PLANNED));
             if (!e) return c->err->code;
             e->plan_id = p->plan_id;
+            e->amount = amount;
         } else if (ev->body_case == BODY(PLAN_CANCELLED) && !strcmp(t.inv.plan_id, p->plan_id)) {
             Kasboek__V1__InvoiceUnplanned *e =
                 EMIT(c, Kasboek__V1__InvoiceUnplanned, KASBOEK__V1__INVOICE_UNPLANNED__INIT,

@@ -462,6 +462,10 @@ void fz_check_payment(const Payment *p) {
 void fz_check_invoice(const Kasboek__V1__Invoice *inv) {
     FZ_CHECK(kb_id_valid(inv->invoice_id) && inv->version > 0);
     FZ_CHECK(kb_currency_exponent(inv->currency) >= 0);
+    /* a plan's invoice: what the plan collects is set with it, and such an
+     * invoice is a finalized one */
+    FZ_CHECK(inv->plan_id[0] ? inv->plan_amount > 0 : inv->plan_amount == 0);
+    FZ_CHECK(!inv->plan_id[0] || inv->number[0]);
     int64_t lines = 0, taxes = 0, paid = 0, pending = 0;
     for (size_t i = 0; i < inv->n_lines; i++) add(&lines, inv->lines[i]->total);
     for (size_t i = 0; i < inv->n_taxes; i++) add(&taxes, inv->taxes[i]->tax);

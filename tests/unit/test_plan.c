@@ -729,6 +729,56 @@ static void test_plan_collects_invoices(void **st) {
     /* a refund of the plan's payment after the cancel reopens what it paid */
     assert_int_equal(kbt_refund(e, "pc1", "rf2", 10000, "EUR"), KB_CODE_OK);
     assert_invoice(e, "i4", "", 1000, INV(OPEN), true);
+
+    /* money applied before the plan and refunded after it is not the
+     * plan's to collect: that much can be paid directly, the rest not;
+     * once the plan has collected its part the invoice can be written off */
+    open_invoice(e, "i6", "EUR", 10000);
+    rp.payment_id = "before";
+    rp.source_id = "i6";
+    m.amount = 3000;
+    assert_int_equal(exec(e, "RecordPayment", &rp.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(create(e, (plan_spec){.id = "p6", .invoices = {"i6"}, .count = 2,
+                                           .method = METHOD(SCT), .start = "2026-04-01"}),
+                     KB_CODE_OK);
+    assert_int_equal(activate(e, "p6"), KB_CODE_OK);
+    inv = kbt_get_invoice(e, "i6");
+    assert_int_equal(inv->plan_amount, 7000);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+    mp.invoice_id = "i6";
+    m.amount = 1;
+    REFUSED(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "invoice_id");
+    assert_int_equal(kbt_refund(e, "before", "rf6", 3000, "EUR"), KB_CODE_OK);
+    assert_invoice(e, "i6", "p6", 0, INV(OPEN), false);
+    m.amount = 3001;
+    REFUSED(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "invoice_id");
+    Kasboek__V1__WriteOffInvoiceRequest wo = KASBOEK__V1__WRITE_OFF_INVOICE_REQUEST__INIT;
+    wo.invoice_id = "i6";
+    wo.reason = "uncollectable";
+    REFUSED(exec(e, "WriteOffInvoice", &wo.base, NULL, -1), FAILED_PRECONDITION, INVOICE_IN_PLAN,
+            "invoice_id");
+    assert_int_equal(pay(e, "p6pay", 7000, "p6"), KB_CODE_OK); /* the plan completes */
+    p = get(e, "p6");
+    assert_int_equal(p->status, PS(COMPLETED));
+    plan_free(p);
+    assert_invoice(e, "i6", "p6", 7000, INV(OPEN), false);
+    /* what is left is the invoice's own again: overdue by its date */
+    inv = kbt_get_invoice(e, "i6");
+    due = kbt_day(inv->due_date);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+    kb_arena_init(&a, 1 << 12);
+    (void)tick(e, kb_date_text(&a, due + 1));
+    kb_arena_fini(&a);
+    assert_invoice(e, "i6", "p6", 7000, INV(OPEN), true);
+    m.amount = 2000;
+    assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(exec(e, "WriteOffInvoice", &wo.base, NULL, -1), KB_CODE_OK);
+    inv = kbt_get_invoice(e, "i6");
+    assert_int_equal(inv->status, INV(WRITTEN_OFF));
+    assert_int_equal(inv->amount_written_off, 1000);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
     rebuild_and_compare(e, 5);
 }
 
@@ -1084,6 +1134,7 @@ static void check_plan_invoices(env *e, const Plan *p) {
                      inv->invoice_id, (long long)cov, (long long)applied, (long long)inv->amount_paid);
         bool planned = p->status != PS(CANCELLED);
         assert_string_equal(inv->plan_id, planned ? p->plan_id : "");
+        assert_int_equal(inv->plan_amount, planned ? it->amount : 0);
         assert_int_equal(inv->status, cov == it->amount ? INV(PAID) : INV(OPEN));
         if (planned) assert_false(inv->overdue);
     }
