@@ -600,6 +600,17 @@ static void assert_invoice(env *e, const char *id, const char *plan, int64_t pai
 
 #define INV(x) KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_##x
 
+/* Ticks the day after the invoice's due date. */
+static void tick_past_due(env *e, const char *invoice_id) {
+    Kasboek__V1__Invoice *inv = kbt_get_invoice(e, invoice_id);
+    int32_t due = kbt_day(inv->due_date);
+    kasboek__v1__invoice__free_unpacked(inv, NULL);
+    kb_arena a;
+    kb_arena_init(&a, 1 << 12);
+    (void)tick(e, kb_date_text(&a, due + 1));
+    kb_arena_fini(&a);
+}
+
 /* A plan collects the invoices it covers: activation plans them (a changed
  * invoice refuses it), a planned invoice takes no payment, void or overdue
  * of its own, the plan's money pays them in item order and a reversal
@@ -718,13 +729,7 @@ static void test_plan_collects_invoices(void **st) {
     assert_invoice(e, "i4", "", 10000, INV(OPEN), false);
     mp.invoice_id = "i4"; /* collected on its own again */
     assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
-    inv = kbt_get_invoice(e, "i4");
-    int32_t due = kbt_day(inv->due_date);
-    kasboek__v1__invoice__free_unpacked(inv, NULL);
-    kb_arena a;
-    kb_arena_init(&a, 1 << 12);
-    (void)tick(e, kb_date_text(&a, due + 1));
-    kb_arena_fini(&a);
+    tick_past_due(e, "i4");
     assert_invoice(e, "i4", "", 11000, INV(OPEN), true);
     /* a refund of the plan's payment after the cancel reopens what it paid */
     assert_int_equal(kbt_refund(e, "pc1", "rf2", 10000, "EUR"), KB_CODE_OK);
@@ -765,12 +770,7 @@ static void test_plan_collects_invoices(void **st) {
     plan_free(p);
     assert_invoice(e, "i6", "p6", 7000, INV(OPEN), false);
     /* what is left is the invoice's own again: overdue by its date */
-    inv = kbt_get_invoice(e, "i6");
-    due = kbt_day(inv->due_date);
-    kasboek__v1__invoice__free_unpacked(inv, NULL);
-    kb_arena_init(&a, 1 << 12);
-    (void)tick(e, kb_date_text(&a, due + 1));
-    kb_arena_fini(&a);
+    tick_past_due(e, "i6");
     assert_invoice(e, "i6", "p6", 7000, INV(OPEN), true);
     m.amount = 2000;
     assert_int_equal(exec(e, "MarkInvoicePaid", &mp.base, NULL, -1), KB_CODE_OK);
