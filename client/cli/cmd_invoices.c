@@ -132,7 +132,12 @@ static void print_head(const Invoice *inv) {
     cli_kv("status",
            cli_enum(buf, sizeof buf, &kasboek__v1__invoice_status__descriptor, (int)inv->status));
     cli_kv("overdue", inv->overdue ? "yes" : "no");
-    if (inv->plan_id[0]) cli_kv("payment plan", inv->plan_id);
+    if (inv->plan_id[0]) {
+        char pm[CLI_TEXT_MAX], line[2 * CLI_TEXT_MAX];
+        snprintf(line, sizeof line, "%s (collects %s)", inv->plan_id,
+                 cli_money(pm, sizeof pm, inv->plan_amount, inv->currency));
+        cli_kv("payment plan", line);
+    }
     cli_kv("customer", inv->customer_id);
     if (inv->company_id[0]) cli_kv("company", inv->company_id);
     cli_kv("currency", inv->currency);

@@ -555,7 +555,7 @@ static void test_plans(void **state) {
     kbe_proc_fini(&p);
     kbe_cli(&server, &p, "--tenant", "pl", "invoices", "get", "pl-inv", NULL);
     expect_exit(&p, 0, "invoices get pl-inv");
-    expect_out(&p, "payment plan    pl-4");
+    expect_out(&p, "payment plan    pl-4 (collects 300.00 EUR)");
     expect_out(&p, "plan pl-4");
     expect_out(&p, "120.00 EUR");
     expect_out(&p, "InvoicePlanPaid");
