@@ -353,6 +353,11 @@ static void evolve_lines(Invoice *inv, const Event *ev, kb_arena *a) {
     recompute(inv, a);
 }
 
+static void refund_pending_add(Invoice *inv, int64_t amount) {
+    inv->amount_refund_pending += amount;
+    if (inv->amount_refund_pending < 0) inv->amount_refund_pending = 0;
+}
+
 static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
     switch (ev->body_case) {
         case BODY(INVOICE_PAYMENT_PENDING): {
@@ -385,8 +390,12 @@ static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
             inv->amount_paid -= e->amount;
             /* a written-off invoice stays settled: the credit grows instead */
             if (inv->status == ST(WRITTEN_OFF)) inv->amount_written_off += e->amount;
+            if (e->refund_pending) refund_pending_add(inv, e->amount);
             break;
         }
+        case BODY(INVOICE_REFUND_SETTLED):
+            refund_pending_add(inv, -ev->invoice_refund_settled->amount);
+            break;
         case BODY(INVOICE_PLAN_PAID): {
             const Kasboek__V1__InvoicePlanPaid *e = ev->invoice_plan_paid;
             InvPayment *p = plan_entry(inv, e->plan_id, a);
@@ -986,6 +995,7 @@ static bool money_event(const Event *ev) {
         case BODY(PAYMENT_SETTLED):
         case BODY(PAYMENT_FAILED):
         case BODY(REFUND_CREATED):
+        case BODY(REFUND_SETTLED):
         case BODY(REFUND_FAILED):
             return true;
         case BODY(DISPUTE_CLOSED):
@@ -1012,7 +1022,19 @@ static const char *invoicing_target(const ProtobufCMessage *source, Event *const
 typedef struct tally {
     Invoice inv; /* shallow copy; payments as stored */
     bool exists;
+    Event *const *events; /* the command's events the reaction answers */
+    size_t n_events;
 } tally;
+
+/* Whether the command's own events created refund id (else an earlier
+ * command did, and left it pending). */
+static bool created_now(const tally *t, const char *id) {
+    for (size_t i = 0; i < t->n_events; i++)
+        if (t->events[i]->body_case == BODY(REFUND_CREATED) &&
+            strcmp(t->events[i]->refund_created->refund_id, id) == 0)
+            return true;
+    return false;
+}
 
 static int64_t tally_due(const tally *t) {
     return t->inv.total - t->inv.amount_paid - t->inv.amount_written_off;
@@ -1131,7 +1153,7 @@ static kb_code debit_done(kb_decide_ctx *c, tally *t, const Payment *p, bool set
 /* Money of an applied payment going back (amount > 0) or returning after a
  * failed refund (amount < 0). */
 static kb_code reverse(kb_decide_ctx *c, tally *t, const Payment *p, int64_t amount,
-                       const char *why) {
+                       const char *why, bool refund_pending) {
     const InvPayment *ip = find_payment(t->exists ? &t->inv : NULL, p->payment_id);
     if (!ip) return KB_CODE_OK; /* never applied (e.g. a link payment before its invoice) */
     if (amount > ip->amount) amount = ip->amount; /* no more than it applied */
@@ -1143,6 +1165,8 @@ static kb_code reverse(kb_decide_ctx *c, tally *t, const Payment *p, int64_t amo
     e->payment_id = p->payment_id;
     e->amount = amount;
     e->reason = (char *)why;
+    e->refund_pending = refund_pending;
+    if (refund_pending) refund_pending_add(&t->inv, amount);
     t->inv.amount_paid -= amount;
     if (t->inv.status == ST(WRITTEN_OFF)) t->inv.amount_written_off += amount;
     return settle_status(c, t);
@@ -1161,19 +1185,39 @@ static kb_code invoicing_one(kb_decide_ctx *c, tally *t, const Payment *p, const
             return debit_done(c, t, p, true);
         case BODY(PAYMENT_FAILED):
             return debit_done(c, t, p, false);
-        case BODY(REFUND_CREATED): {
+        case BODY(REFUND_CREATED): { /* pending: still so after the command (a bank refund) */
             const Kasboek__V1__RefundCreated *e = ev->refund_created;
+            const Kasboek__V1__Refund *r = kb_payment_find_refund(p, e->refund_id);
             return reverse(c, t, p, e->amount->amount,
-                           kb_arena_printf(c->arena, "refund %s", e->refund_id));
+                           kb_arena_printf(c->arena, "refund %s", e->refund_id),
+                           r && r->status == KASBOEK__V1__REFUND_STATUS__REFUND_STATUS_PENDING);
+        }
+        case BODY(REFUND_SETTLED): { /* a pending one is final now */
+            const char *id = ev->refund_settled->refund_id;
+            if (created_now(t, id) || !find_payment(t->exists ? &t->inv : NULL, p->payment_id))
+                return KB_CODE_OK;
+            int64_t a = refund_amount(p, id);
+            if (a > t->inv.amount_refund_pending) a = t->inv.amount_refund_pending;
+            if (a <= 0) return KB_CODE_OK;
+            Kasboek__V1__InvoiceRefundSettled *e =
+                EMIT(c, Kasboek__V1__InvoiceRefundSettled, KASBOEK__V1__INVOICE_REFUND_SETTLED__INIT,
+                     BODY(INVOICE_REFUND_SETTLED));
+            if (!e) return c->err->code;
+            e->payment_id = p->payment_id;
+            e->refund_id = (char *)id;
+            e->amount = a;
+            t->inv.amount_refund_pending -= a;
+            return KB_CODE_OK;
         }
         case BODY(REFUND_FAILED): /* the refunded amount is applied again */
             return reverse(c, t, p, -refund_amount(p, ev->refund_failed->refund_id),
-                           kb_arena_printf(c->arena, "refund %s failed", ev->refund_failed->refund_id));
+                           kb_arena_printf(c->arena, "refund %s failed", ev->refund_failed->refund_id),
+                           !created_now(t, ev->refund_failed->refund_id));
         case BODY(DISPUTE_CLOSED): {
             const Kasboek__V1__Dispute *d = kb_payment_find_dispute(p, ev->dispute_closed->dispute_id);
             if (!d || !money_event(ev)) return KB_CODE_OK;
             return reverse(c, t, p, d->amount->amount,
-                           kb_arena_printf(c->arena, "dispute %s lost", d->dispute_id));
+                           kb_arena_printf(c->arena, "dispute %s lost", d->dispute_id), false);
         }
         default:
             return KB_CODE_OK;
@@ -1184,7 +1228,7 @@ static kb_code invoicing_react(const ProtobufCMessage *target, const ProtobufCMe
                                Event *const *events, size_t n, uint64_t first_seq,
                                kb_decide_ctx *c) {
     (void)first_seq;
-    tally t = {.exists = target != NULL};
+    tally t = {.exists = target != NULL, .events = events, .n_events = n};
     if (target) t.inv = *(const Invoice *)target;
     else kasboek__v1__invoice__init(&t.inv);
     const Payment *p = (const void *)source;

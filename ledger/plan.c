@@ -528,6 +528,10 @@ static kb_code invoice_item(kb_decide_ctx *c, const Kasboek__V1__CreatePlanReque
         return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, f,
                             "a bank debit for invoice %s is still processing: plan it once it "
                             "settles or fails", inv->invoice_id);
+    if (inv->amount_refund_pending)
+        return kb_error_set(c->err, KB_REASON_INVOICE_REFUND_PENDING, f,
+                            "a refund on invoice %s is not final: if it failed, its money would "
+                            "be applied again; plan it once it settles or fails", inv->invoice_id);
     if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX) /* the plan's money is one entry more */
         return kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, f,
                             "invoice %s holds %d payments, the most it takes", inv->invoice_id,
@@ -726,6 +730,9 @@ static kb_code check_invoices_unchanged(const Plan *p, kb_decide_ctx *c) {
         if (inv->amount_pending)
             return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "plan_id",
                                 "a bank debit for invoice %s is still processing", inv->invoice_id);
+        if (inv->amount_refund_pending)
+            return kb_error_set(c->err, KB_REASON_INVOICE_REFUND_PENDING, "plan_id",
+                                "a refund on invoice %s is not final", inv->invoice_id);
         if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX)
             return kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, "plan_id",
                                 "invoice %s holds %d payments, the most it takes", inv->invoice_id,

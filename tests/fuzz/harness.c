@@ -466,6 +466,7 @@ void fz_check_invoice(const Kasboek__V1__Invoice *inv) {
      * invoice is a finalized one */
     FZ_CHECK(inv->plan_id[0] ? inv->plan_amount > 0 : inv->plan_amount == 0);
     FZ_CHECK(!inv->plan_id[0] || inv->number[0]);
+    FZ_CHECK(inv->amount_refund_pending >= 0);
     int64_t lines = 0, taxes = 0, paid = 0, pending = 0;
     for (size_t i = 0; i < inv->n_lines; i++) add(&lines, inv->lines[i]->total);
     for (size_t i = 0; i < inv->n_taxes; i++) add(&taxes, inv->taxes[i]->tax);

@@ -658,6 +658,43 @@ static void test_plan_collects_invoices(void **st) {
     REFUSED(create(e, (plan_spec){.id = "late", .invoices = {"i5"}, .count = 2}), FAILED_PRECONDITION,
             INVOICE_PAYMENT_PENDING, "invoice_ids[0]");
     REFUSED(activate(e, "early"), FAILED_PRECONDITION, INVOICE_PAYMENT_PENDING, "plan_id");
+    /* nor one with a bank refund not final yet: failing, it would apply
+     * its money again on top of the plan's; settled, the invoice can be
+     * planned */
+    assert_int_equal(kbt_settle(e, "sdd5"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "sdd5", "rf5", 1000, "EUR"), KB_CODE_OK);
+    i5 = kbt_get_invoice(e, "i5");
+    assert_int_equal(i5->amount_refund_pending, 1000);
+    assert_int_equal(i5->amount_paid, 0);
+    kasboek__v1__invoice__free_unpacked(i5, NULL);
+    REFUSED(create(e, (plan_spec){.id = "late", .invoices = {"i5"}, .count = 2}), FAILED_PRECONDITION,
+            INVOICE_REFUND_PENDING, "invoice_ids[0]");
+    REFUSED(activate(e, "early"), FAILED_PRECONDITION, INVOICE_REFUND_PENDING, "plan_id");
+    Kasboek__V1__SettleRefundRequest sr = KASBOEK__V1__SETTLE_REFUND_REQUEST__INIT;
+    sr.refund_id = "rf5";
+    assert_int_equal(exec(e, "SettleRefund", &sr.base, NULL, -1), KB_CODE_OK);
+    i5 = kbt_get_invoice(e, "i5");
+    assert_int_equal(i5->amount_refund_pending, 0);
+    kasboek__v1__invoice__free_unpacked(i5, NULL);
+    assert_int_equal(create(e, (plan_spec){.id = "late", .invoices = {"i5"}, .count = 2}), KB_CODE_OK);
+    /* a bank refund that fails applies its money again and is final too */
+    open_invoice(e, "i8", "EUR", 5000);
+    sd.payment_id = "sdd8";
+    sd.source_id = "i8";
+    m.amount = 5000;
+    assert_int_equal(exec(e, "RecordPayment", &sd.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(kbt_settle(e, "sdd8"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "sdd8", "rf8", 2000, "EUR"), KB_CODE_OK);
+    Kasboek__V1__FailRefundRequest fr = KASBOEK__V1__FAIL_REFUND_REQUEST__INIT;
+    fr.refund_id = "rf8";
+    fr.reason = "account closed";
+    assert_int_equal(exec(e, "FailRefund", &fr.base, NULL, -1), KB_CODE_OK);
+    Kasboek__V1__Invoice *i8 = kbt_get_invoice(e, "i8");
+    assert_int_equal(i8->amount_refund_pending, 0);
+    assert_int_equal(i8->amount_paid, 5000);
+    assert_int_equal(i8->status, INV(PAID));
+    kasboek__v1__invoice__free_unpacked(i8, NULL);
+    m.amount = 1000;
 
     uint64_t head = kb_engine_head(e->engine).seq;
     assert_int_equal(activate(e, "pi"), KB_CODE_OK);
