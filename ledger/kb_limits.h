@@ -24,6 +24,7 @@
 #define KB_PEER_EVENTS_MAX               2 /* events one command appends to its peer stream */
 #define KB_READS_MAX                     20 /* other streams one decide reads */
 #define KB_PLAN_ITEMS_MAX                20 /* invoices and cases one plan covers */
+#define KB_PLAN_PAUSES_MAX               24 /* pauses one plan may take */
 #define KB_REACTION_TARGETS_MAX          KB_PLAN_ITEMS_MAX /* streams one reaction writes */
 #define KB_PLAN_INSTALMENTS_MAX          120
 #define KB_BALANCE_OPEN_DAYS_MAX         1000 /* open available_on days of one balance */

@@ -257,11 +257,21 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->paused_from = p->status;
             p->status = PS(PAUSED);
             p->pause_reason = ev->plan_paused->reason;
+            p->paused_on = kb_date_text(a, kb_day_of_instant(ev->occurred_at));
+            KB_VERIFY(p->paused_on);
             break;
-        case BODY(PLAN_RESUMED): /* payments while paused may have moved it */
+        case BODY(PLAN_RESUMED): { /* payments while paused may have moved it */
             p->status = open_status_of(p);
             p->paused_from = PS(UNSPECIFIED);
+            Kasboek__V1__PlanPause *pz = KB_NEW(a, Kasboek__V1__PlanPause, KASBOEK__V1__PLAN_PAUSE__INIT);
+            KB_VERIFY(pz);
+            pz->from = p->paused_on;
+            pz->to = kb_date_text(a, kb_day_of_instant(ev->occurred_at));
+            KB_VERIFY(pz->to);
+            kb_arena_push(a, (void ***)&p->pauses, &p->n_pauses, pz);
+            p->paused_on = (char *)protobuf_c_empty_string;
             break;
+        }
         case BODY(PLAN_CANCELLED):
             p->status = PS(CANCELLED);
             p->cancel_reason = ev->plan_cancelled->reason;
@@ -305,6 +315,24 @@ static bool list_add(kb_index_set *out, const char *tenant, const Plan *p, const
 
 /* The next day the clock changes an instalment of an open plan: a planned
  * one's due date, or the day after a due one's; INT32_MAX when none. */
+/* The days in (after, until] the plan stood still: its closed pauses
+ * [from, to), and an open one as if resumed on until. */
+static int32_t paused_days(const Plan *p, int32_t after, int32_t until) {
+    int32_t n = 0, from, to;
+    for (size_t i = 0; i <= p->n_pauses; i++) {
+        if (i < p->n_pauses) {
+            if (!kb_date_given(p->pauses[i]->from, &from) || !kb_date_given(p->pauses[i]->to, &to)) continue;
+        } else if (!kb_date_given(p->paused_on, &from)) {
+            continue;
+        } else {
+            to = until; /* as it closes when resumed on until: [from, until) */
+        }
+        int32_t lo = from > after + 1 ? from : after + 1, hi = to < until + 1 ? to : until + 1;
+        if (hi > lo) n += hi - lo;
+    }
+    return n;
+}
+
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
     int32_t next = INT32_MAX, due;
     if (!open_status(p->status)) return next;
@@ -322,7 +350,9 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         /* the day an overdue one passes the tolerance in days */
         bool late = in->status == IS(OVERDUE) || in->status == IS(FAILED);
         uint32_t tol = p->terms ? p->terms->tolerance_days : 0;
-        if (late && tol && due + (int32_t)tol + 1 < next) next = due + (int32_t)tol + 1;
+        /* (a pause moves it by the days it stood still after the due date) */
+        int32_t out = due + (int32_t)tol + 1 + paused_days(p, due, INT32_MAX - 1);
+        if (late && tol && out < next) next = out;
     }
     return next;
 }
@@ -777,7 +807,11 @@ static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
             if (changes[k]->number == p->instalments[i]->number) st = changes[k]->status;
         if (st != IS(OVERDUE) && st != IS(FAILED)) continue;
         late++;
-        if (kb_date_given(p->instalments[i]->due_date, &due) && today - due > days) days = today - due;
+        /* days overdue, less the days the plan stood still */
+        int32_t d;
+        if (kb_date_given(p->instalments[i]->due_date, &due) &&
+            (d = today - due - paused_days(p, due, today)) > days)
+            days = d;
     }
     bool by_days = t->tolerance_days && days > (int32_t)t->tolerance_days;
     bool by_count = t->tolerance_count && late > t->tolerance_count;
@@ -953,6 +987,9 @@ static kb_code decide_pause(const ProtobufCMessage *state, const ProtobufCMessag
     if (code) return code;
     if (!open_status(p->status))
         return kb_error_set(c->err, KB_REASON_PLAN_NOT_ACTIVE, "plan_id", "only an active plan pauses");
+    if (p->n_pauses >= KB_PLAN_PAUSES_MAX)
+        return kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, "plan_id",
+                            "a plan pauses at most %d times", KB_PLAN_PAUSES_MAX);
     Kasboek__V1__PlanPaused *e =
         EMIT(c, Kasboek__V1__PlanPaused, KASBOEK__V1__PLAN_PAUSED__INIT, BODY(PLAN_PAUSED));
     if (!e) return c->err->code;

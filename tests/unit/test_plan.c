@@ -972,23 +972,31 @@ static void test_list_plans(void **st) {
 }
 
 
+/* A 300.00 EUR SCT plan over a collection case from 2026-01-15 in 3 (pc
+ * and pcs must outlive r); the caller sets id, period and tolerance. */
+static void case_plan(Kasboek__V1__CreatePlanRequest *r, Kasboek__V1__PlanCase *pc,
+                      Kasboek__V1__PlanCase **pcs) {
+    pc->ref = "c";
+    pc->amount = 30000;
+    pcs[0] = pc;
+    r->customer_id = "c1";
+    r->method = METHOD(SCT);
+    r->cases = pcs;
+    r->n_cases = 1;
+    r->currency = "EUR";
+    r->start_date = "2026-01-15";
+    r->split_case = BY_COUNT;
+    r->count = 3;
+}
+
 /* Past the overdue tolerance the plan cancels itself with a system reason
  * and skips its unpaid instalments: by days, and by count. */
 static void test_auto_cancel(void **st) {
     env *e = *st;
     Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
-    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[] = {&pc};
-    pc.ref = "c";
-    pc.amount = 30000;
-    r.customer_id = "c1";
-    r.method = METHOD(SCT);
-    r.cases = pcs;
-    r.n_cases = 1;
-    r.currency = "EUR";
-    r.start_date = "2026-01-15";
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[1];
+    case_plan(&r, &pc, pcs);
     r.period = PERIOD(WEEKLY);
-    r.split_case = BY_COUNT;
-    r.count = 3;
     r.plan_id = "days";
     r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_DAYS;
     r.tolerance_days = 10;
@@ -1027,6 +1035,48 @@ static void test_auto_cancel(void **st) {
     rebuild_and_compare(e, 4);
 }
 
+
+/* A pause stops the tolerance clock: paused 2 days into an overdue
+ * instalment and resumed 42 days later, the plan is 3 days overdue, not
+ * 45; it is cancelled on the 11th day it was not paused. */
+static void test_pause_stops_tolerance(void **st) {
+    env *e = *st;
+    Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[1];
+    case_plan(&r, &pc, pcs);
+    r.plan_id = "p";
+    r.period = PERIOD(MONTHLY);
+    r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_DAYS;
+    r.tolerance_days = 10;
+    r.reminder = CH(NONE);
+    e->now = kbt_at("2026-01-01");
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(activate(e, "p"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-16"), 1); /* the first is overdue */
+    e->now = kbt_at("2026-01-18");
+    assert_int_equal(simple(e, "PausePlan", "in hospital"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-02-20"), 0); /* paused: nothing moves */
+    e->now = kbt_at("2026-03-01");
+    assert_int_equal(simple(e, "ResumePlan", ""), KB_CODE_OK);
+    Plan *p = get(e, "p");
+    assert_int_equal(p->status, PS(OVERDUE)); /* the second passed its date while paused */
+    assert_instalment(p, 1, 0, IS(OVERDUE));
+    assert_int_equal(p->n_pauses, 1);
+    assert_string_equal(p->pauses[0]->from, "2026-01-18");
+    assert_string_equal(p->pauses[0]->to, "2026-03-01");
+    assert_string_equal(p->paused_on, "");
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-03-08"), 0); /* 10 days overdue outside the pause */
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(OVERDUE));
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-03-09"), 1);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(CANCELLED));
+    assert_true(strstr(p->cancel_reason, "11 days overdue, 10 allowed") != NULL);
+    plan_free(p);
+    rebuild_and_compare(e, 3);
+}
 
 static size_t timeline_count(env *e, const char *plan, const char *type) {
     Kasboek__V1__GetPlanRequest r = KASBOEK__V1__GET_PLAN_REQUEST__INIT;
@@ -1439,6 +1489,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_list_plans, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_stops_tolerance, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_reminders, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_randomized_invariants, env_setup, env_teardown),
     };
