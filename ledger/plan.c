@@ -176,6 +176,18 @@ static void evolve_money(Plan *p, const Event *ev, kb_arena *a) {
     if (open_status(p->status)) p->status = open_status_of(p);
 }
 
+/* The open pause ends on the day of ev: kept in pauses. */
+static void close_pause(Plan *p, const Event *ev, kb_arena *a) {
+    Kasboek__V1__PlanPause *pz = KB_NEW(a, Kasboek__V1__PlanPause, KASBOEK__V1__PLAN_PAUSE__INIT);
+    KB_VERIFY(pz);
+    pz->from = p->paused_on;
+    pz->to = kb_date_text(a, kb_day_of_instant(ev->occurred_at));
+    KB_VERIFY(pz->to);
+    kb_arena_push(a, (void ***)&p->pauses, &p->n_pauses, pz);
+    p->paused_on = (char *)protobuf_c_empty_string;
+    p->paused_from = PS(UNSPECIFIED);
+}
+
 static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
     Plan *p = (Plan *)state;
     switch (ev->body_case) {
@@ -193,6 +205,7 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             break;
         }
         case BODY(PLAN_COMPLETED):
+            if (p->status == PS(PAUSED)) close_pause(p, ev, a); /* paid off while paused */
             p->status = PS(COMPLETED);
             p->closed_at = ev->occurred_at;
             break;
@@ -260,18 +273,10 @@ static void plan_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a) {
             p->paused_on = kb_date_text(a, kb_day_of_instant(ev->occurred_at));
             KB_VERIFY(p->paused_on);
             break;
-        case BODY(PLAN_RESUMED): { /* payments while paused may have moved it */
+        case BODY(PLAN_RESUMED): /* payments while paused may have moved it */
+            close_pause(p, ev, a);
             p->status = open_status_of(p);
-            p->paused_from = PS(UNSPECIFIED);
-            Kasboek__V1__PlanPause *pz = KB_NEW(a, Kasboek__V1__PlanPause, KASBOEK__V1__PLAN_PAUSE__INIT);
-            KB_VERIFY(pz);
-            pz->from = p->paused_on;
-            pz->to = kb_date_text(a, kb_day_of_instant(ev->occurred_at));
-            KB_VERIFY(pz->to);
-            kb_arena_push(a, (void ***)&p->pauses, &p->n_pauses, pz);
-            p->paused_on = (char *)protobuf_c_empty_string;
             break;
-        }
         case BODY(PLAN_CANCELLED):
             p->status = PS(CANCELLED);
             p->cancel_reason = ev->plan_cancelled->reason;
@@ -316,13 +321,14 @@ static bool list_add(kb_index_set *out, const char *tenant, const Plan *p, const
 /* The next day the clock changes an instalment of an open plan: a planned
  * one's due date, or the day after a due one's; INT32_MAX when none. */
 /* The days in (after, until] the plan stood still: its closed pauses
- * [from, to), and an open one as if resumed on until. */
+ * [from, to), and, while it is paused, the open one as if resumed on
+ * until. */
 static int32_t paused_days(const Plan *p, int32_t after, int32_t until) {
     int32_t n = 0, from, to;
     for (size_t i = 0; i <= p->n_pauses; i++) {
         if (i < p->n_pauses) {
             if (!kb_date_given(p->pauses[i]->from, &from) || !kb_date_given(p->pauses[i]->to, &to)) continue;
-        } else if (!kb_date_given(p->paused_on, &from)) {
+        } else if (p->status != PS(PAUSED) || !kb_date_given(p->paused_on, &from)) {
             continue;
         } else {
             to = until; /* as it closes when resumed on until: [from, until) */
@@ -351,8 +357,8 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         bool late = in->status == IS(OVERDUE) || in->status == IS(FAILED);
         uint32_t tol = p->terms ? p->terms->tolerance_days : 0;
         /* (a pause moves it by the days it stood still after the due date) */
-        int32_t out = due + (int32_t)tol + 1 + paused_days(p, due, INT32_MAX - 1);
-        if (late && tol && out < next) next = out;
+        int64_t out = (int64_t)due + tol + 1 + paused_days(p, due, INT32_MAX - 1);
+        if (late && tol && out < next) next = (int32_t)out;
     }
     return next;
 }

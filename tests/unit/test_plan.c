@@ -1075,6 +1075,26 @@ static void test_pause_stops_tolerance(void **st) {
     assert_int_equal(p->status, PS(CANCELLED));
     assert_true(strstr(p->cancel_reason, "11 days overdue, 10 allowed") != NULL);
     plan_free(p);
+    /* paid off while paused: the pause ends with it, and a refund reopens
+     * an active plan, not a paused one with a pause still open */
+    r.plan_id = "q";
+    r.start_date = "2026-04-15";
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(activate(e, "q"), KB_CODE_OK);
+    Kasboek__V1__PausePlanRequest pr = KASBOEK__V1__PAUSE_PLAN_REQUEST__INIT;
+    pr.plan_id = "q";
+    pr.reason = "moving house";
+    assert_int_equal(exec(e, "PausePlan", &pr.base, NULL, -1), KB_CODE_OK);
+    e->now = kbt_at("2026-03-20");
+    assert_int_equal(pay(e, "all-q", 30000, "q"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "all-q", "rq", 5000, "EUR"), KB_CODE_OK);
+    p = get(e, "q");
+    assert_int_equal(p->status, PS(ACTIVE));
+    assert_string_equal(p->paused_on, "");
+    assert_int_equal(p->n_pauses, 1);
+    assert_string_equal(p->pauses[0]->to, "2026-03-20");
+    plan_free(p);
+    assert_int_equal(tick(e, "2026-07-01"), 1); /* the reopened instalment moves on */
     rebuild_and_compare(e, 3);
 }
 
