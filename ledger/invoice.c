@@ -304,14 +304,26 @@ static InvPayment *plan_entry(Invoice *inv, const char *plan_id, kb_arena *a) {
     return p;
 }
 
+/* What payment plan plan_id passed on to the invoice, net. */
+static int64_t plan_applied(const Invoice *inv, const char *plan_id) {
+    for (size_t i = 0; i < inv->n_payments; i++)
+        if (strcmp(inv->payments[i]->plan_id, plan_id) == 0) return inv->payments[i]->amount;
+    return 0;
+}
+
 /* What the invoice's payment plan still collects of it: its item less
  * what the plan paid on it (0 without a plan). */
 static int64_t plan_left(const Invoice *inv) {
     if (!inv->plan_id[0]) return 0;
-    int64_t applied = 0;
-    for (size_t i = 0; i < inv->n_payments; i++)
-        if (strcmp(inv->payments[i]->plan_id, inv->plan_id) == 0) applied = inv->payments[i]->amount;
+    int64_t applied = plan_applied(inv, inv->plan_id);
     return inv->plan_amount > applied ? inv->plan_amount - applied : 0;
+}
+
+/* Money applied (delta > 0) or going back (< 0): a written-off invoice
+ * stays settled, its write-off credit moving instead. */
+static void paid_moves(Invoice *inv, int64_t delta) {
+    inv->amount_paid += delta;
+    if (inv->status == ST(WRITTEN_OFF)) inv->amount_written_off -= delta;
 }
 
 static const InvPayment *find_payment(const Invoice *inv, const char *payment_id) {
@@ -387,9 +399,7 @@ static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
         case BODY(INVOICE_PAYMENT_REVERSED): {
             const Kasboek__V1__InvoicePaymentReversed *e = ev->invoice_payment_reversed;
             payment_entry(inv, e->payment_id, a)->amount -= e->amount;
-            inv->amount_paid -= e->amount;
-            /* a written-off invoice stays settled: the credit grows instead */
-            if (inv->status == ST(WRITTEN_OFF)) inv->amount_written_off += e->amount;
+            paid_moves(inv, -e->amount);
             if (e->refund_pending) refund_pending_add(inv, e->amount);
             break;
         }
@@ -401,8 +411,7 @@ static void evolve_money(Invoice *inv, const Event *ev, kb_arena *a) {
             InvPayment *p = plan_entry(inv, e->plan_id, a);
             p->amount += e->amount;
             p->at = ev->occurred_at;
-            inv->amount_paid += e->amount;
-            if (inv->status == ST(WRITTEN_OFF) && e->amount < 0) inv->amount_written_off -= e->amount;
+            paid_moves(inv, e->amount); /* never > 0 on a written-off one: nothing is open */
             break;
         }
         default:
@@ -1167,8 +1176,7 @@ static kb_code reverse(kb_decide_ctx *c, tally *t, const Payment *p, int64_t amo
     e->reason = (char *)why;
     e->refund_pending = refund_pending;
     if (refund_pending) refund_pending_add(&t->inv, amount);
-    t->inv.amount_paid -= amount;
-    if (t->inv.status == ST(WRITTEN_OFF)) t->inv.amount_written_off += amount;
+    paid_moves(&t->inv, -amount);
     return settle_status(c, t);
 }
 
@@ -1288,8 +1296,7 @@ static kb_code emit_plan_paid(kb_decide_ctx *c, tally *t, const char *plan_id,
     e->plan_id = (char *)plan_id;
     e->payment_id = (char *)payment_id;
     e->amount = amount;
-    t->inv.amount_paid += amount;
-    if (t->inv.status == ST(WRITTEN_OFF) && amount < 0) t->inv.amount_written_off -= amount;
+    paid_moves(&t->inv, amount);
     return settle_status(c, t);
 }
 
@@ -1311,8 +1318,7 @@ static kb_code plan_invoicing_react(const ProtobufCMessage *target, const Protob
         if (found) amount = p->items[i]->amount;
         else start += p->items[i]->amount;
     }
-    for (size_t i = 0; i < t.inv.n_payments; i++)
-        if (strcmp(t.inv.payments[i]->plan_id, p->plan_id) == 0) applied = t.inv.payments[i]->amount;
+    applied = plan_applied(&t.inv, p->plan_id);
     for (size_t i = 0; i < n; i++) /* back to the paid amount before these events */
         if (events[i]->body_case == BODY(PLAN_PAYMENT_ALLOCATED)) paid -= events[i]->plan_payment_allocated->amount;
         else if (events[i]->body_case == BODY(PLAN_PAYMENT_REVERSED)) paid += events[i]->plan_payment_reversed->amount;

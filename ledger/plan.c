@@ -318,8 +318,6 @@ static bool list_add(kb_index_set *out, const char *tenant, const Plan *p, const
     return kb_index_set_add(out, &k, "");
 }
 
-/* The next day the clock changes an instalment of an open plan: a planned
- * one's due date, or the day after a due one's; INT32_MAX when none. */
 /* The days in (after, until] the plan stood still: its closed pauses
  * [from, to), and, while it is paused, the open one as if resumed on
  * until. */
@@ -339,6 +337,8 @@ static int32_t paused_days(const Plan *p, int32_t after, int32_t until) {
     return n;
 }
 
+/* The next day the clock changes an instalment of an open plan: a planned
+ * one's due date, or the day after a due one's; INT32_MAX when none. */
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
     int32_t next = INT32_MAX, due;
     if (!open_status(p->status)) return next;
@@ -541,6 +541,29 @@ static size_t create_reads(const ProtobufCMessage *state, const ProtobufCMessage
 }
 
 /* One covered invoice: open, in the plan's currency, named once. */
+/* An invoice a plan may take over (at creation and again at activation):
+ * in no other plan, with no bank debit processing, no refund not final
+ * (failing, it would apply its money again on top of the plan's) and room
+ * for one more payments entry (the plan's). */
+static kb_code plannable(const Kasboek__V1__Invoice *inv, const char *field, kb_error *err) {
+    if (inv->plan_id[0])
+        return kb_error_set(err, KB_REASON_INVOICE_IN_PLAN, field,
+                            "payment plan %s collects invoice %s already", inv->plan_id, inv->invoice_id);
+    if (inv->amount_pending)
+        return kb_error_set(err, KB_REASON_INVOICE_PAYMENT_PENDING, field,
+                            "a bank debit for invoice %s is still processing: plan it once it "
+                            "settles or fails", inv->invoice_id);
+    if (inv->amount_refund_pending)
+        return kb_error_set(err, KB_REASON_INVOICE_REFUND_PENDING, field,
+                            "a refund on invoice %s is not final: plan it once it settles or fails",
+                            inv->invoice_id);
+    if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX)
+        return kb_error_set(err, KB_REASON_TOO_MANY_ITEMS, field,
+                            "invoice %s holds %d payments, the most it takes", inv->invoice_id,
+                            KB_INVOICE_PAYMENTS_MAX);
+    return KB_CODE_OK;
+}
+
 static kb_code invoice_item(kb_decide_ctx *c, const Kasboek__V1__CreatePlanRequest *r, size_t i,
                             const char **currency, Item *it) {
     char f[KB_FIELD_LEN_MAX];
@@ -557,21 +580,8 @@ static kb_code invoice_item(kb_decide_ctx *c, const Kasboek__V1__CreatePlanReque
         inv->amount_due - inv->amount_pending <= 0)
         return kb_error_set(c->err, KB_REASON_INVOICE_NOT_OPEN, f, "invoice %s has nothing open",
                             inv->invoice_id);
-    if (inv->plan_id[0])
-        return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, f,
-                            "payment plan %s collects invoice %s already", inv->plan_id, inv->invoice_id);
-    if (inv->amount_pending)
-        return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, f,
-                            "a bank debit for invoice %s is still processing: plan it once it "
-                            "settles or fails", inv->invoice_id);
-    if (inv->amount_refund_pending)
-        return kb_error_set(c->err, KB_REASON_INVOICE_REFUND_PENDING, f,
-                            "a refund on invoice %s is not final: if it failed, its money would "
-                            "be applied again; plan it once it settles or fails", inv->invoice_id);
-    if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX) /* the plan's money is one entry more */
-        return kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, f,
-                            "invoice %s holds %d payments, the most it takes", inv->invoice_id,
-                            KB_INVOICE_PAYMENTS_MAX);
+    kb_code code = plannable(inv, f, c->err);
+    if (code) return code;
     if (**currency && strcmp(*currency, inv->currency) != 0)
         return kb_error_set(c->err, KB_REASON_CURRENCY_MISMATCH, f, "invoice %s is in %s, the plan in %s",
                             inv->invoice_id, inv->currency, *currency);
@@ -759,20 +769,8 @@ static kb_code check_invoices_unchanged(const Plan *p, kb_decide_ctx *c) {
         const Kasboek__V1__Invoice *inv = k < c->n_reads ? (const void *)c->reads[k] : NULL;
         k++;
         if (!inv) return kb_error_set(c->err, KB_REASON_INVOICE_NOT_FOUND, "plan_id", "no invoice %s", it->invoice_id);
-        if (inv->plan_id[0])
-            return kb_error_set(c->err, KB_REASON_INVOICE_IN_PLAN, "plan_id",
-                                "payment plan %s collects invoice %s already", inv->plan_id,
-                                inv->invoice_id);
-        if (inv->amount_pending)
-            return kb_error_set(c->err, KB_REASON_INVOICE_PAYMENT_PENDING, "plan_id",
-                                "a bank debit for invoice %s is still processing", inv->invoice_id);
-        if (inv->amount_refund_pending)
-            return kb_error_set(c->err, KB_REASON_INVOICE_REFUND_PENDING, "plan_id",
-                                "a refund on invoice %s is not final", inv->invoice_id);
-        if (inv->n_payments >= KB_INVOICE_PAYMENTS_MAX)
-            return kb_error_set(c->err, KB_REASON_TOO_MANY_ITEMS, "plan_id",
-                                "invoice %s holds %d payments, the most it takes", inv->invoice_id,
-                                KB_INVOICE_PAYMENTS_MAX);
+        kb_code code = plannable(inv, "plan_id", c->err);
+        if (code) return code;
         int64_t open = inv->amount_due;
         if (inv->status != KASBOEK__V1__INVOICE_STATUS__INVOICE_STATUS_OPEN || open != it->amount)
             return kb_error_set(c->err, KB_REASON_PLAN_INVOICE_CHANGED, "plan_id",
@@ -1088,9 +1086,10 @@ static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number
 }
 
 /* Re-spreads what is open on the instalments not yet due (PLANNED, due
- * after today, not paid off) over them in equal shares, the last taking the rounding
- * difference. Nothing when fewer than two remain, when the open amount is
- * below one minor unit each, or when no amount would change. */
+ * after today, not paid off) over them in equal shares, the last taking
+ * the rounding difference. Nothing when fewer than two remain, when the
+ * open amount is below one minor unit each, or when no amount would
+ * change. */
 static kb_code respread(kb_decide_ctx *c, pwork *w, const char *payment_id) {
     const Plan *p = w->p;
     uint32_t idx[KB_PLAN_INSTALMENTS_MAX], k = 0;

@@ -144,6 +144,13 @@ kb_status kb_query_timeline(kb_qctx *q, const char *type, const char *id,
     return st;
 }
 
+kb_status kb_query_reply_singleton(kb_qctx *q, const kb_aggregate *agg, const char *id) {
+    ProtobufCMessage *s;
+    kb_status st = kb_project_load_or_create(q->s, NULL, q->snap, &q->arena, q->rq->tenant, agg,
+                                             id, &s);
+    return st == KB_OK ? kb_reply_set(q->reply, s) : st;
+}
+
 static kb_status get_payment(qctx *q, const ProtobufCMessage *msg) {
     const Kasboek__V1__GetPaymentRequest *r = (const void *)msg;
     if (!kb_id_valid(r->payment_id)) {

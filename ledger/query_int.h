@@ -82,5 +82,8 @@ kb_status kb_query_list_invoices(kb_qctx *q, const ProtobufCMessage *msg) KB_MUS
 kb_status kb_query_get_plan(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_list_plans(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
 kb_status kb_query_get_plan_settings(kb_qctx *q, const ProtobufCMessage *msg) KB_MUST_USE;
+/* Replies with the tenant's one stream of agg (id), its fresh state when
+ * it has no events yet (settings before they are first set). */
+kb_status kb_query_reply_singleton(kb_qctx *q, const kb_aggregate *agg, const char *id) KB_MUST_USE;
 
 #endif

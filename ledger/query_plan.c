@@ -98,8 +98,5 @@ kb_status kb_query_list_plans(kb_qctx *q, const ProtobufCMessage *msg) {
 
 kb_status kb_query_get_plan_settings(kb_qctx *q, const ProtobufCMessage *msg) {
     (void)msg;
-    ProtobufCMessage *s;
-    kb_status st = kb_project_load_or_create(q->s, NULL, q->snap, &q->arena, q->rq->tenant,
-                                             &kb_plan_settings_aggregate, "tenant", &s);
-    return st == KB_OK ? kb_reply_set(q->reply, s) : st;
+    return kb_query_reply_singleton(q, &kb_plan_settings_aggregate, "tenant");
 }
