@@ -8,6 +8,7 @@
 #include "aggregate.h"
 #include "inspect.h"
 #include "keys.h"
+#include "keysort.h"
 #include "project.h"
 
 /* Arena use of one event beyond the chunk bound (the per-event replay's
@@ -16,13 +17,9 @@
 
 /* One write of the chunk, kept until the chunk's end: a table file takes
  * its keys in order, and only each key's last write. */
-typedef struct rb_op {
-    uint64_t pfx;    /* 8 key bytes past a common prefix (rb_sort_run) */
-    const char *key; /* in the arena, followed by the value */
-    uint32_t key_len;
-    uint32_t val_len; /* RB_DELETE: a delete */
-    uint32_t order;   /* ties: the later write wins */
-} rb_op;              /* 32 bytes: qsort moves it directly */
+typedef kb_keyref rb_op; /* key in the arena, followed by the value; aux
+                          * the value's length (RB_DELETE: a delete); order
+                          * the write's (of equal keys the last wins) */
 
 #define RB_DELETE UINT32_MAX
 
@@ -261,128 +258,8 @@ static void rb_op_add(kb_rebuild *r, kb_cf cf, const void *key, size_t key_len, 
     if (!del && val_len) memcpy(k + key_len, val, val_len);
     ops->v[ops->n++] = (rb_op){.key = k,
                                .key_len = (uint32_t)key_len,
-                               .val_len = del ? RB_DELETE : (uint32_t)val_len,
+                               .aux = del ? RB_DELETE : (uint32_t)val_len,
                                .order = (uint32_t)r->n_ops++};
-}
-
-/* By pfx, then length, then order (rb_sort_run). */
-static int rb_op_cmp(const void *pa, const void *pb) {
-    const rb_op *a = pa, *b = pb;
-    if (a->pfx != b->pfx) return a->pfx < b->pfx ? -1 : 1;
-    if (a->key_len != b->key_len) return a->key_len < b->key_len ? -1 : 1;
-    return a->order < b->order ? -1 : 1;
-}
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define RB_LITTLE_ENDIAN 1
-#else
-#define RB_LITTLE_ENDIAN 0
-#endif
-
-/* 8 key bytes from off on, big-endian, zero-padded past the key's end.
- * (The sort's hot path: a whole word when the key has 8 bytes there.) */
-static uint64_t rb_key_bytes8(const rb_op *o, uint32_t off) {
-    uint64_t p = 0;
-    if (RB_LITTLE_ENDIAN && off + 8 <= o->key_len) {
-        memcpy(&p, o->key + off, 8);
-        return __builtin_bswap64(p);
-    }
-    for (uint32_t j = off; j < off + 8; j++) {
-        p = (p << 8) | (j < o->key_len ? (unsigned char)o->key[j] : 0u);
-    }
-    return p;
-}
-
-/* The first j in [from, m) where a and b differ, or m: a word at a time. */
-static uint32_t rb_match(const char *a, const char *b, uint32_t from, uint32_t m) {
-    uint32_t j = from;
-    for (; RB_LITTLE_ENDIAN && j + 8 <= m; j += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + j, 8);
-        memcpy(&y, b + j, 8);
-        if (x != y) return j + (uint32_t)(__builtin_ctzll(x ^ y) >> 3);
-    }
-    while (j < m && a[j] == b[j]) j++;
-    return j;
-}
-
-/* How far from depth on all keys of ops[0..n) agree with the first (n >
- * 0; all agree before depth). */
-static uint32_t rb_common_prefix(const rb_op *ops, size_t n, uint32_t depth) {
-    uint32_t lcp = ops[0].key_len;
-    for (size_t i = 1; i < n && lcp > depth; i++) {
-        uint32_t m = lcp < ops[i].key_len ? lcp : ops[i].key_len;
-        lcp = rb_match(ops[i].key, ops[0].key, depth, m);
-    }
-    return lcp < depth ? depth : lcp;
-}
-
-/* Sorts ops[0..n) (one family; keys agree before depth) by key, then
- * order. A key ranks by its bytes zero-padded without end, then by its
- * length (a key that pads to another's bytes is a prefix of it), so each
- * pass orders by 8 bytes (pfx) past the run's common prefix and sorts
- * again only the runs still tied on keys longer than that. */
-#define RB_RADIX_MIN    16384 /* below: qsort (the radix sort's counts cost 5 x 64 Ki) */
-#define RB_RADIX_DIGITS 65536
-_Static_assert(KB_KEY_BYTES_MAX < RB_RADIX_DIGITS, "a key's length is one radix digit");
-
-/* The 16-bit digit d of o's sort key: 0 its length (keys are at most
- * KB_KEY_BYTES_MAX), 1..4 pfx from its low end. */
-static uint32_t rb_digit(const rb_op *o, int d) {
-    return d == 0 ? o->key_len : (uint32_t)(o->pfx >> (16 * (d - 1))) & 0xffffu;
-}
-
-/* ops[0..n) in rb_op_cmp's order by a stable least-significant-digit radix
- * sort: ops come in write order, so stability keeps ties in it. A pass
- * where every op has the same digit is skipped. false when out of memory
- * (ops unchanged). */
-static bool rb_radix_sort(rb_op *ops, size_t n) {
-    rb_op *tmp = malloc(n * sizeof *tmp);
-    uint32_t *cnt = calloc(5 * (size_t)RB_RADIX_DIGITS, sizeof *cnt);
-    if (!tmp || !cnt) {
-        free(tmp);
-        free(cnt);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (int d = 0; d < 5; d++) cnt[(size_t)d * RB_RADIX_DIGITS + rb_digit(&ops[i], d)]++;
-    rb_op *src = ops, *dst = tmp;
-    for (int d = 0; d < 5; d++) {
-        uint32_t *c = cnt + (size_t)d * RB_RADIX_DIGITS, sum = 0;
-        bool uniform = false;
-        for (size_t b = 0; b < RB_RADIX_DIGITS && !uniform; b++) {
-            uint32_t v = c[b];
-            uniform = v == n;
-            c[b] = sum;
-            sum += v;
-        }
-        if (uniform) continue;
-        for (size_t i = 0; i < n; i++) dst[c[rb_digit(&src[i], d)]++] = src[i];
-        rb_op *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != ops) memcpy(ops, src, n * sizeof *ops);
-    free(tmp);
-    free(cnt);
-    return true;
-}
-
-static void rb_sort_run(rb_op *ops, size_t n, uint32_t depth) {
-    if (n < 2) return;
-    uint32_t lcp = rb_common_prefix(ops, n, depth);
-    for (size_t i = 0; i < n; i++) ops[i].pfx = rb_key_bytes8(&ops[i], lcp);
-    if (n < RB_RADIX_MIN || !rb_radix_sort(ops, n)) qsort(ops, n, sizeof *ops, rb_op_cmp);
-    for (size_t i = 0, j; i < n; i = j) {
-        bool longer = ops[i].key_len > lcp + 8;
-        for (j = i + 1; j < n && ops[j].pfx == ops[i].pfx; j++) longer |= ops[j].key_len > lcp + 8;
-        if (longer && j - i > 1) rb_sort_run(ops + i, j - i, lcp + 8);
-    }
-}
-
-/* Equal keys end with equal pfx (rb_sort_run sorts them as one run). */
-static bool rb_op_same_key(const rb_op *a, const rb_op *b) {
-    return a->pfx == b->pfx && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }
 
 /* One family's sorted writes into a table file, then into the store: of
@@ -394,9 +271,9 @@ static kb_status rb_cf_file(kb_rebuild *r, kb_cf cf, const rb_ops *ops) {
     if (st != KB_OK) return st;
     for (size_t i = 0; i < ops->n; i++) {
         const rb_op *o = &ops->v[i];
-        if (i + 1 < ops->n && rb_op_same_key(o, o + 1)) continue; /* a later write wins */
-        if (o->val_len != RB_DELETE) {
-            kb_sst_put(w, o->key, o->key_len, o->key + o->key_len, o->val_len);
+        if (i + 1 < ops->n && kb_keyref_same_key(o, o + 1)) continue; /* a later write wins */
+        if (o->aux != RB_DELETE) {
+            kb_sst_put(w, o->key, o->key_len, o->key + o->key_len, o->aux);
         } else {
             kb_sst_delete(w, o->key, o->key_len);
         }
@@ -412,7 +289,7 @@ static kb_status rb_cf_file(kb_rebuild *r, kb_cf cf, const rb_ops *ops) {
 static void rb_file_task(void *arg, size_t i) {
     kb_rebuild *r = arg;
     kb_cf cf = r->file_cfs[i];
-    rb_sort_run(r->ops[cf].v, r->ops[cf].n, 0);
+    kb_keyref_sort(r->ops[cf].v, r->ops[cf].n);
     r->file_st[i] = rb_cf_file(r, cf, &r->ops[cf]);
 }
 

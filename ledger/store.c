@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keysort.h"
+
 struct kb_store {
     rocksdb_t *db;
     rocksdb_options_t *opts;
@@ -31,13 +33,6 @@ struct kb_store {
  * each key, sorted by family and key, because memtable inserts in key order
  * reuse the skip list's search path (the commit's largest cost was inserting
  * keys in arrival order). */
-struct ovl_ref {
-    const char *key;
-    uint32_t key_len;
-    uint32_t idx;
-    uint8_t cf;
-};
-
 typedef struct ovl_entry {
     size_t key_off, val_off; /* into mem */
     uint32_t key_len, val_len;
@@ -49,7 +44,8 @@ typedef struct ovl_entry {
 struct kb_batch {
     kb_store *store;
     rocksdb_writebatch_t *wb; /* built by kb_store_write */
-    struct ovl_ref *refs;     /* its sort buffer, cap entries */
+    kb_keyref *refs;          /* its sort buffer, cap entries: order the
+                               * entry's index, aux its family */
     ovl_entry *entries;
     size_t n, cap;
     uint32_t *slots; /* entry index + 1; 0 = empty */
@@ -295,7 +291,7 @@ static void ovl_reserve(kb_batch *b, size_t bytes) {
         size_t cap = b->cap * 2;
         ovl_entry *e = realloc(b->entries, cap * sizeof *e);
         uint32_t *slots = calloc(cap * 2, sizeof *slots);
-        struct ovl_ref *refs = realloc(b->refs, cap * sizeof *refs);
+        kb_keyref *refs = realloc(b->refs, cap * sizeof *refs);
         KB_VERIFY(e && slots && refs && cap <= UINT32_MAX / 2);
         free(b->slots);
         b->refs = refs;
@@ -426,30 +422,30 @@ size_t kb_batch_bytes(kb_batch *b) {
     return b->mem_len + b->n * 8; /* about what RocksDB's batch will hold */
 }
 
-static int ref_cmp(const void *x, const void *y) {
-    const struct ovl_ref *a = x, *b = y;
-    if (a->cf != b->cf) return a->cf < b->cf ? -1 : 1;
-    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int c = memcmp(a->key, b->key, n);
-    if (c) return c;
-    return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
-}
-
-/* The RocksDB batch of b: each key's latest write, in (family, key) order.
+/* The RocksDB batch of b: each key's latest write, in (family, key) order
+ * (the families counted apart, then each one's keys by kb_keyref_sort).
  * Reads b only, so a reader of b may run at the same time. */
 static void build_writebatch(kb_batch *b) {
-    size_t n = 0;
+    size_t at[KB_CF_COUNT_ + 1] = {0};
+    for (size_t i = 0; i < b->n_slots; i++) {
+        if (b->slots[i]) at[b->entries[b->slots[i] - 1].cf + 1]++;
+    }
+    for (int cf = 0; cf < KB_CF_COUNT_; cf++) at[cf + 1] += at[cf];
+    size_t next[KB_CF_COUNT_];
+    memcpy(next, at, sizeof next);
     for (size_t i = 0; i < b->n_slots; i++) {
         uint32_t s = b->slots[i];
         if (!s) continue;
         const ovl_entry *e = &b->entries[s - 1];
-        b->refs[n++] = (struct ovl_ref){
-            .key = b->mem + e->key_off, .key_len = e->key_len, .idx = s - 1, .cf = e->cf};
+        b->refs[next[e->cf]++] = (kb_keyref){
+            .key = b->mem + e->key_off, .key_len = e->key_len, .order = s - 1, .aux = e->cf};
     }
-    qsort(b->refs, n, sizeof *b->refs, ref_cmp);
     rocksdb_writebatch_clear(b->wb);
-    for (size_t i = 0; i < n; i++) {
-        const ovl_entry *e = &b->entries[b->refs[i].idx];
+    for (int cf = 0; cf < KB_CF_COUNT_; cf++) {
+        kb_keyref_sort(b->refs + at[cf], at[cf + 1] - at[cf]);
+    }
+    for (size_t i = 0; i < at[KB_CF_COUNT_]; i++) {
+        const ovl_entry *e = &b->entries[b->refs[i].order];
         rocksdb_column_family_handle_t *cf = b->store->cf[e->cf];
         if (e->deleted) {
             rocksdb_writebatch_delete_cf(b->wb, cf, b->mem + e->key_off, e->key_len);

@@ -1,0 +1,132 @@
+#include "keysort.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+
+/* By pfx, then length, then order (ks_sort_run). */
+static int ks_cmp(const void *pa, const void *pb) {
+    const kb_keyref *a = pa, *b = pb;
+    if (a->pfx != b->pfx) return a->pfx < b->pfx ? -1 : 1;
+    if (a->key_len != b->key_len) return a->key_len < b->key_len ? -1 : 1;
+    return a->order < b->order ? -1 : 1;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KS_LITTLE_ENDIAN 1
+#else
+#define KS_LITTLE_ENDIAN 0
+#endif
+
+/* 8 key bytes from off on, big-endian, zero-padded past the key's end.
+ * (The sort's hot path: a whole word when the key has 8 bytes there.) */
+static uint64_t ks_bytes8(const kb_keyref *o, uint32_t off) {
+    uint64_t p = 0;
+    if (KS_LITTLE_ENDIAN && off + 8 <= o->key_len) {
+        memcpy(&p, o->key + off, 8);
+        return __builtin_bswap64(p);
+    }
+    for (uint32_t j = off; j < off + 8; j++) {
+        p = (p << 8) | (j < o->key_len ? (unsigned char)o->key[j] : 0u);
+    }
+    return p;
+}
+
+/* The first j in [from, m) where a and b differ, or m: a word at a time. */
+static uint32_t ks_match(const char *a, const char *b, uint32_t from, uint32_t m) {
+    uint32_t j = from;
+    for (; KS_LITTLE_ENDIAN && j + 8 <= m; j += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + j, 8);
+        memcpy(&y, b + j, 8);
+        if (x != y) return j + (uint32_t)(__builtin_ctzll(x ^ y) >> 3);
+    }
+    while (j < m && a[j] == b[j]) j++;
+    return j;
+}
+
+/* How far from depth on all keys of v[0..n) agree with the first (n >
+ * 0; all agree before depth). */
+static uint32_t ks_common_prefix(const kb_keyref *v, size_t n, uint32_t depth) {
+    uint32_t lcp = v[0].key_len;
+    for (size_t i = 1; i < n && lcp > depth; i++) {
+        uint32_t m = lcp < v[i].key_len ? lcp : v[i].key_len;
+        lcp = ks_match(v[i].key, v[0].key, depth, m);
+    }
+    return lcp < depth ? depth : lcp;
+}
+
+/* Sorts v[0..n) (keys agree before depth) by key, then order. A key ranks by its bytes zero-padded without end, then by its
+ * length (a key that pads to another's bytes is a prefix of it), so each
+ * pass orders by 8 bytes (pfx) past the run's common prefix and sorts
+ * again only the runs still tied on keys longer than that. */
+#define KS_RADIX_MIN    16384 /* below: qsort (the radix sort's counts cost 5 x 64 Ki) */
+#define KS_RADIX_DIGITS 65536
+_Static_assert(KB_KEY_BYTES_MAX < KS_RADIX_DIGITS, "a key's length is one radix digit");
+
+/* The 16-bit digit d of o's sort key: 0 its length (below
+ * KS_RADIX_DIGITS: ks_radix_sort checks), 1..4 pfx from its low end. */
+static uint32_t ks_digit(const kb_keyref *o, int d) {
+    return d == 0 ? o->key_len : (uint32_t)(o->pfx >> (16 * (d - 1))) & 0xffffu;
+}
+
+/* v[0..n) in ks_cmp's order by a stable least-significant-digit radix
+ * sort: equal keys come in order (kb_keyref_sort), so stability keeps
+ * them in it. A pass where every key has the same digit is skipped. false when out of memory
+ * (v unchanged). */
+static bool ks_radix_sort(kb_keyref *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].key_len >= KS_RADIX_DIGITS) return false; /* not a store key */
+    }
+    kb_keyref *tmp = malloc(n * sizeof *tmp);
+    uint32_t *cnt = calloc(5 * (size_t)KS_RADIX_DIGITS, sizeof *cnt);
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 5; d++) cnt[(size_t)d * KS_RADIX_DIGITS + ks_digit(&v[i], d)]++;
+    kb_keyref *src = v, *dst = tmp;
+    for (int d = 0; d < 5; d++) {
+        uint32_t *c = cnt + (size_t)d * KS_RADIX_DIGITS, sum = 0;
+        bool uniform = false;
+        for (size_t b = 0; b < KS_RADIX_DIGITS && !uniform; b++) {
+            uint32_t k = c[b];
+            uniform = k == n;
+            c[b] = sum;
+            sum += k;
+        }
+        if (uniform) continue;
+        for (size_t i = 0; i < n; i++) dst[c[ks_digit(&src[i], d)]++] = src[i];
+        kb_keyref *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    free(cnt);
+    return true;
+}
+
+static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
+    if (n < 2) return;
+    uint32_t lcp = ks_common_prefix(v, n, depth);
+    for (size_t i = 0; i < n; i++) v[i].pfx = ks_bytes8(&v[i], lcp);
+    if (n < KS_RADIX_MIN || !ks_radix_sort(v, n)) qsort(v, n, sizeof *v, ks_cmp);
+    for (size_t i = 0, j; i < n; i = j) {
+        bool longer = v[i].key_len > lcp + 8;
+        for (j = i + 1; j < n && v[j].pfx == v[i].pfx; j++) longer |= v[j].key_len > lcp + 8;
+        if (longer && j - i > 1) ks_sort_run(v + i, j - i, lcp + 8);
+    }
+}
+
+/* Equal keys end with equal pfx (ks_sort_run sorts them as one run). */
+bool kb_keyref_same_key(const kb_keyref *a, const kb_keyref *b) {
+    return a->pfx == b->pfx && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+void kb_keyref_sort(kb_keyref *v, size_t n) {
+    ks_sort_run(v, n, 0);
+}
