@@ -11,11 +11,15 @@
  * last event (so where two aggregates write the same key the later one
  * wins), the stream index entry of every event and the head.
  *
- * Memory is bounded by the chunk, not by the log: the arena that holds the
- * chunk's events and states is reset after each write (evolve keeps
- * pointers into the unpacked events, so both live exactly one chunk). A
- * chunk ends at chunk_events events or when the arena and the kept writes
- * reach chunk_bytes; writing it may take as much again (the packed rows).
+ * Memory is bounded by the chunk, not by the log: two chunks take turns,
+ * each with an arena that holds its events, states and kept writes (evolve
+ * keeps pointers into the unpacked events, so both live as long as their
+ * chunk). A chunk ends at chunk_events events or when its arena and kept
+ * writes reach chunk_bytes; saving it may take as much again (the packed
+ * rows). While one chunk is written the next one folds (with start/join:
+ * on another thread), and a state it touches first is read from the
+ * chunk before when that chunk saved it, else from the store; so at most
+ * two chunks are held, about 4 x chunk_bytes.
  *
  * A chunk's writes, sorted and with only the last write of each key kept (a
  * delete as a tombstone), go into one table file per family that is then
@@ -56,12 +60,18 @@ typedef struct kb_rebuild_config {
      * likes, and returns when all are done (ledger/ starts no threads).
      * NULL: one after another. */
     void (*run)(void *run_ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
+    /* Starts task(arg), on another thread if it likes, and returns; join
+     * returns when it is done. At most one runs at a time; its task may
+     * call run. Both NULL: each chunk is written before the next folds. */
+    void (*start)(void *run_ctx, void (*task)(void *arg), void *arg);
+    void (*join)(void *run_ctx);
     void *run_ctx;
 } kb_rebuild_config;
 
 /* Folds into s (an empty store, written only through this). KB_ERR_ARG
  * when chunk_events is out of range, chunk_bytes below
- * KB_REBUILD_CHUNK_BYTES_MIN or sst_dir missing. */
+ * KB_REBUILD_CHUNK_BYTES_MIN, sst_dir missing, or only one of start and
+ * join given. */
 kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild **out) KB_MUST_USE;
 void kb_rebuild_free(kb_rebuild *r);
 
@@ -71,7 +81,8 @@ void kb_rebuild_free(kb_rebuild *r);
  * stored state does not decode. Other codes: the environment's. */
 kb_status kb_rebuild_add(kb_rebuild *r, const kb_log_view *v) KB_MUST_USE;
 
-/* Writes the open chunk (nothing when empty). */
+/* Writes the open chunk (nothing when empty) and waits until every chunk
+ * is in the store. */
 kb_status kb_rebuild_flush(kb_rebuild *r) KB_MUST_USE;
 
 /* The last record folded (seq 0: none). */

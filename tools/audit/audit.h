@@ -11,6 +11,7 @@
 #ifndef KB_AUDIT_H
 #define KB_AUDIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,18 @@ void kb_audit_print_key(FILE *f, const void *p, size_t n);
 /* Runs task(arg, 0..n-1) on this thread and one other, taking them in
  * order; returns when all are done (ctx unused: kb_rebuild_config.run). */
 void kb_audit_run_tasks(void *ctx, void (*task)(void *arg, size_t i), void *arg, size_t n);
+
+/* One task on a thread of its own (kb_rebuild_config.start/join, with a
+ * kb_audit_bg as ctx): start runs it there (here, when no thread can be
+ * made); join waits for it. */
+typedef struct kb_audit_bg {
+    pthread_t tid;
+    bool running;
+    void (*task)(void *arg);
+    void *arg;
+} kb_audit_bg;
+void kb_audit_bg_start(void *ctx, void (*task)(void *arg), void *arg);
+void kb_audit_bg_join(void *ctx);
 
 /* Seconds on the monotonic clock (tools only: ledger/ has no clock). */
 double kb_audit_now_s(void);

@@ -32,8 +32,10 @@ void kb_audit_usage(FILE *f) {
         "                       exist or be empty (default: a new directory\n"
         "                       under $TMPDIR or /tmp)\n"
         "        --keep         keep the scratch store (its path goes to stderr)\n"
-        "        --chunk-mb N   memory for one chunk of the fold (default 128);\n"
-        "                       peak use is about three times this\n"
+        "        --chunk-mb N   memory for one chunk of the fold (default 32);\n"
+        "                       two chunks are held (one folds while the\n"
+        "                       other is written): peak use is about six\n"
+        "                       times this, plus RocksDB's caches\n"
         "\n"
         "exit status: 0 ok/equal, 1 FAIL/DIFFERENT, 2 usage, open or\n"
         "environment error.\n",

@@ -32,3 +32,23 @@ void kb_audit_run_tasks(void *ctx, void (*task)(void *arg, size_t i), void *arg,
     if (helper) pthread_join(tid, NULL);
     pthread_mutex_destroy(&p.mu);
 }
+
+static void *bg_main(void *ctx) {
+    kb_audit_bg *bg = ctx;
+    bg->task(bg->arg);
+    return NULL;
+}
+
+void kb_audit_bg_start(void *ctx, void (*task)(void *arg), void *arg) {
+    kb_audit_bg *bg = ctx;
+    bg->task = task;
+    bg->arg = arg;
+    bg->running = pthread_create(&bg->tid, NULL, bg_main, bg) == 0;
+    if (!bg->running) task(arg);
+}
+
+void kb_audit_bg_join(void *ctx) {
+    kb_audit_bg *bg = ctx;
+    if (bg->running) pthread_join(bg->tid, NULL);
+    bg->running = false;
+}

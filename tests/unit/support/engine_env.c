@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,8 +157,40 @@ void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf) {
     kb_iter_close(ib);
 }
 
-/* Rebuilds the log of e into a new store with chunk_events per chunk. */
-void rebuild_and_compare(env *e, size_t chunk_events) {
+/* kb_rebuild_config.start/join on a thread of their own. */
+typedef struct bg_task {
+    pthread_t tid;
+    bool running;
+    void (*task)(void *arg);
+    void *arg;
+} bg_task;
+
+static void *bg_main(void *p) {
+    bg_task *bg = p;
+    bg->task(bg->arg);
+    return NULL;
+}
+
+static void bg_start(void *ctx, void (*task)(void *arg), void *arg) {
+    bg_task *bg = ctx;
+    assert_false(bg->running); /* one at a time */
+    bg->task = task;
+    bg->arg = arg;
+    assert_int_equal(pthread_create(&bg->tid, NULL, bg_main, bg), 0);
+    bg->running = true;
+}
+
+static void bg_join(void *ctx) {
+    bg_task *bg = ctx;
+    assert_true(bg->running);
+    assert_int_equal(pthread_join(bg->tid, NULL), 0);
+    bg->running = false;
+}
+
+/* Rebuilds the log of e into a new store with chunk_events per chunk, each
+ * chunk written on this thread, or (threaded) on another while the next
+ * one folds. */
+static void rebuild_and_compare_one(env *e, size_t chunk_events, bool threaded) {
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/kb-test-rebuild-XXXXXX");
     assert_non_null(mkdtemp(dir));
@@ -165,7 +198,12 @@ void rebuild_and_compare(env *e, size_t chunk_events) {
     assert_int_equal(kb_store_open(dir, KB_OPEN_CREATE, NULL, &scratch, NULL, 0), KB_OK);
     kb_rebuild *rb;
     assert_int_equal(kb_store_bulk_mode(scratch), KB_OK);
-    const kb_rebuild_config cfg = {.chunk_events = chunk_events, .sst_dir = dir};
+    bg_task bg = {0};
+    const kb_rebuild_config cfg = {.chunk_events = chunk_events,
+                                   .sst_dir = dir,
+                                   .start = threaded ? bg_start : NULL,
+                                   .join = threaded ? bg_join : NULL,
+                                   .run_ctx = &bg};
     assert_int_equal(kb_rebuild_open(scratch, &cfg, &rb), KB_OK);
     kb_log_walk w;
     kb_log_walk_init(&w);
@@ -192,9 +230,15 @@ void rebuild_and_compare(env *e, size_t chunk_events) {
     assert_int_equal(kb_log_head_read(scratch, NULL, NULL, &rebuilt), KB_OK);
     assert_int_equal(rebuilt.seq, live.seq);
     assert_memory_equal(rebuilt.hash, live.hash, KB_HASH_BYTES);
+    assert_false(bg.running);
     kb_rebuild_free(rb);
     kb_store_close(scratch);
     nftw(dir, kbt_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void rebuild_and_compare(env *e, size_t chunk_events) {
+    rebuild_and_compare_one(e, chunk_events, false);
+    rebuild_and_compare_one(e, chunk_events, true);
 }
 
 int32_t kbt_day(const char *date) {

@@ -61,7 +61,8 @@ Kasboek__V1__CommandResult *result(env *e);
 /* Family cf of a and b hold the same keys and values (and some). */
 void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf);
 /* Rebuilds e's log into a new store, chunk_events per chunk, and asserts
- * every projection family equals the live one. */
+ * every projection family equals the live one; twice: each chunk written
+ * before the next folds, and written on another thread while it folds. */
 void rebuild_and_compare(env *e, size_t chunk_events);
 
 #endif
