@@ -119,8 +119,8 @@ typedef struct kbb_series {
 
 typedef struct kbb_results {
     kbb_series single, batch, echo, rocks, pg, pg_batch;
-    double replay_events_per_s;      /* wall time of `kasboek-audit replay` */
-    double replay_tool_events_per_s; /* the rebuild rate replay prints */
+    double replay_events_per_s;       /* the rebuild rate `kasboek-audit replay` prints */
+    double replay_audit_events_per_s; /* its wall time: rebuild, then the compare */
     double verify_events_per_s;
     double restart_s;
     double bytes_per_event; /* allocated blocks (du) */
