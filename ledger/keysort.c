@@ -10,7 +10,7 @@ static int ks_cmp(const void *pa, const void *pb) {
     const kb_keyref *a = pa, *b = pb;
     if (a->pfx != b->pfx) return a->pfx < b->pfx ? -1 : 1;
     if (a->key_len != b->key_len) return a->key_len < b->key_len ? -1 : 1;
-    return a->order < b->order ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -585,7 +585,20 @@ static void test_rebuild_chunks_equal_live(void **st) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) rebuild_and_compare(e, sizes[i]);
 }
 
-/* Chunk sizes outside 1..KB_REBUILD_CHUNK_EVENTS_MAX are refused. */
+/* A chunk's write that fails on the write thread fails the rebuild, as a
+ * write failure, and freeing it then waits for nothing. */
+static void test_rebuild_write_fails(void **st) {
+    env *e = *st;
+    many_events_per_payment(e);
+    rebuild_write_fails(e);
+}
+
+static void start_nothing(void *ctx, void (*task)(void *arg), void *arg) {
+    (void)ctx, (void)task, (void)arg;
+}
+
+/* Chunk sizes outside 1..KB_REBUILD_CHUNK_EVENTS_MAX are refused, and a
+ * start without a join. */
 static void test_rebuild_chunk_bounds(void **st) {
     env *e = *st;
     kb_rebuild *rb = NULL;
@@ -598,6 +611,8 @@ static void test_rebuild_chunk_bounds(void **st) {
     assert_int_equal(kb_rebuild_open(e->store, &small, &rb), KB_ERR_ARG);
     const kb_rebuild_config no_dir = {.chunk_events = 1};
     assert_int_equal(kb_rebuild_open(e->store, &no_dir, &rb), KB_ERR_ARG);
+    const kb_rebuild_config start_only = {.chunk_events = 1, .sst_dir = e->dir, .start = start_nothing};
+    assert_int_equal(kb_rebuild_open(e->store, &start_only, &rb), KB_ERR_ARG);
     assert_null(rb);
 }
 
@@ -780,6 +795,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_engine_replay_equals_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunks_equal_live, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_chunk_bounds, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_write_fails, env_setup, env_teardown),
         cmocka_unit_test(test_store_sst_ingest_overrides),
         cmocka_unit_test_setup_teardown(test_engine_submit_batch, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_engine_provider_transaction_unique, env_setup,

@@ -34,7 +34,7 @@ void kb_audit_usage(FILE *f) {
         "        --keep         keep the scratch store (its path goes to stderr)\n"
         "        --chunk-mb N   memory for one chunk of the fold (default 32);\n"
         "                       two chunks are held (one folds while the\n"
-        "                       other is written): peak use is about six\n"
+        "                       other is written): peak use is about four\n"
         "                       times this, plus RocksDB's caches\n"
         "\n"
         "exit status: 0 ok/equal, 1 FAIL/DIFFERENT, 2 usage, open or\n"

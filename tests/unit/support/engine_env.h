@@ -61,8 +61,13 @@ Kasboek__V1__CommandResult *result(env *e);
 /* Family cf of a and b hold the same keys and values (and some). */
 void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf);
 /* Rebuilds e's log into a new store, chunk_events per chunk, and asserts
- * every projection family equals the live one; twice: each chunk written
- * before the next folds, and written on another thread while it folds. */
+ * every projection family equals the live one; three times: each chunk
+ * written before the next folds, on another thread while it folds, and
+ * only after it folded (so its states come from memory). */
 void rebuild_and_compare(env *e, size_t chunk_events);
+/* Rebuilds e's log (at least 5 events) with chunks of 2 written on another
+ * thread into table files that cannot be made, and asserts the failure is
+ * reported as a write failure once the next chunk ends or at the flush. */
+void rebuild_write_fails(env *e);
 
 #endif
