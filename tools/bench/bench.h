@@ -129,6 +129,10 @@ typedef struct kbb_results {
     double peak_rss_mb;
     double log_build_s;
     uint64_t log_events;
+    /* The log's kasboekd, VmHWM when half the log was in and at the end:
+     * how its memory grows with the log rather than with its options. */
+    double log_rss_half_mb, log_rss_full_mb;
+    uint64_t log_events_half;
     bool replay_failed;
     size_t request_bytes;       /* a RecordPayment Request envelope */
     size_t response_bytes;      /* its Response envelope */

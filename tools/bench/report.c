@@ -157,8 +157,11 @@ static void print_log(const kbb_results *r) {
     printf(
         "   (compacted)          %12.1f  (same dir after a flush + full compaction by the bench)\n",
         r->compacted_bytes_per_event);
-    printf("   peak_rss_mb          %12.1f  (kasboekd VmHWM, highest of every server started)\n\n",
+    printf("   peak_rss_mb          %12.1f  (kasboekd VmHWM, highest of every server started)\n",
            r->peak_rss_mb);
+    printf("   (as the log grew)    %5.1f, %5.1f  (the log's kasboekd: VmHWM at %llu and at %llu events)\n\n",
+           r->log_rss_half_mb, r->log_rss_full_mb, (unsigned long long)r->log_events_half,
+           (unsigned long long)r->log_events);
 }
 
 void kbb_report_print(const kbb_config *cfg, const kbb_results *res) {
@@ -213,9 +216,12 @@ int kbb_report_json(const kbb_config *cfg, const kbb_results *r, const char *pat
     fprintf(f,
             "  \"replay_events_per_s\": %.6g,\n  \"replay_audit_events_per_s\": %.6g,\n"
             "  \"verify_events_per_s\": %.6g,\n"
-            "  \"restart_s\": %.6g,\n  \"bytes_per_event\": %.6g,\n  \"peak_rss_mb\": %.6g\n}\n",
+            "  \"restart_s\": %.6g,\n  \"bytes_per_event\": %.6g,\n  \"peak_rss_mb\": %.6g,\n"
+            "  \"log_rss_mb\": {\"%llu\": %.6g, \"%llu\": %.6g}\n}\n",
             r->replay_events_per_s, r->replay_audit_events_per_s, r->verify_events_per_s,
-            r->restart_s, r->bytes_per_event, r->peak_rss_mb);
+            r->restart_s, r->bytes_per_event, r->peak_rss_mb,
+            (unsigned long long)r->log_events_half, r->log_rss_half_mb,
+            (unsigned long long)r->log_events, r->log_rss_full_mb);
     if (fclose(f) != 0) {
         perror(path);
         return -1;
