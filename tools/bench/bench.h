@@ -118,7 +118,7 @@ typedef struct kbb_series {
 } kbb_series;
 
 typedef struct kbb_results {
-    kbb_series single, batch, echo, rocks, pg, pg_batch;
+    kbb_series single, batch, echo, rocks, shape, pg, pg_batch;
     double replay_events_per_s;       /* the rebuild rate `kasboek-audit replay` prints */
     double replay_audit_events_per_s; /* its wall time: rebuild, then the compare */
     double verify_events_per_s;
@@ -311,6 +311,8 @@ int kbb_mode_single(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_batch(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_echo(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_rocks(const kbb_config *cfg, const char *tmp, kbb_results *res);
+/* rocksdb_shape: kasboek's storage layer writing a command's keys (shape.c). */
+int kbb_mode_shape(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_pg(const kbb_config *cfg, const char *tmp, kbb_results *res);
 /* Flushes and fully compacts every column family of a stopped store. */
 int kbb_rocks_compact(const char *dir);

@@ -38,6 +38,7 @@ static void results_init(kbb_results *r) {
     r->batch = (kbb_series){.json_key = "kasboek_batch", .key_name = "batch"};
     r->echo = (kbb_series){.json_key = "nng_echo", .key_name = "clients"};
     r->rocks = (kbb_series){.json_key = "rocksdb_sync", .key_name = "batch"};
+    r->shape = (kbb_series){.json_key = "rocksdb_shape", .key_name = "batch"};
     r->pg = (kbb_series){.json_key = "postgres", .key_name = "clients"};
     r->pg_batch = (kbb_series){.json_key = "postgres_batch", .key_name = "batch"};
     time_t now = time(NULL);
@@ -71,6 +72,7 @@ static int run_modes(const kbb_config *cfg, const char *tmp, kbb_results *res) {
     if (cfg->modes & KBB_MODE_BATCH && !kbb_interrupted) rc |= kbb_mode_batch(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_ECHO && !kbb_interrupted) rc |= kbb_mode_echo(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_ROCKS && !kbb_interrupted) rc |= kbb_mode_rocks(cfg, tmp, res);
+    if (cfg->modes & KBB_MODE_ROCKS && !kbb_interrupted) rc |= kbb_mode_shape(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_PG && !res->pg.skipped && !kbb_interrupted) {
         rc |= kbb_mode_pg(cfg, tmp, res);
     }

@@ -94,6 +94,11 @@ static void print_ratios(const kbb_config *cfg, const kbb_results *r) {
         uint32_t b = cfg->batch_sizes[i];
         ratio("kasboek batch", &r->batch, b, "postgres batch", &r->pg_batch, cfg->pg_batch);
     }
+    ratio("kasboek single @", &r->single, cfg->clients[2], "storage layer batch", &r->shape, 1);
+    for (int i = 0; i < 2; i++) {
+        uint32_t b = cfg->batch_sizes[i];
+        ratio("kasboek batch", &r->batch, b, "storage layer batch", &r->shape, b);
+    }
     printf("\n");
 }
 
@@ -176,6 +181,9 @@ void kbb_report_print(const kbb_config *cfg, const kbb_results *res) {
                  "nng REQ/REP echo, same message sizes, ipc:// (transport ceiling)", "requests/s");
     print_series(cfg, KBB_MODE_ROCKS, &res->rocks,
                  "RocksDB WriteBatch, sync=1, one writer (storage ceiling)", "records/s");
+    print_series(cfg, KBB_MODE_ROCKS, &res->shape,
+                 "kasboek's storage layer alone, a RecordPayment's 22 keys per command, sync=1",
+                 "commands/s");
     print_series(cfg, KBB_MODE_PG, &res->pg,
                  "PostgreSQL event store, 1 command per transaction (pgbench)", "commands/s");
     print_series(cfg, KBB_MODE_PG, &res->pg_batch,
@@ -211,8 +219,9 @@ int kbb_report_json(const kbb_config *cfg, const kbb_results *r, const char *pat
         return -1;
     }
     fprintf(f, "{\n");
-    const kbb_series *all[] = {&r->single, &r->batch, &r->echo, &r->rocks, &r->pg, &r->pg_batch};
-    for (size_t i = 0; i < 6; i++) json_series(f, all[i]);
+    const kbb_series *all[] = {&r->single, &r->batch, &r->echo,    &r->rocks,
+                               &r->shape,  &r->pg,    &r->pg_batch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) json_series(f, all[i]);
     fprintf(f,
             "  \"replay_events_per_s\": %.6g,\n  \"replay_audit_events_per_s\": %.6g,\n"
             "  \"verify_events_per_s\": %.6g,\n"
@@ -247,6 +256,7 @@ int kbb_report_check(const kbb_config *cfg, const kbb_results *r) {
     rc |= check_series(&r->batch, 2, false);
     rc |= check_series(&r->echo, 3, false);
     rc |= check_series(&r->rocks, 3, false);
+    rc |= check_series(&r->shape, 3, false);
     rc |= check_series(&r->pg, 3, skip);
     rc |= check_series(&r->pg_batch, 1, skip);
     const double scalars[] = {r->replay_events_per_s, r->verify_events_per_s, r->restart_s,
