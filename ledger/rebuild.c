@@ -61,6 +61,7 @@ typedef struct rb_chunk {
     kb_cf file_cfs[KB_CF_COUNT_]; /* the families of its files */
     kb_status file_st[KB_CF_COUNT_];
     kb_status write_st; /* of its write, once done */
+    uint64_t last_seq;  /* its last event, once saved */
 } rb_chunk;
 
 struct kb_rebuild {
@@ -456,6 +457,7 @@ static kb_status rb_save_all(kb_rebuild *r) {
     unsigned char hv[KB_LOG_HEAD_BYTES];
     kb_log_head_encode(&r->head, hv);
     rb_op_add(r, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv, false);
+    r->cur->last_seq = r->head.seq;
     return r->cur->op_st == KB_OK ? KB_OK : rb_fail(r, 0, true, r->cur->op_st);
 }
 
@@ -468,6 +470,7 @@ static void rb_chunk_reset(rb_chunk *c, size_t map_slots) {
     c->n_entries = c->n_events = 0;
     c->first = c->last = NULL;
     c->write_st = KB_OK;
+    c->last_seq = 0;
 }
 
 /* Ends the open chunk: saves it, waits until the chunk before is written
@@ -480,7 +483,7 @@ static kb_status rb_chunk_end(kb_rebuild *r) {
     kb_status st = rb_save_all(r);
     kb_status written = rb_join(r);
     if (st != KB_OK) return st;
-    if (written != KB_OK) return rb_fail(r, 0, true, written);
+    if (written != KB_OK) return rb_fail(r, r->prev->last_seq, true, written);
     rb_chunk *next = c == &r->chunks[0] ? &r->chunks[1] : &r->chunks[0];
     r->prev = c;
     r->cur = next;
@@ -498,7 +501,7 @@ kb_status kb_rebuild_flush(kb_rebuild *r) {
     kb_status st = rb_chunk_end(r);
     kb_status written = rb_join(r);
     if (st != KB_OK) return st;
-    return written == KB_OK ? KB_OK : rb_fail(r, 0, true, written);
+    return written == KB_OK ? KB_OK : rb_fail(r, r->prev->last_seq, true, written);
 }
 
 /* ------------------------------------------------------------ reproject */

@@ -46,7 +46,8 @@ typedef struct kb_rebuild kb_rebuild;
 
 /* Where and why the last call failed. */
 typedef struct kb_rebuild_fail {
-    uint64_t seq;      /* the event it is charged to (0: none) */
+    uint64_t seq;      /* the event it is charged to (0: none); for a chunk
+                        * whose write failed, its last event */
     bool write_failed; /* writing the store failed (else folding the event) */
 } kb_rebuild_fail;
 

@@ -199,9 +199,10 @@ static kb_status replay_fail(replay_run *r, uint64_t seq, kb_status st, bool dat
 /* A failure of kb_rebuild_add or _flush, as the per-event replay said it. */
 static kb_status replay_fold_fail(replay_run *r, kb_status st) {
     kb_rebuild_fail f = kb_rebuild_failure(r->rebuild);
-    if (f.write_failed) {
-        return replay_fail(r, kb_rebuild_head(r->rebuild)->seq + 1, st, false,
-                           "writing the scratch store failed");
+    if (f.write_failed) { /* charged to the chunk whose write failed, if known */
+        return replay_fail(r, f.seq ? f.seq : kb_rebuild_head(r->rebuild)->seq + 1, st, false,
+                           f.seq ? "writing the scratch store failed (the chunk that ends here)"
+                                 : "writing the scratch store failed");
     }
     char why[96];
     snprintf(why, sizeof why, "cannot project the event (%s)", kb_status_str(st));

@@ -280,7 +280,9 @@ void rebuild_write_fails(env *e) {
     kb_iter_close(it);
     if (st == KB_OK) st = kb_rebuild_flush(rb); /* the last chunk's write fails */
     assert_int_not_equal(st, KB_OK);
-    assert_true(kb_rebuild_failure(rb).write_failed);
+    kb_rebuild_fail f = kb_rebuild_failure(rb);
+    assert_true(f.write_failed);
+    assert_int_equal(f.seq, 2); /* the first chunk (events 1 and 2) failed */
     /* The first chunk's write failed on the other thread; it is reported
      * when the next chunk ends, never later than the flush. */
     assert_true(added >= 2 && added <= 4);
