@@ -310,9 +310,12 @@ void kbb_point_set(kbb_point *p, uint32_t key, uint32_t clients, uint32_t batch,
 int kbb_mode_single(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_batch(const kbb_config *cfg, const char *tmp, kbb_results *res);
 int kbb_mode_echo(const kbb_config *cfg, const char *tmp, kbb_results *res);
+/* rocksdb_sync, then rocksdb_shape. */
 int kbb_mode_rocks(const kbb_config *cfg, const char *tmp, kbb_results *res);
-/* rocksdb_shape: kasboek's storage layer writing a command's keys (shape.c). */
-int kbb_mode_shape(const kbb_config *cfg, const char *tmp, kbb_results *res);
+/* One point of rocksdb_shape: kasboek's storage layer writing `batch`
+ * commands' keys per synced write (shape.c). */
+int kbb_shape_point(const kbb_config *cfg, const char *tmp, uint32_t batch, size_t event_bytes,
+                    kbb_load_result *lr);
 int kbb_mode_pg(const kbb_config *cfg, const char *tmp, kbb_results *res);
 /* Flushes and fully compacts every column family of a stopped store. */
 int kbb_rocks_compact(const char *dir);

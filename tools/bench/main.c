@@ -72,7 +72,6 @@ static int run_modes(const kbb_config *cfg, const char *tmp, kbb_results *res) {
     if (cfg->modes & KBB_MODE_BATCH && !kbb_interrupted) rc |= kbb_mode_batch(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_ECHO && !kbb_interrupted) rc |= kbb_mode_echo(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_ROCKS && !kbb_interrupted) rc |= kbb_mode_rocks(cfg, tmp, res);
-    if (cfg->modes & KBB_MODE_ROCKS && !kbb_interrupted) rc |= kbb_mode_shape(cfg, tmp, res);
     if (cfg->modes & KBB_MODE_PG && !res->pg.skipped && !kbb_interrupted) {
         rc |= kbb_mode_pg(cfg, tmp, res);
     }

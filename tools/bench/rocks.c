@@ -108,20 +108,33 @@ static int rocks_point(const kbb_config *cfg, const char *tmp, uint32_t batch, s
     return rc == 0 && !kbb_interrupted ? 0 : -1;
 }
 
-int kbb_mode_rocks(const kbb_config *cfg, const char *tmp, kbb_results *res) {
-    if (!res->record_bytes) kbb_workload_sizes(res, 0);
+typedef int (*sync_point_fn)(const kbb_config *cfg, const char *tmp, uint32_t batch,
+                             size_t record_bytes, kbb_load_result *lr);
+
+/* One synced-write series at batches 1, 100 and 1,000 (what: the unit a
+ * batch counts, for the progress line). */
+static int sync_series(const kbb_config *cfg, const char *tmp, const kbb_results *res,
+                       kbb_series *s, sync_point_fn point, const char *what) {
     int rc = 0;
     for (int i = 0; i < 3 && !kbb_interrupted; i++) {
         uint32_t b = cfg->rocks_batches[i];
-        fprintf(stderr, "kasboek-bench: rocksdb_sync, %u records of %zu bytes per synced write\n",
-                b, res->record_bytes);
+        fprintf(stderr, "kasboek-bench: %s, %u %s per synced write\n", s->json_key, b, what);
         kbb_load_result lr;
-        if (rocks_point(cfg, tmp, b, res->record_bytes, &lr) != 0) {
-            res->rocks.failed = true;
+        if (point(cfg, tmp, b, res->record_bytes, &lr) != 0) {
+            s->failed = true;
             rc = -1;
             continue;
         }
-        kbb_point_set(&res->rocks.pts[res->rocks.n++], b, 1, b, &lr);
+        kbb_point_set(&s->pts[s->n++], b, 1, b, &lr);
+    }
+    return rc;
+}
+
+int kbb_mode_rocks(const kbb_config *cfg, const char *tmp, kbb_results *res) {
+    if (!res->record_bytes) kbb_workload_sizes(res, 0);
+    int rc = sync_series(cfg, tmp, res, &res->rocks, rocks_point, "records of an event's size");
+    if (!kbb_interrupted) {
+        rc |= sync_series(cfg, tmp, res, &res->shape, kbb_shape_point, "commands' keys");
     }
     return rc;
 }

@@ -1,4 +1,4 @@
-/* Series rocksdb_shape (run with the rocksdb mode): kasboek's storage
+/* Series rocksdb_shape (run by the rocksdb mode, rocks.c): kasboek's storage
  * layer alone (ledger/store.c: its overlay, key sort, column families and
  * RocksDB options), writing per command the keys a RecordPayment of the
  * benchmark writes, made with the ledger's own key functions, in synced
@@ -94,8 +94,8 @@ static void put_command(shape_run *r) {
     }
 }
 
-static int shape_point(const kbb_config *cfg, const char *tmp, uint32_t batch, size_t event_bytes,
-                       kbb_load_result *lr) {
+int kbb_shape_point(const kbb_config *cfg, const char *tmp, uint32_t batch, size_t event_bytes,
+                    kbb_load_result *lr) {
     char dir[KBB_PATH_BYTES_MAX], err[256] = "";
     snprintf(dir, sizeof dir, "%s/shape-%u", tmp, batch);
     memset(lr, 0, sizeof *lr);
@@ -141,21 +141,4 @@ static int shape_point(const kbb_config *cfg, const char *tmp, uint32_t batch, s
     free(r.event);
     if (kbb_rmtree(dir) != 0) fprintf(stderr, "kasboek-bench: cannot remove %s\n", dir);
     return rc == 0 && !kbb_interrupted ? 0 : -1;
-}
-
-int kbb_mode_shape(const kbb_config *cfg, const char *tmp, kbb_results *res) {
-    if (!res->record_bytes) kbb_workload_sizes(res, 0);
-    int rc = 0;
-    for (int i = 0; i < 3 && !kbb_interrupted; i++) {
-        uint32_t b = cfg->rocks_batches[i];
-        fprintf(stderr, "kasboek-bench: rocksdb_shape, %u commands' keys per synced write\n", b);
-        kbb_load_result lr;
-        if (shape_point(cfg, tmp, b, res->record_bytes, &lr) != 0) {
-            res->shape.failed = true;
-            rc = -1;
-            continue;
-        }
-        kbb_point_set(&res->shape.pts[res->shape.n++], b, 1, b, &lr);
-    }
-    return rc;
 }
