@@ -110,8 +110,26 @@ static bool ks_radix_sort(kb_keyref *v, size_t n) {
     return true;
 }
 
+/* Whether v[0..n) (keys agree before depth) is already in order. Many
+ * runs are: a rebuild keeps each index's writes in log order, and most
+ * indexes are keyed by a sequence number or a time. One pass over the
+ * keys in their present order, cheaper than a level of the sort. */
+static bool ks_in_order(const kb_keyref *v, size_t n, uint32_t depth) {
+    for (size_t i = 1; i < n; i++) {
+        const kb_keyref *a = &v[i - 1], *b = &v[i];
+        uint32_t m = a->key_len < b->key_len ? a->key_len : b->key_len;
+        uint32_t j = ks_match(a->key, b->key, depth, m);
+        if (j < m) {
+            if ((unsigned char)a->key[j] > (unsigned char)b->key[j]) return false;
+        } else if (a->key_len != b->key_len ? a->key_len > b->key_len : a->order > b->order) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
-    if (n < 2) return;
+    if (n < 2 || ks_in_order(v, n, depth)) return;
     uint32_t lcp = ks_common_prefix(v, n, depth);
     for (size_t i = 0; i < n; i++) v[i].pfx = ks_bytes8(&v[i], lcp);
     if (n < KS_RADIX_MIN || !ks_radix_sort(v, n)) qsort(v, n, sizeof *v, ks_cmp);
@@ -122,9 +140,9 @@ static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
     }
 }
 
-/* Equal keys end with equal pfx (ks_sort_run sorts them as one run). */
+/* (pfx is not set on a run that was in order already.) */
 bool kb_keyref_same_key(const kb_keyref *a, const kb_keyref *b) {
-    return a->pfx == b->pfx && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }
 
 void kb_keyref_sort(kb_keyref *v, size_t n) {

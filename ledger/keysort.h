@@ -5,7 +5,9 @@
  * take them only in order). Keys of one family share long prefixes
  * ("tenant/payment/by/status/..."), so comparing them with memcmp spends
  * most of its time on bytes that are equal; this sort skips the run's
- * common prefix and compares 8 bytes at a time as one integer. */
+ * common prefix and compares 8 bytes at a time as one integer. A run that
+ * is in order already (a rebuild's rows of one index, keyed by sequence
+ * or time) is checked in one pass and left as it is. */
 #ifndef KB_KEYSORT_H
 #define KB_KEYSORT_H
 
@@ -14,7 +16,7 @@
 #include <stdint.h>
 
 typedef struct kb_keyref {
-    uint64_t pfx; /* the sort's own: 8 key bytes past a common prefix */
+    uint64_t pfx; /* the sort's own scratch: 8 key bytes past a common prefix */
     const char *key;
     uint32_t key_len;
     uint32_t order; /* equal keys: the lower order first */

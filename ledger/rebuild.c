@@ -23,6 +23,8 @@ typedef kb_keyref rb_op; /* key in the arena, followed by the value; aux
 
 #define RB_DELETE UINT32_MAX
 
+#define RB_PREFETCH_AHEAD 8 /* writes: a few cache misses in flight */
+
 /* One family's writes in the open chunk. */
 typedef struct rb_ops {
     rb_op *v;
@@ -324,6 +326,8 @@ static kb_status rb_cf_file(const kb_rebuild *r, kb_cf cf, const rb_ops *ops) {
     if (st != KB_OK) return st;
     for (size_t i = 0; i < ops->n; i++) {
         const rb_op *o = &ops->v[i];
+        /* sorted, the keys lie all over the arena: ask for them early */
+        if (i + RB_PREFETCH_AHEAD < ops->n) __builtin_prefetch(ops->v[i + RB_PREFETCH_AHEAD].key);
         if (i + 1 < ops->n && kb_keyref_same_key(o, o + 1)) continue; /* a later write wins */
         if (o->aux != RB_DELETE) {
             kb_sst_put(w, o->key, o->key_len, o->key + o->key_len, o->aux);

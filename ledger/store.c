@@ -639,29 +639,28 @@ kb_status kb_sst_finish(kb_sst *w) {
     return st;
 }
 
-/* The file writer drops a finished file from the page cache; path still
- * names the ingested file (a hard link): read it back ahead, in the
- * background, before the store reads it. */
-static void sst_prefetch(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-    close(fd);
-}
-
+/* The file writer drops what it wrote from the page cache as it goes (the
+ * C API cannot turn that off), and ingesting with move_files links the
+ * file into the store and unlinks path. So the file is opened before it
+ * moves, and once it is in, read back ahead in the background through
+ * that descriptor: the rebuild's next chunks read states from it at
+ * once, and the reads of a file the kernel dropped each went to the disk
+ * (437 MB read back during a rebuild of 1M events). */
 kb_status kb_store_ingest(kb_store *s, kb_cf cf, const char *path) {
     if (s->read_only) return KB_ERR_STATE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
     rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
     char *rerr = NULL;
     const char *files[1] = {path};
     rocksdb_ingest_external_file_cf(s->db, s->cf[cf], files, 1, io, &rerr);
     rocksdb_ingestexternalfileoptions_destroy(io);
+    if (!rerr && fd >= 0) (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    if (fd >= 0) close(fd);
     if (rerr) {
         free(rerr);
         return KB_ERR_IO;
     }
-    sst_prefetch(path);
     return KB_OK;
 }
 

@@ -68,13 +68,38 @@ static char *make_keys(kb_keyref *v, size_t n) {
     return mem;
 }
 
-/* Sorts n made keys and checks them against qsort; the number of equal
- * neighbours. */
-static size_t check_sorts(size_t n) {
+/* n keys as a rebuild writes an index: rows of a few lists interleaved,
+ * each list's keys rising (a sequence number in hex), some keys written
+ * twice in a row. Each list alone is in order, the whole is not. */
+static char *make_rising_keys(kb_keyref *v, size_t n) {
+    static const char *const lists[] = {"t/payment/by/status/2/", "t/payment/by/", "t/btxn/seq/"};
+    char *mem = malloc(n * KB_KEY_BYTES_MAX);
+    assert_non_null(mem);
+    uint64_t next[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        char *k = mem + i * KB_KEY_BYTES_MAX;
+        uint64_t r = rng();
+        size_t l = (size_t)(r % 3);
+        if (r & 0x100) next[l] += 1 + (r >> 40) % 1000; /* else the same key again */
+        int len = snprintf(k, KB_KEY_BYTES_MAX, "%s%016llx/pay_%llu", lists[l],
+                           (unsigned long long)next[l], (unsigned long long)(next[l] % 97));
+        v[i] = (kb_keyref){.key = k, .key_len = (uint32_t)len, .order = (uint32_t)i, .aux = 7};
+    }
+    return mem;
+}
+
+/* Sorts n keys made by make and checks them against qsort; the number of
+ * equal neighbours. Shape 0: as made; 1: sorted already; 2: sorted but for
+ * the last key. */
+static size_t check_sorts_of(size_t n, char *(*make)(kb_keyref *, size_t), int shape) {
     kb_keyref *v = malloc(n * sizeof *v), *want = malloc(n * sizeof *want);
     assert_non_null(v);
     assert_non_null(want);
-    char *mem = make_keys(v, n);
+    char *mem = make(v, n);
+    if (shape > 0) {
+        qsort(v, n - (shape == 2), sizeof *v, ref_cmp);
+        for (size_t i = 0; i < n; i++) v[i].order = (uint32_t)i;
+    }
     memcpy(want, v, n * sizeof *v);
     qsort(want, n, sizeof *want, ref_cmp);
     kb_keyref_sort(v, n);
@@ -95,6 +120,10 @@ static size_t check_sorts(size_t n) {
     return same;
 }
 
+static size_t check_sorts(size_t n) {
+    return check_sorts_of(n, make_keys, 0);
+}
+
 static void test_small(void **state) {
     (void)state;
     for (size_t n = 0; n < 40; n++) check_sorts(n + 1);
@@ -104,6 +133,34 @@ static void test_small(void **state) {
 static void test_radix_path(void **state) {
     (void)state;
     assert_true(check_sorts(40000) > 0);
+}
+
+/* Runs that are in order already are left as they are (kb_keyref_sort
+ * checks before it sorts a run): the result must not change. */
+static void test_runs_in_order(void **state) {
+    (void)state;
+    for (int shape = 0; shape < 3; shape++) {
+        for (size_t n = 1; n < 40; n++) check_sorts_of(n, make_rising_keys, shape);
+        assert_true(check_sorts_of(1000, make_rising_keys, shape) > 0);
+        assert_true(check_sorts_of(40000, make_rising_keys, shape) > 0);
+        check_sorts_of(1000, make_keys, shape);
+        check_sorts_of(40000, make_keys, shape);
+    }
+}
+
+/* In order but for a key that is a prefix of the one before it. */
+static void test_prefix_after_longer(void **state) {
+    (void)state;
+    static const char *const keys[] = {"t/a/1", "t/a/2", "t/a/2x", "t/a/2", "t/a/3"};
+    static const uint32_t want[] = {0, 1, 3, 2, 4};
+    kb_keyref v[5];
+    for (uint32_t i = 0; i < 5; i++) {
+        v[i] = (kb_keyref){.key = keys[i], .key_len = (uint32_t)strlen(keys[i]), .order = i};
+    }
+    kb_keyref_sort(v, 5);
+    for (size_t i = 0; i < 5; i++) assert_int_equal(v[i].order, want[i]);
+    assert_true(kb_keyref_same_key(&v[1], &v[2]));
+    assert_false(kb_keyref_same_key(&v[2], &v[3]));
 }
 
 static void test_one_family_all_equal(void **state) {
@@ -119,6 +176,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small),
         cmocka_unit_test(test_radix_path),
+        cmocka_unit_test(test_runs_in_order),
+        cmocka_unit_test(test_prefix_after_longer),
         cmocka_unit_test(test_one_family_all_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
