@@ -33,16 +33,15 @@ void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64
     kb_key_add_hex64(k, n);
 }
 
-void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
-                     uint64_t n) {
+void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day,
+                     uint64_t seq) {
     KB_VERIFY(day >= 0);
     btxn_prefix(k, tenant, "day", currency);
     kb_key_add_hex64(k, (uint64_t)day);
     kb_key_add_hex64(k, seq);
-    kb_key_add_hex64(k, n);
 }
 
-void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq, uint64_t n) {
+void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq) {
     KB_VERIFY(day >= 0);
     kb_key_init(k);
     kb_key_add(k, tenant);
@@ -50,7 +49,6 @@ void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t se
     kb_key_add(k, "created");
     kb_key_add_hex64(k, (uint64_t)day);
     kb_key_add_hex64(k, seq);
-    kb_key_add_hex64(k, n);
 }
 
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day) {
@@ -292,7 +290,7 @@ bool kb_balance_split(const Balance *b, int32_t day, int64_t *available, int64_t
     return kb_sub_checked(total, *available, pending);
 }
 
-/* A transaction's rows; seq is its event's. */
+/* A transaction's seq row; seq is its event's. */
 static bool put_btxn(const char *tenant, uint64_t seq, size_t n, const Btxn *t, kb_arena *a,
                      const kb_project_sink *sink) {
     Btxn row = *t;
@@ -304,13 +302,36 @@ static bool put_btxn(const char *tenant, uint64_t seq, size_t n, const Btxn *t, 
     kb_key k;
     kb_btxn_key_seq(&k, tenant, t->currency, seq, n);
     sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, buf, len);
-    if (t->type != KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT) {
-        kb_btxn_key_day(&k, tenant, t->currency, t->available_on, seq, n);
-        sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, "", 0);
-        kb_btxn_key_created(&k, tenant, kb_day_of_instant(t->created_at), seq, n);
-        sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, t->currency, strlen(t->currency));
-    }
     return true;
+}
+
+static bool is_payout(const Btxn *t) {
+    return t->type == KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT;
+}
+
+/* The day and created rows of a booking's transactions: one per day (a
+ * booking's transactions mostly share both days). */
+static void put_btxn_days(const char *tenant, uint64_t seq, Btxn *const *t, size_t n,
+                          const kb_project_sink *sink) {
+    for (size_t i = 0; i < n; i++) {
+        bool new_avail = !is_payout(t[i]), new_created = !is_payout(t[i]);
+        int32_t created = kb_day_of_instant(t[i]->created_at);
+        for (size_t j = 0; j < i && (new_avail || new_created); j++) {
+            if (is_payout(t[j])) continue;
+            new_avail = new_avail && t[j]->available_on != t[i]->available_on;
+            new_created = new_created && kb_day_of_instant(t[j]->created_at) != created;
+        }
+        kb_key k;
+        if (new_avail) {
+            kb_btxn_key_day(&k, tenant, t[i]->currency, t[i]->available_on, seq);
+            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, "", 0);
+        }
+        if (new_created) {
+            kb_btxn_key_created(&k, tenant, created, seq);
+            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, t[i]->currency,
+                      strlen(t[i]->currency));
+        }
+    }
 }
 
 static bool balance_effects(const char *tenant, uint64_t seq, const Event *ev, kb_arena *a,
@@ -321,8 +342,10 @@ static bool balance_effects(const char *tenant, uint64_t seq, const Event *ev, k
         for (size_t i = 0; ok && i < e->n_transactions; i++) {
             ok = put_btxn(tenant, seq, i, e->transactions[i], a, sink);
         }
+        if (ok) put_btxn_days(tenant, seq, e->transactions, e->n_transactions, sink);
     } else if (ev->body_case == KASBOEK__V1__EVENT__BODY_PAYOUT_CLOSED) {
         ok = put_btxn(tenant, seq, 0, ev->payout_closed->transaction, a, sink);
+        if (ok) put_btxn_days(tenant, seq, &ev->payout_closed->transaction, 1, sink);
     }
     return ok;
 }

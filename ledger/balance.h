@@ -39,22 +39,24 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
 
 /* Index rows (family index):
  *   <tenant>/btxn/seq/<currency>/<seq hex16>/<n hex16>  -> BalanceTransaction
- *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16>/<n hex16> -> ""
- *        (every transaction but payouts' own)
- *   <tenant>/btxn/created/<day hex16>/<seq hex16>/<n hex16>  -> currency
- *        (the same, by the day it was created: the payments report)
+ *        (n counts an event's transactions from 0, without gaps)
+ *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16> -> ""
+ *        (one per event and day its transactions, but payouts' own, are
+ *        available on; a reader takes the event's seq rows of that day)
+ *   <tenant>/btxn/created/<day hex16>/<seq hex16>  -> currency
+ *        (the same by the day they were created: the payments report)
  *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id
  *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id
  *   <tenant>/payout/status/<n>/<day hex16>/<currency>    -> payout id */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
-void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day, uint64_t seq,
-                     uint64_t n);
+void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day,
+                     uint64_t seq);
 /* Tenant-independent rows start with KB_SYS_PREFIX, a character no tenant
  * id may hold: "~sys/balances/<tenant>/<currency>" -> "" lists every
  * balance for Tick. */
 #define KB_SYS_PREFIX "~sys"
 void kb_balance_key_due(kb_key *k, const char *tenant, const char *currency);
-void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq, uint64_t n);
+void kb_btxn_key_created(kb_key *k, const char *tenant, int32_t day, uint64_t seq);
 void kb_payout_key_date(kb_key *k, const char *tenant, const char *currency, int32_t day);
 /* "<tenant>/payout/all/" (status 0) or "<tenant>/payout/status/<n>/". */
 void kb_payout_list_prefix(kb_key *k, const char *tenant, int status);

@@ -61,7 +61,9 @@ void kb_key_event(kb_key *k, uint64_t seq);
  * version is reprojected from its log on open (kb_projections_ensure).
  * 1: the first layout (never written: a store without the key is 1).
  * 2: payment lists by status, method, currency, contact, company, source
- *    and amount with "<CUR> <amount>" values; payout status lists. */
-#define KB_SCHEMA_VERSION 2
+ *    and amount with "<CUR> <amount>" values; payout status lists.
+ * 3: balance transactions' day and created rows one per event and day
+ *    (they were one per transaction). */
+#define KB_SCHEMA_VERSION 3
 
 #endif

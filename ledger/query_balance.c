@@ -70,28 +70,37 @@ static kb_status seq_row(void *ctx, const char *k, size_t kl, const char *v, siz
     return list_push(l, t);
 }
 
-/* day rows: those booked before seq_below, read through their seq row. */
+/* day rows: the transactions of the row's event available on its day,
+ * when booked before seq_below, read from their seq rows. */
 static kb_status day_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
                          bool *go_on) {
     (void)v, (void)vl, (void)go_on;
     btxn_list *l = ctx;
-    uint64_t day, seq, n;
-    if (kl != l->prefix_len + 50 || !kb_key_parse_hex64(k + l->prefix_len, &day) ||
-        !kb_key_parse_hex64(k + l->prefix_len + 17, &seq) ||
-        !kb_key_parse_hex64(k + l->prefix_len + 34, &n)) {
+    uint64_t day, seq;
+    if (kl != l->prefix_len + 33 || !kb_key_parse_hex64(k + l->prefix_len, &day) ||
+        !kb_key_parse_hex64(k + l->prefix_len + 17, &seq)) {
         return KB_ERR_CORRUPT;
     }
     if (seq >= l->seq_below) return KB_OK;
-    kb_key key;
-    kb_btxn_key_seq(&key, l->q->rq->tenant, l->currency, seq, n);
-    kb_value val;
-    kb_status st = kb_store_get(l->q->s, NULL, l->q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
-    if (st == KB_ERR_NOT_FOUND) return KB_ERR_CORRUPT; /* a day row without its record */
-    if (st != KB_OK) return st;
-    Btxn *t;
-    st = decode_btxn(l->q, val.data, val.len, &t);
-    kb_value_free(&val);
-    return st == KB_OK ? list_push(l, t) : st;
+    size_t found = 0;
+    for (uint64_t n = 0; n < KB_BALANCE_ENTRIES_PER_EVENT_MAX; n++) {
+        kb_key key;
+        kb_btxn_key_seq(&key, l->q->rq->tenant, l->currency, seq, n);
+        kb_value val;
+        kb_status st =
+            kb_store_get(l->q->s, NULL, l->q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
+        if (st == KB_ERR_NOT_FOUND) break; /* the event's transactions are 0..n-1 */
+        if (st != KB_OK) return st;
+        Btxn *t;
+        st = decode_btxn(l->q, val.data, val.len, &t);
+        kb_value_free(&val);
+        if (st != KB_OK) return st;
+        if (t->type == BT_PAYOUT || (uint64_t)t->available_on != day) continue;
+        found++;
+        st = list_push(l, t);
+        if (st != KB_OK) return st;
+    }
+    return found ? KB_OK : KB_ERR_CORRUPT; /* a day row without its transactions */
 }
 
 /* The open set after payout (prev_day, prev_seq) as of seq `upto`, with
@@ -102,12 +111,12 @@ static kb_status collect(btxn_list *l, int32_t prev_day, uint64_t prev_seq, uint
     kb_key lo, hi;
     /* (b) first: booked before prev_seq, available after prev_day. */
     if (prev_seq > 0 && l->day_max > prev_day) {
-        kb_btxn_key_day(&lo, t, l->currency, prev_day + 1, 0, 0);
+        kb_btxn_key_day(&lo, t, l->currency, prev_day + 1, 0);
         kb_btxn_key_day(&hi, t, l->currency, l->day_max == INT32_MAX ? INT32_MAX : l->day_max + 1,
-                        0, 0);
+                        0);
         kb_key prefix;
-        kb_btxn_key_day(&prefix, t, l->currency, 0, 0, 0);
-        l->prefix_len = prefix.len - 50;
+        kb_btxn_key_day(&prefix, t, l->currency, 0, 0);
+        l->prefix_len = prefix.len - 33;
         l->seq_below = prev_seq;
         kb_status st = kb_query_scan(q, KB_CF_INDEX, &lo, &hi, day_row, l);
         if (st != KB_OK) return st;

@@ -358,42 +358,54 @@ typedef struct created_scan {
     size_t prefix_len;
 } created_scan;
 
-/* One <tenant>/btxn/created/<day>/<seq>/<n> -> currency row: its
- * transaction, read by seq, unless booked after the report's seq. */
+/* One <tenant>/btxn/created/<day>/<seq> -> currency row: the
+ * transactions of its event created that day, read by seq, unless booked
+ * after the report's seq. */
 static kb_status created_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
                              bool *go_on) {
     (void)go_on;
     created_scan *c = ctx;
     kb_qctx *q = c->rp->q;
     char cur[4];
-    uint64_t seq, n;
-    if (kl != c->prefix_len + 50 || vl != 3 ||
-        !kb_key_parse_hex64(k + c->prefix_len + 17, &seq) ||
-        !kb_key_parse_hex64(k + c->prefix_len + 34, &n)) {
+    uint64_t day, seq;
+    if (kl != c->prefix_len + 33 || vl != 3 || !kb_key_parse_hex64(k + c->prefix_len, &day) ||
+        !kb_key_parse_hex64(k + c->prefix_len + 17, &seq)) {
         return KB_ERR_CORRUPT;
     }
     memcpy(cur, v, 3);
     cur[3] = 0;
     if (seq > c->rp->seq) return KB_OK;
-    kb_key sk;
-    kb_btxn_key_seq(&sk, q->rq->tenant, cur, seq, n);
-    kb_value val;
-    kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, sk.bytes, sk.len, &val);
-    if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
-    kb_arena_reset(&q->scratch);
-    Btxn *t = kasboek__v1__balance_transaction__unpack(&q->scratch.pb, val.len,
-                                                       (const uint8_t *)val.data);
-    kb_value_free(&val);
-    return t ? payment_row(c->rp, t) : KB_ERR_CORRUPT;
+    size_t found = 0;
+    for (uint64_t n = 0; n < KB_BALANCE_ENTRIES_PER_EVENT_MAX; n++) {
+        kb_key sk;
+        kb_btxn_key_seq(&sk, q->rq->tenant, cur, seq, n);
+        kb_value val;
+        kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, sk.bytes, sk.len, &val);
+        if (st == KB_ERR_NOT_FOUND) break; /* the event's transactions are 0..n-1 */
+        if (st != KB_OK) return st;
+        kb_arena_reset(&q->scratch);
+        Btxn *t = kasboek__v1__balance_transaction__unpack(&q->scratch.pb, val.len,
+                                                           (const uint8_t *)val.data);
+        kb_value_free(&val);
+        if (!t) return KB_ERR_CORRUPT;
+        if (t->type == KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT ||
+            (uint64_t)kb_day_of_instant(t->created_at) != day) {
+            continue;
+        }
+        found++;
+        st = payment_row(c->rp, t);
+        if (st != KB_OK) return st;
+    }
+    return found ? KB_OK : KB_ERR_CORRUPT; /* a created row without its transactions */
 }
 
 static kb_status payments_report(report *rp) {
     kb_qctx *q = rp->q;
     report_header(rp, payments_cols);
     kb_key lo, hi;
-    kb_btxn_key_created(&lo, q->rq->tenant, rp->from, 0, 0);
-    kb_btxn_key_created(&hi, q->rq->tenant, rp->to + 1, 0, 0);
-    created_scan c = {.rp = rp, .prefix_len = lo.len - 50};
+    kb_btxn_key_created(&lo, q->rq->tenant, rp->from, 0);
+    kb_btxn_key_created(&hi, q->rq->tenant, rp->to + 1, 0);
+    created_scan c = {.rp = rp, .prefix_len = lo.len - 33};
     return kb_query_scan(q, KB_CF_INDEX, &lo, &hi, created_row, &c);
 }
 

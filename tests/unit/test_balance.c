@@ -13,6 +13,7 @@
 
 #include "balance.h"
 #include "calendar.h"
+#include "project.h"
 #include "query.h"
 #include "support/engine_env.h"
 
@@ -740,6 +741,95 @@ static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids
     free_all(all);
 }
 
+/* ------------------------------------------------ the rows of a booking */
+
+typedef struct rows_seen {
+    char keys[16][KB_KEY_BYTES_MAX + 1];
+    size_t n;
+} rows_seen;
+
+static void seen_put(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
+                     size_t val_len) {
+    (void)val, (void)val_len;
+    rows_seen *r = ctx;
+    assert_int_equal(cf, KB_CF_INDEX);
+    assert_true(r->n < 16);
+    memcpy(r->keys[r->n], key, key_len);
+    r->keys[r->n++][key_len] = 0;
+}
+
+static void seen_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
+    (void)ctx, (void)cf, (void)key, (void)key_len;
+    fail_msg("a booking deletes nothing");
+}
+
+static bool seen_has(const rows_seen *r, const kb_key *k) {
+    for (size_t i = 0; i < r->n; i++) {
+        if (strlen(r->keys[i]) == k->len && memcmp(r->keys[i], k->bytes, k->len) == 0) return true;
+    }
+    return false;
+}
+
+/* A booking writes a seq row per transaction, and one day row and one
+ * created row per day its transactions share (payouts' own get neither):
+ * three transactions on two available days and two created days give
+ * 3 + 2 + 2 rows; a payout's closing gives its seq row only. */
+static void test_booking_rows(void **st) {
+    (void)st;
+    kb_arena a;
+    kb_arena_init(&a, 1u << 20);
+    Btxn t[3];
+    Btxn *tp[3];
+    static const int32_t avail[3] = {20500, 20503, 20500};
+    static const int64_t created[3] = {20499 * DAY_US + 5, 20499 * DAY_US + 9, 20500 * DAY_US};
+    for (int i = 0; i < 3; i++) {
+        t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
+        t[i].id = "btxn_x";
+        t[i].currency = "EUR";
+        t[i].type = KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
+        t[i].amount = 1000 - 100 * i;
+        t[i].available_on = avail[i];
+        t[i].created_at = created[i];
+        tp[i] = &t[i];
+    }
+    Kasboek__V1__BalanceBooked bb = KASBOEK__V1__BALANCE_BOOKED__INIT;
+    bb.transactions = tp;
+    bb.n_transactions = 3;
+    Kasboek__V1__Event ev = KASBOEK__V1__EVENT__INIT;
+    ev.body_case = KASBOEK__V1__EVENT__BODY_BALANCE_BOOKED;
+    ev.balance_booked = &bb;
+    rows_seen r = {.n = 0};
+    const kb_project_sink sink = {.ctx = &r, .put = seen_put, .del = seen_del};
+    assert_true(kb_balance_aggregate.effects("t1", 77, &ev, &a, &sink));
+    assert_int_equal(r.n, 7);
+    kb_key k;
+    for (uint64_t n = 0; n < 3; n++) {
+        kb_btxn_key_seq(&k, "t1", "EUR", 77, n);
+        assert_true(seen_has(&r, &k));
+    }
+    kb_btxn_key_day(&k, "t1", "EUR", 20500, 77);
+    assert_true(seen_has(&r, &k));
+    kb_btxn_key_day(&k, "t1", "EUR", 20503, 77);
+    assert_true(seen_has(&r, &k));
+    kb_btxn_key_created(&k, "t1", 20499, 77);
+    assert_true(seen_has(&r, &k));
+    kb_btxn_key_created(&k, "t1", 20500, 77);
+    assert_true(seen_has(&r, &k));
+
+    Btxn po = t[0];
+    po.type = KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT;
+    Kasboek__V1__PayoutClosed pc = KASBOEK__V1__PAYOUT_CLOSED__INIT;
+    pc.transaction = &po;
+    ev.body_case = KASBOEK__V1__EVENT__BODY_PAYOUT_CLOSED;
+    ev.payout_closed = &pc;
+    r.n = 0;
+    assert_true(kb_balance_aggregate.effects("t1", 78, &ev, &a, &sink));
+    assert_int_equal(r.n, 1);
+    kb_btxn_key_seq(&k, "t1", "EUR", 78, 0);
+    assert_true(seen_has(&r, &k));
+    kb_arena_fini(&a);
+}
+
 static void test_randomized_invariants(void **st) {
     env *e = *st;
     kbt_seed(20261122);
@@ -768,6 +858,7 @@ static void test_randomized_invariants(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_booking_rules, env_setup, env_teardown),
+        cmocka_unit_test(test_booking_rows),
         cmocka_unit_test_setup_teardown(test_negative_payout_day, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payout_paid_and_failed, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings, env_setup, env_teardown),

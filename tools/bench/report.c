@@ -182,7 +182,7 @@ void kbb_report_print(const kbb_config *cfg, const kbb_results *res) {
     print_series(cfg, KBB_MODE_ROCKS, &res->rocks,
                  "RocksDB WriteBatch, sync=1, one writer (storage ceiling)", "records/s");
     print_series(cfg, KBB_MODE_ROCKS, &res->shape,
-                 "kasboek's storage layer alone, a RecordPayment's 22 keys per command, sync=1",
+                 "kasboek's storage layer alone, a RecordPayment's 20 keys per command, sync=1",
                  "commands/s");
     print_series(cfg, KBB_MODE_PG, &res->pg,
                  "PostgreSQL event store, 1 command per transaction (pgbench)", "commands/s");
