@@ -565,6 +565,11 @@ static kb_status schema_read(kb_store *s, uint32_t *out, bool *present) {
     return KB_OK;
 }
 
+kb_status kb_schema_version(kb_store *s, uint32_t *out) {
+    bool present;
+    return schema_read(s, out, &present);
+}
+
 static kb_status schema_write(kb_store *s) {
     kb_batch *b;
     kb_status st = kb_batch_alloc(s, &b);

@@ -104,6 +104,12 @@ typedef struct kb_schema_check {
     uint64_t events;
 } kb_schema_check;
 
+/* The schema s's projections were written with (1 when it has no key):
+ * a store of another version than KB_SCHEMA_VERSION has rows this build
+ * would not write (kasboekd reprojects it on open; an audit refuses to
+ * compare it). */
+kb_status kb_schema_version(kb_store *s, uint32_t *out) KB_MUST_USE;
+
 /* Makes s's projections those of KB_SCHEMA_VERSION: writes the version
  * into an empty store, reprojects a store of an older one (kb_reproject),
  * and refuses (KB_ERR_STATE) one written by a newer build. sst_dir: an

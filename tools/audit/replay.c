@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "keys.h"
 #include "log.h"
 #include "rebuild.h"
 #include "scan.h"
@@ -143,10 +144,29 @@ static int scratch_make_dir(replay_run *r, const replay_opts *o) {
     return KB_AUDIT_EXIT_OK;
 }
 
+/* A store of another schema holds rows this build would not write: every
+ * one would show as a difference. kasboekd reprojects it on open. */
+static int replay_schema_check(replay_run *r, const replay_opts *o) {
+    uint32_t v;
+    if (kb_schema_version(r->live, &v) != KB_OK) {
+        fprintf(stderr, "error: cannot read the schema version of %s\n", o->data_dir);
+        return KB_AUDIT_EXIT_USAGE;
+    }
+    if (v == KB_SCHEMA_VERSION) return KB_AUDIT_EXIT_OK;
+    fprintf(stderr,
+            "error: %s holds projections of schema %u, this build writes schema %u: "
+            "open it with this kasboekd once (it reprojects), or replay it with a build of "
+            "schema %u (verify checks the log of any schema)\n",
+            o->data_dir, v, KB_SCHEMA_VERSION, v);
+    return KB_AUDIT_EXIT_USAGE;
+}
+
 static int replay_setup(replay_run *r, const replay_opts *o) {
     if (kb_audit_open_ro(o->data_dir, &r->live) != KB_OK) return KB_AUDIT_EXIT_USAGE;
+    int rc = replay_schema_check(r, o);
+    if (rc != KB_AUDIT_EXIT_OK) return rc;
     r->snap = kb_store_snapshot(r->live);
-    int rc = scratch_make_dir(r, o);
+    rc = scratch_make_dir(r, o);
     if (rc != KB_AUDIT_EXIT_OK) return rc;
     char err[512] = "";
     kb_status st = kb_store_open(r->dir, KB_OPEN_CREATE, NULL, &r->scratch, err, sizeof err);
