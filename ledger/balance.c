@@ -309,27 +309,35 @@ static bool is_payout(const Btxn *t) {
     return t->type == KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT;
 }
 
-/* The day and created rows of a booking's transactions: one per day (a
- * booking's transactions mostly share both days). */
+/* The day and created rows of a booking's transactions: one per day,
+ * naming the transactions of that day (a booking's transactions mostly
+ * share both days). */
 static void put_btxn_days(const char *tenant, uint64_t seq, Btxn *const *t, size_t n,
                           const kb_project_sink *sink) {
+    KB_VERIFY(n <= KB_BALANCE_ENTRIES_PER_EVENT_MAX);
     for (size_t i = 0; i < n; i++) {
-        bool new_avail = !is_payout(t[i]), new_created = !is_payout(t[i]);
+        KB_VERIFY(strcmp(t[i]->currency, t[0]->currency) == 0 && strlen(t[i]->currency) == 3);
+        if (is_payout(t[i])) continue;
         int32_t created = kb_day_of_instant(t[i]->created_at);
-        for (size_t j = 0; j < i && (new_avail || new_created); j++) {
+        uint8_t avail_mask = 0, created_mask = 0;
+        for (size_t j = 0; j < n; j++) {
             if (is_payout(t[j])) continue;
-            new_avail = new_avail && t[j]->available_on != t[i]->available_on;
-            new_created = new_created && kb_day_of_instant(t[j]->created_at) != created;
+            if (t[j]->available_on == t[i]->available_on) avail_mask |= (uint8_t)(1u << j);
+            if (kb_day_of_instant(t[j]->created_at) == created) {
+                created_mask |= (uint8_t)(1u << j);
+            }
         }
         kb_key k;
-        if (new_avail) {
+        if ((avail_mask & ((1u << i) - 1)) == 0) { /* the first of its day */
             kb_btxn_key_day(&k, tenant, t[i]->currency, t[i]->available_on, seq);
-            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, "", 0);
+            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, &avail_mask, 1);
         }
-        if (new_created) {
+        if ((created_mask & ((1u << i) - 1)) == 0) {
+            char v[4];
+            memcpy(v, t[i]->currency, 3);
+            v[3] = (char)created_mask;
             kb_btxn_key_created(&k, tenant, created, seq);
-            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, t[i]->currency,
-                      strlen(t[i]->currency));
+            sink->put(sink->ctx, KB_CF_INDEX, k.bytes, k.len, v, sizeof v);
         }
     }
 }
@@ -344,8 +352,7 @@ static bool balance_effects(const char *tenant, uint64_t seq, const Event *ev, k
         }
         if (ok) put_btxn_days(tenant, seq, e->transactions, e->n_transactions, sink);
     } else if (ev->body_case == KASBOEK__V1__EVENT__BODY_PAYOUT_CLOSED) {
-        ok = put_btxn(tenant, seq, 0, ev->payout_closed->transaction, a, sink);
-        if (ok) put_btxn_days(tenant, seq, &ev->payout_closed->transaction, 1, sink);
+        ok = put_btxn(tenant, seq, 0, ev->payout_closed->transaction, a, sink); /* no days */
     }
     return ok;
 }

@@ -39,16 +39,18 @@ extern const kb_reaction kb_payment_booking;   /* payment -> balance */
 
 /* Index rows (family index):
  *   <tenant>/btxn/seq/<currency>/<seq hex16>/<n hex16>  -> BalanceTransaction
- *        (n counts an event's transactions from 0, without gaps)
- *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16> -> ""
+ *        (n: the transaction's place in its event, 0 on)
+ *   <tenant>/btxn/day/<currency>/<day hex16>/<seq hex16> -> mask (1 byte)
  *        (one per event and day its transactions, but payouts' own, are
- *        available on; a reader takes the event's seq rows of that day)
- *   <tenant>/btxn/created/<day hex16>/<seq hex16>  -> currency
+ *        available on; bit n of mask: seq row n is one of them)
+ *   <tenant>/btxn/created/<day hex16>/<seq hex16>  -> currency, mask
  *        (the same by the day they were created: the payments report)
+ *   An event's transactions are of one currency (one balance stream).
  *   <tenant>/payout/date/<currency>/<day hex16>          -> payout id
  *   <tenant>/payout/all/<day hex16>/<currency>           -> payout id
  *   <tenant>/payout/status/<n>/<day hex16>/<currency>    -> payout id */
 void kb_btxn_key_seq(kb_key *k, const char *tenant, const char *currency, uint64_t seq, uint64_t n);
+_Static_assert(KB_BALANCE_ENTRIES_PER_EVENT_MAX <= 8, "a day row's mask is one byte");
 void kb_btxn_key_day(kb_key *k, const char *tenant, const char *currency, int32_t day,
                      uint64_t seq);
 /* Tenant-independent rows start with KB_SYS_PREFIX, a character no tenant

@@ -70,37 +70,46 @@ static kb_status seq_row(void *ctx, const char *k, size_t kl, const char *v, siz
     return list_push(l, t);
 }
 
+kb_status kb_query_btxn_rows(kb_qctx *q, kb_arena *a, const char *currency, uint64_t seq,
+                             unsigned mask, Btxn **out, size_t *n) {
+    *n = 0;
+    if (mask == 0 || mask >> KB_BALANCE_ENTRIES_PER_EVENT_MAX) return KB_ERR_CORRUPT;
+    for (unsigned i = 0; i < KB_BALANCE_ENTRIES_PER_EVENT_MAX; i++) {
+        if (!(mask & (1u << i))) continue;
+        kb_key key;
+        kb_btxn_key_seq(&key, q->rq->tenant, currency, seq, i);
+        kb_value val;
+        kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
+        if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
+        out[*n] = kasboek__v1__balance_transaction__unpack(&a->pb, val.len,
+                                                           (const uint8_t *)val.data);
+        kb_value_free(&val);
+        if (!out[*n] || out[*n]->type == BT_PAYOUT) return KB_ERR_CORRUPT;
+        ++*n;
+    }
+    return KB_OK;
+}
+
 /* day rows: the transactions of the row's event available on its day,
  * when booked before seq_below, read from their seq rows. */
 static kb_status day_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
                          bool *go_on) {
-    (void)v, (void)vl, (void)go_on;
+    (void)go_on;
     btxn_list *l = ctx;
     uint64_t day, seq;
-    if (kl != l->prefix_len + 33 || !kb_key_parse_hex64(k + l->prefix_len, &day) ||
+    if (kl != l->prefix_len + 33 || vl != 1 || !kb_key_parse_hex64(k + l->prefix_len, &day) ||
         !kb_key_parse_hex64(k + l->prefix_len + 17, &seq)) {
         return KB_ERR_CORRUPT;
     }
     if (seq >= l->seq_below) return KB_OK;
-    size_t found = 0;
-    for (uint64_t n = 0; n < KB_BALANCE_ENTRIES_PER_EVENT_MAX; n++) {
-        kb_key key;
-        kb_btxn_key_seq(&key, l->q->rq->tenant, l->currency, seq, n);
-        kb_value val;
-        kb_status st =
-            kb_store_get(l->q->s, NULL, l->q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
-        if (st == KB_ERR_NOT_FOUND) break; /* the event's transactions are 0..n-1 */
-        if (st != KB_OK) return st;
-        Btxn *t;
-        st = decode_btxn(l->q, val.data, val.len, &t);
-        kb_value_free(&val);
-        if (st != KB_OK) return st;
-        if (t->type == BT_PAYOUT || (uint64_t)t->available_on != day) continue;
-        found++;
-        st = list_push(l, t);
-        if (st != KB_OK) return st;
+    Btxn *t[KB_BALANCE_ENTRIES_PER_EVENT_MAX];
+    size_t n;
+    kb_status st =
+        kb_query_btxn_rows(l->q, &l->q->arena, l->currency, seq, (unsigned char)v[0], t, &n);
+    for (size_t i = 0; st == KB_OK && i < n; i++) {
+        st = (uint64_t)t[i]->available_on == day ? list_push(l, t[i]) : KB_ERR_CORRUPT;
     }
-    return found ? KB_OK : KB_ERR_CORRUPT; /* a day row without its transactions */
+    return st;
 }
 
 /* The open set after payout (prev_day, prev_seq) as of seq `upto`, with

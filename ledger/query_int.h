@@ -17,6 +17,14 @@ typedef struct kb_qctx {
 
 typedef kb_status (*kb_query_fn)(kb_qctx *q, const ProtobufCMessage *msg);
 
+/* The balance transactions a day or created row names (balance.h): of
+ * event seq in currency, those whose bit is set in mask, decoded into a;
+ * *n of them in out, in the event's order. KB_ERR_CORRUPT when the mask
+ * is empty or names a row that is not there. */
+kb_status kb_query_btxn_rows(kb_qctx *q, kb_arena *a, const char *currency, uint64_t seq,
+                             unsigned mask, Kasboek__V1__BalanceTransaction **out,
+                             size_t *n) KB_MUST_USE;
+
 /* Calls fn for every row of family cf in [lower, upper), ascending, at the
  * query's snapshot; fn sets *go_on false to stop, and an error stops too. */
 typedef kb_status (*kb_query_row_fn)(void *ctx, const char *key, size_t kl, const char *val,

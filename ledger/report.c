@@ -358,7 +358,7 @@ typedef struct created_scan {
     size_t prefix_len;
 } created_scan;
 
-/* One <tenant>/btxn/created/<day>/<seq> -> currency row: the
+/* One <tenant>/btxn/created/<day>/<seq> -> currency, mask row: the
  * transactions of its event created that day, read by seq, unless booked
  * after the report's seq. */
 static kb_status created_row(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
@@ -368,35 +368,22 @@ static kb_status created_row(void *ctx, const char *k, size_t kl, const char *v,
     kb_qctx *q = c->rp->q;
     char cur[4];
     uint64_t day, seq;
-    if (kl != c->prefix_len + 33 || vl != 3 || !kb_key_parse_hex64(k + c->prefix_len, &day) ||
+    if (kl != c->prefix_len + 33 || vl != 4 || !kb_key_parse_hex64(k + c->prefix_len, &day) ||
         !kb_key_parse_hex64(k + c->prefix_len + 17, &seq)) {
         return KB_ERR_CORRUPT;
     }
     memcpy(cur, v, 3);
     cur[3] = 0;
     if (seq > c->rp->seq) return KB_OK;
-    size_t found = 0;
-    for (uint64_t n = 0; n < KB_BALANCE_ENTRIES_PER_EVENT_MAX; n++) {
-        kb_key sk;
-        kb_btxn_key_seq(&sk, q->rq->tenant, cur, seq, n);
-        kb_value val;
-        kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, sk.bytes, sk.len, &val);
-        if (st == KB_ERR_NOT_FOUND) break; /* the event's transactions are 0..n-1 */
-        if (st != KB_OK) return st;
-        kb_arena_reset(&q->scratch);
-        Btxn *t = kasboek__v1__balance_transaction__unpack(&q->scratch.pb, val.len,
-                                                           (const uint8_t *)val.data);
-        kb_value_free(&val);
-        if (!t) return KB_ERR_CORRUPT;
-        if (t->type == KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT ||
-            (uint64_t)kb_day_of_instant(t->created_at) != day) {
-            continue;
-        }
-        found++;
-        st = payment_row(c->rp, t);
-        if (st != KB_OK) return st;
+    kb_arena_reset(&q->scratch);
+    Btxn *t[KB_BALANCE_ENTRIES_PER_EVENT_MAX];
+    size_t n;
+    kb_status st = kb_query_btxn_rows(q, &q->scratch, cur, seq, (unsigned char)v[3], t, &n);
+    for (size_t i = 0; st == KB_OK && i < n; i++) {
+        st = (uint64_t)kb_day_of_instant(t[i]->created_at) == day ? payment_row(c->rp, t[i])
+                                                                   : KB_ERR_CORRUPT;
     }
-    return found ? KB_OK : KB_ERR_CORRUPT; /* a created row without its transactions */
+    return st;
 }
 
 static kb_status payments_report(report *rp) {

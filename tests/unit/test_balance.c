@@ -745,15 +745,18 @@ static void check_invariants(env *e, const char *cur, all_btxns *all, char (*ids
 
 typedef struct rows_seen {
     char keys[16][KB_KEY_BYTES_MAX + 1];
+    char vals[16][8]; /* the first bytes */
+    size_t val_len[16];
     size_t n;
 } rows_seen;
 
 static void seen_put(void *ctx, kb_cf cf, const void *key, size_t key_len, const void *val,
                      size_t val_len) {
-    (void)val, (void)val_len;
     rows_seen *r = ctx;
     assert_int_equal(cf, KB_CF_INDEX);
     assert_true(r->n < 16);
+    memcpy(r->vals[r->n], val, val_len < 8 ? val_len : 8);
+    r->val_len[r->n] = val_len;
     memcpy(r->keys[r->n], key, key_len);
     r->keys[r->n++][key_len] = 0;
 }
@@ -763,17 +766,22 @@ static void seen_del(void *ctx, kb_cf cf, const void *key, size_t key_len) {
     fail_msg("a booking deletes nothing");
 }
 
-static bool seen_has(const rows_seen *r, const kb_key *k) {
+/* Whether r holds key k, with the value val of len bytes (any value
+ * when val is NULL). */
+static bool seen_has(const rows_seen *r, const kb_key *k, const char *val, size_t len) {
     for (size_t i = 0; i < r->n; i++) {
-        if (strlen(r->keys[i]) == k->len && memcmp(r->keys[i], k->bytes, k->len) == 0) return true;
+        if (strlen(r->keys[i]) == k->len && memcmp(r->keys[i], k->bytes, k->len) == 0) {
+            return !val || (r->val_len[i] == len && memcmp(r->vals[i], val, len) == 0);
+        }
     }
     return false;
 }
 
 /* A booking writes a seq row per transaction, and one day row and one
- * created row per day its transactions share (payouts' own get neither):
- * three transactions on two available days and two created days give
- * 3 + 2 + 2 rows; a payout's closing gives its seq row only. */
+ * created row per day its transactions share, naming them in a mask
+ * (payouts' own get neither): three transactions on two available days
+ * and two created days give 3 + 2 + 2 rows; a payout's closing gives its
+ * seq row only. */
 static void test_booking_rows(void **st) {
     (void)st;
     kb_arena a;
@@ -805,16 +813,16 @@ static void test_booking_rows(void **st) {
     kb_key k;
     for (uint64_t n = 0; n < 3; n++) {
         kb_btxn_key_seq(&k, "t1", "EUR", 77, n);
-        assert_true(seen_has(&r, &k));
+        assert_true(seen_has(&r, &k, NULL, 0));
     }
     kb_btxn_key_day(&k, "t1", "EUR", 20500, 77);
-    assert_true(seen_has(&r, &k));
+    assert_true(seen_has(&r, &k, "\x05", 1)); /* transactions 0 and 2 */
     kb_btxn_key_day(&k, "t1", "EUR", 20503, 77);
-    assert_true(seen_has(&r, &k));
+    assert_true(seen_has(&r, &k, "\x02", 1));
     kb_btxn_key_created(&k, "t1", 20499, 77);
-    assert_true(seen_has(&r, &k));
+    assert_true(seen_has(&r, &k, "EUR\x03", 4));
     kb_btxn_key_created(&k, "t1", 20500, 77);
-    assert_true(seen_has(&r, &k));
+    assert_true(seen_has(&r, &k, "EUR\x04", 4));
 
     Btxn po = t[0];
     po.type = KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT;
@@ -826,8 +834,77 @@ static void test_booking_rows(void **st) {
     assert_true(kb_balance_aggregate.effects("t1", 78, &ev, &a, &sink));
     assert_int_equal(r.n, 1);
     kb_btxn_key_seq(&k, "t1", "EUR", 78, 0);
-    assert_true(seen_has(&r, &k));
+    assert_true(seen_has(&r, &k, NULL, 0));
     kb_arena_fini(&a);
+}
+
+/* The payments report of [from, to]: its row count, its CSV in *csv
+ * (free it). */
+static size_t payments_report(env *e, const char *from, const char *to, char **csv) {
+    Kasboek__V1__GetReportRequest r = KASBOEK__V1__GET_REPORT_REQUEST__INIT;
+    r.kind = KASBOEK__V1__REPORT_KIND__REPORT_KIND_PAYMENTS;
+    r.format = KASBOEK__V1__REPORT_FORMAT__REPORT_FORMAT_CSV;
+    r.from = (char *)from;
+    r.to = (char *)to;
+    assert_int_equal(query(e, "GetReport", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetReportReply *g =
+        kasboek__v1__get_report_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(g);
+    *csv = strndup((const char *)g->content.data, g->content.len);
+    size_t rows = g->rows;
+    kasboek__v1__get_report_reply__free_unpacked(g, NULL);
+    return rows;
+}
+
+/* The payments report reads a booking whose transactions were created on
+ * two days through its created rows: each transaction once, on its own
+ * day. (No command books such a booking today; its rows are written here
+ * as the projection writes them.) */
+static void test_report_two_day_booking(void **st) {
+    env *e = *st;
+    assert_int_equal(pay(e, "P0", 1000, 0, "EUR", CARD), KB_CODE_OK); /* head 2 */
+    static const char *const ids[3] = {"btxn_a", "btxn_b", "btxn_c"};
+    static const char *const created[3] = {"2026-03-10", "2026-03-10", "2026-03-11"};
+    static const char *const avail[3] = {"2026-03-12", "2026-03-13", "2026-03-12"};
+    Btxn t[3];
+    Btxn *tp[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
+        t[i].id = (char *)ids[i];
+        t[i].currency = "GBP";
+        t[i].type = i == 1 ? KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_FEE
+                           : KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
+        t[i].amount = i == 1 ? -30 : 1000;
+        t[i].payment_id = "P9";
+        t[i].created_at = kbt_at(created[i]);
+        t[i].available_on = kbt_day(avail[i]);
+        tp[i] = &t[i];
+    }
+    Kasboek__V1__BalanceBooked bb = KASBOEK__V1__BALANCE_BOOKED__INIT;
+    bb.transactions = tp;
+    bb.n_transactions = 3;
+    Kasboek__V1__Event ev = KASBOEK__V1__EVENT__INIT;
+    ev.body_case = KASBOEK__V1__EVENT__BODY_BALANCE_BOOKED;
+    ev.balance_booked = &bb;
+    kb_arena a;
+    kb_arena_init(&a, 1u << 20);
+    kb_batch *b;
+    assert_int_equal(kb_batch_alloc(e->store, &b), KB_OK);
+    assert_int_equal(kb_project_effects(b, &a, "t1", &kb_balance_aggregate, 1, &ev), KB_OK);
+    assert_int_equal(kb_store_write(e->store, b, true), KB_OK);
+    kb_batch_free(b);
+    kb_arena_fini(&a);
+    char *csv;
+    assert_int_equal(payments_report(e, "2026-03-01", "2026-03-31", &csv), 3);
+    for (int i = 0; i < 3; i++) assert_non_null(strstr(csv, ids[i]));
+    free(csv);
+    assert_int_equal(payments_report(e, "2026-03-10", "2026-03-10", &csv), 2);
+    assert_null(strstr(csv, "btxn_c"));
+    free(csv);
+    assert_int_equal(payments_report(e, "2026-03-11", "2026-03-11", &csv), 1);
+    assert_non_null(strstr(csv, "btxn_c"));
+    assert_null(strstr(csv, "btxn_a"));
+    free(csv);
 }
 
 static void test_randomized_invariants(void **st) {
@@ -859,6 +936,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_booking_rules, env_setup, env_teardown),
         cmocka_unit_test(test_booking_rows),
+        cmocka_unit_test_setup_teardown(test_report_two_day_booking, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_negative_payout_day, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_payout_paid_and_failed, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings, env_setup, env_teardown),
