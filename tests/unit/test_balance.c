@@ -777,6 +777,39 @@ static bool seen_has(const rows_seen *r, const kb_key *k, const char *val, size_
     return false;
 }
 
+/* A BalanceBooked event of three transactions of currency cur (a payment,
+ * its fee, a payment) created at created[i] and available on avail[i]. */
+typedef struct booking3 {
+    Btxn t[3];
+    Btxn *tp[3];
+    Kasboek__V1__BalanceBooked bb;
+    Kasboek__V1__Event ev;
+} booking3;
+
+static void booking3_init(booking3 *b, const char *cur, const int32_t avail[3],
+                          const int64_t created[3]) {
+    static const char *const ids[3] = {"btxn_a", "btxn_b", "btxn_c"};
+    for (int i = 0; i < 3; i++) {
+        b->t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
+        b->t[i].id = (char *)ids[i];
+        b->t[i].currency = (char *)cur;
+        b->t[i].type = i == 1
+                           ? KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_FEE
+                           : KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
+        b->t[i].amount = i == 1 ? -30 : 1000;
+        b->t[i].payment_id = "P9";
+        b->t[i].created_at = created[i];
+        b->t[i].available_on = avail[i];
+        b->tp[i] = &b->t[i];
+    }
+    b->bb = (Kasboek__V1__BalanceBooked)KASBOEK__V1__BALANCE_BOOKED__INIT;
+    b->bb.transactions = b->tp;
+    b->bb.n_transactions = 3;
+    b->ev = (Kasboek__V1__Event)KASBOEK__V1__EVENT__INIT;
+    b->ev.body_case = KASBOEK__V1__EVENT__BODY_BALANCE_BOOKED;
+    b->ev.balance_booked = &b->bb;
+}
+
 /* A booking writes a seq row per transaction, and one day row and one
  * created row per day its transactions share, naming them in a mask
  * (payouts' own get neither): three transactions on two available days
@@ -786,26 +819,11 @@ static void test_booking_rows(void **st) {
     (void)st;
     kb_arena a;
     kb_arena_init(&a, 1u << 20);
-    Btxn t[3];
-    Btxn *tp[3];
     static const int32_t avail[3] = {20500, 20503, 20500};
     static const int64_t created[3] = {20499 * DAY_US + 5, 20499 * DAY_US + 9, 20500 * DAY_US};
-    for (int i = 0; i < 3; i++) {
-        t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
-        t[i].id = "btxn_x";
-        t[i].currency = "EUR";
-        t[i].type = KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
-        t[i].amount = 1000 - 100 * i;
-        t[i].available_on = avail[i];
-        t[i].created_at = created[i];
-        tp[i] = &t[i];
-    }
-    Kasboek__V1__BalanceBooked bb = KASBOEK__V1__BALANCE_BOOKED__INIT;
-    bb.transactions = tp;
-    bb.n_transactions = 3;
-    Kasboek__V1__Event ev = KASBOEK__V1__EVENT__INIT;
-    ev.body_case = KASBOEK__V1__EVENT__BODY_BALANCE_BOOKED;
-    ev.balance_booked = &bb;
+    booking3 bk;
+    booking3_init(&bk, "EUR", avail, created);
+    Kasboek__V1__Event ev = bk.ev;
     rows_seen r = {.n = 0};
     const kb_project_sink sink = {.ctx = &r, .put = seen_put, .del = seen_del};
     assert_true(kb_balance_aggregate.effects("t1", 77, &ev, &a, &sink));
@@ -824,7 +842,7 @@ static void test_booking_rows(void **st) {
     kb_btxn_key_created(&k, "t1", 20500, 77);
     assert_true(seen_has(&r, &k, "EUR\x04", 4));
 
-    Btxn po = t[0];
+    Btxn po = bk.t[0];
     po.type = KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYOUT;
     Kasboek__V1__PayoutClosed pc = KASBOEK__V1__PAYOUT_CLOSED__INIT;
     pc.transaction = &po;
@@ -866,31 +884,19 @@ static void test_report_two_day_booking(void **st) {
     static const char *const ids[3] = {"btxn_a", "btxn_b", "btxn_c"};
     static const char *const created[3] = {"2026-03-10", "2026-03-10", "2026-03-11"};
     static const char *const avail[3] = {"2026-03-12", "2026-03-13", "2026-03-12"};
-    Btxn t[3];
-    Btxn *tp[3];
+    int64_t at[3];
+    int32_t day[3];
     for (int i = 0; i < 3; i++) {
-        t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
-        t[i].id = (char *)ids[i];
-        t[i].currency = "GBP";
-        t[i].type = i == 1 ? KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_FEE
-                           : KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
-        t[i].amount = i == 1 ? -30 : 1000;
-        t[i].payment_id = "P9";
-        t[i].created_at = kbt_at(created[i]);
-        t[i].available_on = kbt_day(avail[i]);
-        tp[i] = &t[i];
+        at[i] = kbt_at(created[i]);
+        day[i] = kbt_day(avail[i]);
     }
-    Kasboek__V1__BalanceBooked bb = KASBOEK__V1__BALANCE_BOOKED__INIT;
-    bb.transactions = tp;
-    bb.n_transactions = 3;
-    Kasboek__V1__Event ev = KASBOEK__V1__EVENT__INIT;
-    ev.body_case = KASBOEK__V1__EVENT__BODY_BALANCE_BOOKED;
-    ev.balance_booked = &bb;
+    booking3 bk;
+    booking3_init(&bk, "GBP", day, at);
     kb_arena a;
     kb_arena_init(&a, 1u << 20);
     kb_batch *b;
     assert_int_equal(kb_batch_alloc(e->store, &b), KB_OK);
-    assert_int_equal(kb_project_effects(b, &a, "t1", &kb_balance_aggregate, 1, &ev), KB_OK);
+    assert_int_equal(kb_project_effects(b, &a, "t1", &kb_balance_aggregate, 1, &bk.ev), KB_OK);
     assert_int_equal(kb_store_write(e->store, b, true), KB_OK);
     kb_batch_free(b);
     kb_arena_fini(&a);
