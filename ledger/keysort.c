@@ -140,7 +140,8 @@ static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
     }
 }
 
-/* (pfx is not set on a run that was in order already.) */
+/* Compares the keys themselves: pfx is scratch, left unset on runs that
+ * were in order already. */
 bool kb_keyref_same_key(const kb_keyref *a, const kb_keyref *b) {
     return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }

@@ -28,7 +28,7 @@ typedef struct kb_keyref {
  * buffers (and sorts in place without them when they cannot be had). */
 void kb_keyref_sort(kb_keyref *v, size_t n);
 
-/* a and b after kb_keyref_sort: whether their keys are equal. */
+/* Whether a's and b's keys are equal (byte for byte). */
 bool kb_keyref_same_key(const kb_keyref *a, const kb_keyref *b);
 
 #endif

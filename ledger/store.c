@@ -645,7 +645,10 @@ kb_status kb_sst_finish(kb_sst *w) {
  * moves, and once it is in, read back ahead in the background through
  * that descriptor: the rebuild's next chunks read states from it at
  * once, and the reads of a file the kernel dropped each went to the disk
- * (437 MB read back during a rebuild of 1M events). */
+ * (437 MB read back during a rebuild of 1M events). path must be on the
+ * store's file system (the rebuild's table files are made in its data
+ * dir): elsewhere RocksDB copies the file, and the read-back is of the
+ * copy's source. */
 kb_status kb_store_ingest(kb_store *s, kb_cf cf, const char *path) {
     if (s->read_only) return KB_ERR_STATE;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
