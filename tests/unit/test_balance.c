@@ -868,7 +868,10 @@ static size_t payments_report(env *e, const char *from, const char *to, char **c
     Kasboek__V1__GetReportReply *g =
         kasboek__v1__get_report_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
     assert_non_null(g);
-    *csv = strndup((const char *)g->content.data, g->content.len);
+    *csv = malloc(g->content.len + 1);
+    assert_non_null(*csv);
+    memcpy(*csv, g->content.data, g->content.len);
+    (*csv)[g->content.len] = 0;
     size_t rows = g->rows;
     kasboek__v1__get_report_reply__free_unpacked(g, NULL);
     return rows;
