@@ -21,7 +21,7 @@ typedef struct kb_keyref {
     uint32_t key_len;
     uint32_t order; /* equal keys: the lower order first */
     uint32_t aux;   /* the caller's */
-} kb_keyref;        /* 32 bytes: qsort moves it directly */
+} kb_keyref;        /* 32 bytes: the sort moves it directly */
 
 /* Sorts v[0..n). Equal keys must come in v in increasing order. Needs no
  * memory beyond v for n below 16,384; above, it tries a radix sort's
