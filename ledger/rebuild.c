@@ -510,15 +510,15 @@ kb_status kb_rebuild_flush(kb_rebuild *r) {
 
 /* ------------------------------------------------------------ reproject */
 
-kb_status kb_reproject(kb_store *s, const char *sst_dir, uint64_t *events) {
+kb_status kb_reproject(kb_store *s, const kb_rebuild_config *cfg_in, uint64_t *events) {
     static const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS};
     *events = 0;
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         kb_status st = kb_store_clear(s, families[i]);
         if (st != KB_OK) return st;
     }
-    const kb_rebuild_config cfg = {.chunk_events = KB_REBUILD_CHUNK_EVENTS_DEFAULT,
-                                   .sst_dir = sst_dir};
+    kb_rebuild_config cfg = *cfg_in;
+    if (cfg.chunk_events == 0) cfg.chunk_events = KB_REBUILD_CHUNK_EVENTS_DEFAULT;
     kb_rebuild *rb;
     kb_status st = kb_rebuild_open(s, &cfg, &rb);
     if (st != KB_OK) return st;
@@ -582,7 +582,8 @@ static kb_status schema_write(kb_store *s) {
     return st;
 }
 
-kb_status kb_projections_ensure(kb_store *s, const char *sst_dir, kb_schema_check *out) {
+kb_status kb_projections_ensure(kb_store *s, const kb_rebuild_config *cfg,
+                                kb_schema_check *out) {
     memset(out, 0, sizeof *out);
     bool has_key;
     kb_status st = schema_read(s, &out->found, &has_key);
@@ -593,7 +594,7 @@ kb_status kb_projections_ensure(kb_store *s, const char *sst_dir, kb_schema_chec
     st = kb_log_head_read(s, NULL, NULL, &head);
     if (st != KB_OK) return st;
     if (head.seq > 0 && out->found != KB_SCHEMA_VERSION) {
-        st = kb_reproject(s, sst_dir, &out->events);
+        st = kb_reproject(s, cfg, &out->events);
         out->reprojected = true;
     }
     return st == KB_OK ? schema_write(s) : st;

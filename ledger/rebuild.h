@@ -93,10 +93,12 @@ kb_rebuild_fail kb_rebuild_failure(const kb_rebuild *r);
 
 /* Rebuilds the projections of s in place from its own log: the state,
  * index and streams families are cleared, then the log is folded into them
- * as above (its chain checked on the way; KB_ERR_CORRUPT at a bad record).
- * *events: the events folded. A crash part way leaves the schema key
- * untouched, so the next open does it again. */
-kb_status kb_reproject(kb_store *s, const char *sst_dir, uint64_t *events) KB_MUST_USE;
+ * as above (its chain checked on the way; KB_ERR_CORRUPT at a bad record),
+ * with cfg's sst_dir and threads (chunk_events 0:
+ * KB_REBUILD_CHUNK_EVENTS_DEFAULT). *events: the events folded. A crash
+ * part way leaves the schema key untouched, so the next open does it
+ * again. */
+kb_status kb_reproject(kb_store *s, const kb_rebuild_config *cfg, uint64_t *events) KB_MUST_USE;
 
 typedef struct kb_schema_check {
     uint32_t found;   /* the store's schema (1: no key, written before it was kept) */
@@ -111,10 +113,10 @@ typedef struct kb_schema_check {
 kb_status kb_schema_version(kb_store *s, uint32_t *out) KB_MUST_USE;
 
 /* Makes s's projections those of KB_SCHEMA_VERSION: writes the version
- * into an empty store, reprojects a store of an older one (kb_reproject),
- * and refuses (KB_ERR_STATE) one written by a newer build. sst_dir: an
- * existing directory for the fold's table files. */
-kb_status kb_projections_ensure(kb_store *s, const char *sst_dir,
+ * into an empty store, reprojects a store of an older one (kb_reproject
+ * with cfg: its sst_dir an existing directory for the fold's table files),
+ * and refuses (KB_ERR_STATE) one written by a newer build. */
+kb_status kb_projections_ensure(kb_store *s, const kb_rebuild_config *cfg,
                                 kb_schema_check *out) KB_MUST_USE;
 
 #endif

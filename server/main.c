@@ -113,6 +113,35 @@ static int serve(const kbd_config *cfg, kb_store *store, kb_engine *engine, kbd_
     return st.failed_commits ? 1 : 0;
 }
 
+/* The reprojection's write thread (kb_rebuild_config start/join): a
+ * chunk is written while the next one folds. Without a thread, the write
+ * runs at start. */
+typedef struct chunk_writer {
+    pthread_t tid;
+    bool started;
+    void (*write)(void *chunk);
+    void *chunk;
+} chunk_writer;
+
+static void *chunk_writer_main(void *p) {
+    chunk_writer *cw = p;
+    cw->write(cw->chunk);
+    return NULL;
+}
+
+static void chunk_writer_start(void *ctx, void (*write)(void *chunk), void *chunk) {
+    chunk_writer *cw = ctx;
+    *cw = (chunk_writer){.write = write, .chunk = chunk};
+    cw->started = pthread_create(&cw->tid, NULL, chunk_writer_main, cw) == 0;
+    if (!cw->started) write(chunk);
+}
+
+static void chunk_writer_join(void *ctx) {
+    chunk_writer *cw = ctx;
+    if (cw->started) (void)pthread_join(cw->tid, NULL);
+    cw->started = false;
+}
+
 /* Projections of an older build are rebuilt from the log before serving
  * (KB_SCHEMA_VERSION); the fold's table files go to a directory in the
  * data dir, removed after. */
@@ -126,7 +155,12 @@ static int ensure_schema(const kbd_config *cfg, kb_store *store) {
     kb_schema_check sc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0); /* a log line, not ledger time */
-    kb_status st = kb_projections_ensure(store, dir, &sc);
+    chunk_writer cw = {.started = false};
+    const kb_rebuild_config rc = {.sst_dir = dir,
+                                  .start = chunk_writer_start,
+                                  .join = chunk_writer_join,
+                                  .run_ctx = &cw};
+    kb_status st = kb_projections_ensure(store, &rc, &sc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     (void)rmdir(dir);
     if (st == KB_ERR_STATE) {

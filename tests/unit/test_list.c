@@ -476,10 +476,11 @@ static void put_schema(env *e, uint64_t version, bool present) {
 static void test_old_schema_reprojected(void **st) {
     env *e = *st;
     kb_schema_check sc;
-    assert_int_equal(kb_projections_ensure(e->store, e->dir, &sc), KB_OK);
+    const kb_rebuild_config rc = {.sst_dir = e->dir};
+    assert_int_equal(kb_projections_ensure(e->store, &rc, &sc), KB_OK);
     assert_int_equal(sc.found, 1); /* a new store: written, nothing to fold */
     assert_false(sc.reprojected);
-    assert_int_equal(kb_projections_ensure(e->store, e->dir, &sc), KB_OK);
+    assert_int_equal(kb_projections_ensure(e->store, &rc, &sc), KB_OK);
     assert_int_equal(sc.found, KB_SCHEMA_VERSION);
     kbt_seed(99);
     int64_t t0 = NOW - 31 * 86400 * SEC_US;
@@ -500,7 +501,7 @@ static void test_old_schema_reprojected(void **st) {
     kb_batch_free(b);
     list_req q = KASBOEK__V1__LIST_PAYMENTS_REQUEST__INIT;
     assert_int_equal(query(e, "ListPayments", &q.base), KB_CODE_DATA_LOSS);
-    assert_int_equal(kb_projections_ensure(e->store, e->dir, &sc), KB_OK);
+    assert_int_equal(kb_projections_ensure(e->store, &rc, &sc), KB_OK);
     assert_int_equal(sc.found, 1);
     assert_true(sc.reprojected);
     assert_int_equal(sc.events, kb_engine_head(e->engine).seq);
@@ -517,8 +518,12 @@ static void test_old_schema_reprojected(void **st) {
     /* The engine goes on writing on the rebuilt projections. */
     random_payments(e, 20, 200, t0);
     rebuild_and_compare(e, 4096);
+    /* Reprojected again with the chunks written on a thread of their own
+     * (as kasboekd does), many small chunks: the same projections. */
+    assert_int_equal(kbt_reproject_threaded(e, 7), kb_engine_head(e->engine).seq);
+    rebuild_and_compare(e, 4096);
     put_schema(e, KB_SCHEMA_VERSION + 1, true);
-    assert_int_equal(kb_projections_ensure(e->store, e->dir, &sc), KB_ERR_STATE);
+    assert_int_equal(kb_projections_ensure(e->store, &rc, &sc), KB_ERR_STATE);
     assert_int_equal(sc.found, KB_SCHEMA_VERSION + 1);
 }
 

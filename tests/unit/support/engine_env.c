@@ -252,6 +252,19 @@ void rebuild_and_compare(env *e, size_t chunk_events) {
     rebuild_and_compare_one(e, chunk_events, RB_DEFERRED);
 }
 
+uint64_t kbt_reproject_threaded(env *e, size_t chunk_events) {
+    bg_task bg = {0};
+    const kb_rebuild_config cfg = {.chunk_events = chunk_events,
+                                   .sst_dir = e->dir,
+                                   .start = bg_start,
+                                   .join = bg_join,
+                                   .run_ctx = &bg};
+    uint64_t events = 0;
+    assert_int_equal(kb_reproject(e->store, &cfg, &events), KB_OK);
+    assert_false(bg.running);
+    return events;
+}
+
 void rebuild_write_fails(env *e) {
     bg_task bg = {0};
     const kb_rebuild_config cfg = {.chunk_events = 2,

@@ -65,6 +65,10 @@ void assert_family_equal(kb_store *a, kb_store *b, kb_cf cf);
  * written before the next folds, on another thread while it folds, and
  * only after it folded (so its states come from memory). */
 void rebuild_and_compare(env *e, size_t chunk_events);
+/* Reprojects e's store in place (kb_reproject, as kasboekd does on open),
+ * each chunk of chunk_events written on another thread while the next one
+ * folds; the events folded. */
+uint64_t kbt_reproject_threaded(env *e, size_t chunk_events);
 /* Rebuilds e's log (at least 5 events) with chunks of 2 written on another
  * thread into table files that cannot be made, and asserts the failure is
  * reported as a write failure once the next chunk ends or at the flush. */
