@@ -46,10 +46,12 @@ static void ks_heap_sort(kb_keyref *v, size_t n) {
 
 /* v[0..n) by ks_less, in place: quicksort on the median of three, with
  * insertion sort for short ranges and heap sort once depth runs out (so
- * n log n at worst). Inlined compares: qsort's calls through a pointer
+ * n log n at worst; it recurses into the smaller side only). Inlined compares: qsort's calls through a pointer
  * (and its merge buffer) cost 6 % of a rebuild's CPU. */
+#define KS_INSERTION_MAX 16 /* ranges this short: insertion sort */
+
 static void ks_intro_sort(kb_keyref *v, size_t n, unsigned depth) {
-    while (n > 16) {
+    while (n > KS_INSERTION_MAX) {
         if (depth-- == 0) {
             ks_heap_sort(v, n);
             return;
@@ -198,7 +200,10 @@ static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
     if (n < 2 || ks_in_order(v, n, depth)) return;
     uint32_t lcp = ks_common_prefix(v, n, depth);
     for (size_t i = 0; i < n; i++) v[i].pfx = ks_bytes8(&v[i], lcp);
-    if (n < KS_RADIX_MIN || !ks_radix_sort(v, n)) ks_intro_sort(v, n, 64);
+    if (n < KS_RADIX_MIN || !ks_radix_sort(v, n)) {
+        /* quicksort's levels before heap sort: 2 floor(log2 n), as usual */
+        ks_intro_sort(v, n, 2u * (unsigned)(63 - __builtin_clzll((unsigned long long)n | 1u)));
+    }
     for (size_t i = 0, j; i < n; i = j) {
         bool longer = v[i].key_len > lcp + 8;
         for (j = i + 1; j < n && v[j].pfx == v[i].pfx; j++) longer |= v[j].key_len > lcp + 8;

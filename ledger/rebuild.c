@@ -82,6 +82,7 @@ struct kb_rebuild {
     rb_chunk *cur;     /* the one folding */
     rb_chunk *prev;    /* the one before: saved and written, or being written */
     bool writing;      /* prev's write was started and is not joined */
+    bool keep_head;    /* write no head key */
     rb_entry *saving;  /* the entry rb_save_all saves (its state row is noted) */
     kb_head head;
     kb_rebuild_fail fail;
@@ -118,6 +119,7 @@ kb_status kb_rebuild_open(kb_store *s, const kb_rebuild_config *cfg, kb_rebuild 
     r->start = cfg->start;
     r->join = cfg->join;
     r->run_ctx = cfg->run_ctx;
+    r->keep_head = cfg->keep_head;
     r->map_mask = slots - 1;
     kb_arena_init(&r->tmp, chunk_bytes);
     bool ok = rb_sst_paths_alloc(r, cfg->sst_dir);
@@ -458,9 +460,11 @@ static kb_status rb_save_all(kb_rebuild *r) {
         if (st == KB_OK) st = r->cur->op_st;
         if (st != KB_OK) return rb_fail(r, e->last_seq, false, st);
     }
-    unsigned char hv[KB_LOG_HEAD_BYTES];
-    kb_log_head_encode(&r->head, hv);
-    rb_op_add(r, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv, false);
+    if (!r->keep_head) {
+        unsigned char hv[KB_LOG_HEAD_BYTES];
+        kb_log_head_encode(&r->head, hv);
+        rb_op_add(r, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv, false);
+    }
     r->cur->last_seq = r->head.seq;
     return r->cur->op_st == KB_OK ? KB_OK : rb_fail(r, 0, true, r->cur->op_st);
 }
@@ -510,23 +514,15 @@ kb_status kb_rebuild_flush(kb_rebuild *r) {
 
 /* ------------------------------------------------------------ reproject */
 
-kb_status kb_reproject(kb_store *s, const kb_rebuild_config *cfg_in, uint64_t *events) {
-    static const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS};
-    *events = 0;
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
-        kb_status st = kb_store_clear(s, families[i]);
-        if (st != KB_OK) return st;
-    }
-    kb_rebuild_config cfg = *cfg_in;
-    if (cfg.chunk_events == 0) cfg.chunk_events = KB_REBUILD_CHUNK_EVENTS_DEFAULT;
-    kb_rebuild *rb;
-    kb_status st = kb_rebuild_open(s, &cfg, &rb);
-    if (st != KB_OK) return st;
+/* Folds s's whole log into rb, its chain checked on the way and against
+ * head (the stored one, which the fold does not write). */
+static kb_status reproject_fold(kb_store *s, kb_rebuild *rb, const kb_head *head) {
     kb_log_walk w;
     kb_log_walk_init(&w);
     /* no block checksums: the chain covers every byte of the events */
     kb_iter *it = kb_iter_open_seq(s, NULL, KB_CF_EVENTS, false);
-    if (!it) st = KB_ERR_NOMEM;
+    if (!it) return KB_ERR_NOMEM;
+    kb_status st = KB_OK;
     for (kb_iter_seek_first(it); st == KB_OK && kb_iter_valid(it); kb_iter_next(it)) {
         size_t kl, vl;
         const char *key = kb_iter_key(it, &kl), *val = kb_iter_value(it, &vl);
@@ -535,12 +531,27 @@ kb_status kb_reproject(kb_store *s, const kb_rebuild_config *cfg_in, uint64_t *e
         if (st == KB_OK && !kb_log_view_parse(val, vl, &v)) st = KB_ERR_CORRUPT;
         if (st == KB_OK) st = kb_rebuild_add(rb, &v);
     }
-    if (it && st == KB_OK) st = kb_iter_status(it);
+    if (st == KB_OK) st = kb_iter_status(it);
     kb_iter_close(it);
     if (st == KB_OK) st = kb_rebuild_flush(rb);
+    return st == KB_OK ? kb_log_walk_end(&w, head) : st;
+}
+
+kb_status kb_reproject(kb_store *s, const kb_rebuild_config *cfg_in, uint64_t *events) {
+    static const kb_cf families[] = {KB_CF_STATE, KB_CF_INDEX, KB_CF_STREAMS};
+    *events = 0;
+    kb_rebuild_config cfg = *cfg_in;
+    if (cfg.chunk_events == 0) cfg.chunk_events = KB_REBUILD_CHUNK_EVENTS_DEFAULT;
+    cfg.keep_head = true;
+    kb_rebuild *rb;
+    kb_status st = kb_rebuild_open(s, &cfg, &rb); /* checks cfg before anything is cleared */
+    if (st != KB_OK) return st;
     kb_head head;
-    if (st == KB_OK) st = kb_log_head_read(s, NULL, NULL, &head);
-    if (st == KB_OK) st = kb_log_walk_end(&w, &head);
+    st = kb_log_head_read(s, NULL, NULL, &head);
+    for (size_t i = 0; st == KB_OK && i < sizeof families / sizeof families[0]; i++) {
+        st = kb_store_clear(s, families[i]);
+    }
+    if (st == KB_OK) st = reproject_fold(s, rb, &head);
     if (st == KB_OK) *events = kb_rebuild_head(rb)->seq;
     kb_rebuild_free(rb);
     return st;

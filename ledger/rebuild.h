@@ -67,6 +67,9 @@ typedef struct kb_rebuild_config {
     void (*start)(void *run_ctx, void (*task)(void *arg), void *arg);
     void (*join)(void *run_ctx);
     void *run_ctx;
+    /* Leave the store's head key alone (a rebuild in place: the log's own
+     * head stays, and is checked against the fold, not written by it). */
+    bool keep_head;
 } kb_rebuild_config;
 
 /* Folds into s (an empty store, written only through this). KB_ERR_ARG
@@ -115,7 +118,9 @@ kb_status kb_schema_version(kb_store *s, uint32_t *out) KB_MUST_USE;
 /* Makes s's projections those of KB_SCHEMA_VERSION: writes the version
  * into an empty store, reprojects a store of an older one (kb_reproject
  * with cfg: its sst_dir an existing directory for the fold's table files),
- * and refuses (KB_ERR_STATE) one written by a newer build. */
+ * and refuses (KB_ERR_STATE) one written by a newer build. A log whose
+ * chain does not end at the stored head is KB_ERR_CORRUPT, the head left
+ * as it was. */
 kb_status kb_projections_ensure(kb_store *s, const kb_rebuild_config *cfg,
                                 kb_schema_check *out) KB_MUST_USE;
 

@@ -527,6 +527,33 @@ static void test_old_schema_reprojected(void **st) {
     assert_int_equal(sc.found, KB_SCHEMA_VERSION + 1);
 }
 
+/* A log that ends before the stored head (its last event gone): the
+ * reprojection fails as corrupt and leaves the head as it was, for an
+ * audit to find, instead of moving it back to the log's end. */
+static void test_reproject_truncated_log(void **st) {
+    env *e = *st;
+    random_payments(e, 20, 0, NOW - 31 * 86400 * SEC_US);
+    kb_head before, after;
+    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &before), KB_OK);
+    kb_batch *b;
+    assert_int_equal(kb_batch_alloc(e->store, &b), KB_OK);
+    kb_key k;
+    kb_key_event(&k, before.seq);
+    kb_batch_delete(b, KB_CF_EVENTS, k.bytes, k.len);
+    assert_int_equal(kb_store_write(e->store, b, true), KB_OK);
+    kb_batch_free(b);
+    put_schema(e, 0, false);
+    kb_schema_check sc;
+    const kb_rebuild_config rc = {.sst_dir = e->dir, .chunk_events = 3};
+    assert_int_equal(kb_projections_ensure(e->store, &rc, &sc), KB_ERR_CORRUPT);
+    assert_int_equal(kb_log_head_read(e->store, NULL, NULL, &after), KB_OK);
+    assert_int_equal(after.seq, before.seq);
+    assert_memory_equal(after.hash, before.hash, KB_HASH_BYTES);
+    /* a config it cannot use is refused before anything is cleared */
+    const kb_rebuild_config bad = {.sst_dir = NULL};
+    assert_int_equal(kb_reproject(e->store, &bad, &sc.events), KB_ERR_ARG);
+}
+
 /* ------------------------------------------------------------ refusals */
 
 static void expect_refused(env *e, const list_req *q, kb_reason reason, const char *field) {
@@ -574,6 +601,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pages_stable_while_events_arrive, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_old_schema_reprojected, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_reproject_truncated_log, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_bad_filters, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
