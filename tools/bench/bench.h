@@ -140,11 +140,18 @@ typedef struct kbb_results {
     size_t event_payload_bytes; /* its packed Event */
     char started_at[32];
     double load_avg_start;
+    /* kbb_cpu_probe_ms at the start and at the end of the run: this VM's
+     * speed drifts, and the two say by how much during the run. */
+    double cpu_probe_start_ms, cpu_probe_end_ms;
 } kbb_results;
 
 /* ------------------------------------------------------------- stats */
 
 double kbb_now_s(void); /* CLOCK_MONOTONIC */
+/* A fixed piece of CPU work (BLAKE2b over 16 MiB, best of three), in
+ * ms: the same on the same machine, so a change says the machine's speed
+ * moved (< 0 when its buffer cannot be had). */
+double kbb_cpu_probe_ms(void);
 uint64_t kbb_now_ns(void);
 void kbb_sleep_ms(int ms);
 

@@ -90,9 +90,11 @@ int main(int argc, char **argv) {
     char tmp[KBB_PATH_BYTES_MAX];
     if (kbb_tempdir_make(cfg.tmp_base, "kasboek-bench", tmp) != 0) return 1;
     double t0 = kbb_now_s();
+    res.cpu_probe_start_ms = kbb_cpu_probe_ms();
     alarm(cfg.quick ? KBB_RUN_LIMIT_QUICK_S : KBB_RUN_LIMIT_FULL_S);
     int rc = run_modes(&cfg, tmp, &res);
     alarm(0);
+    res.cpu_probe_end_ms = kbb_cpu_probe_ms();
     kbb_cleanup_all();
     fprintf(stderr, "kasboek-bench: done in %.1f s%s\n", kbb_now_s() - t0,
             kbb_interrupted == 2 ? " (time limit reached; everything it started is stopped)"

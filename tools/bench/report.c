@@ -26,6 +26,9 @@ static void print_machine(const kbb_config *cfg, const kbb_results *res) {
     printf("kasboek-bench %s run, started %s\n", cfg->quick ? "--quick" : "full", res->started_at);
     printf("machine: %s, %ld cores (%s), Linux %s, load average %.2f at start\n", u.nodename,
            sysconf(_SC_NPROCESSORS_ONLN), cpu, u.release, res->load_avg_start);
+    printf("cpu probe (BLAKE2b of 16 MiB, best of 3): %.1f ms at start, %.1f ms at end "
+           "(the machine's speed during the run)\n",
+           res->cpu_probe_start_ms, res->cpu_probe_end_ms);
     printf(
         "%.1f s per point; messages: request %zu B, reply %zu B; stored event record %zu B "
         "(payload %zu B)\n\n",
@@ -226,11 +229,13 @@ int kbb_report_json(const kbb_config *cfg, const kbb_results *r, const char *pat
             "  \"replay_events_per_s\": %.6g,\n  \"replay_audit_events_per_s\": %.6g,\n"
             "  \"verify_events_per_s\": %.6g,\n"
             "  \"restart_s\": %.6g,\n  \"bytes_per_event\": %.6g,\n  \"peak_rss_mb\": %.6g,\n"
-            "  \"log_rss_mb\": {\"%llu\": %.6g, \"%llu\": %.6g}\n}\n",
+            "  \"log_rss_mb\": {\"%llu\": %.6g, \"%llu\": %.6g},\n"
+            "  \"cpu_probe_ms\": {\"start\": %.6g, \"end\": %.6g}\n}\n",
             r->replay_events_per_s, r->replay_audit_events_per_s, r->verify_events_per_s,
             r->restart_s, r->bytes_per_event, r->peak_rss_mb,
             (unsigned long long)r->log_events_half, r->log_rss_half_mb,
-            (unsigned long long)r->log_events, r->log_rss_full_mb);
+            (unsigned long long)r->log_events, r->log_rss_full_mb, r->cpu_probe_start_ms,
+            r->cpu_probe_end_ms);
     if (fclose(f) != 0) {
         perror(path);
         return -1;
@@ -260,10 +265,12 @@ int kbb_report_check(const kbb_config *cfg, const kbb_results *r) {
     rc |= check_series(&r->pg, 3, skip);
     rc |= check_series(&r->pg_batch, 1, skip);
     const double scalars[] = {r->replay_events_per_s, r->verify_events_per_s, r->restart_s,
-                              r->bytes_per_event, r->peak_rss_mb};
+                              r->bytes_per_event,     r->peak_rss_mb,         r->cpu_probe_start_ms,
+                              r->cpu_probe_end_ms};
     static const char *const names[] = {"replay_events_per_s", "verify_events_per_s", "restart_s",
-                                        "bytes_per_event", "peak_rss_mb"};
-    for (size_t i = 0; i < 5; i++) {
+                                        "bytes_per_event",     "peak_rss_mb",         "cpu_probe_ms start",
+                                        "cpu_probe_ms end"};
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
         if (!(scalars[i] > 0)) {
             fprintf(stderr, "kasboek-bench: check: %s is zero or missing\n", names[i]);
             rc = -1;
