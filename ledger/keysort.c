@@ -46,8 +46,8 @@ static void ks_heap_sort(kb_keyref *v, size_t n) {
 
 /* v[0..n) by ks_less, in place: quicksort on the median of three, with
  * insertion sort for short ranges and heap sort once depth runs out (so
- * n log n at worst; it recurses into the smaller side only). Inlined compares: qsort's calls through a pointer
- * (and its merge buffer) cost 6 % of a rebuild's CPU. */
+ * n log n at worst; it recurses into the smaller side only). Inlined compares: qsort's calls
+ * through a pointer (and its merge buffer) cost 6 % of a rebuild's CPU. */
 #define KS_INSERTION_MAX 16 /* ranges this short: insertion sort */
 
 static void ks_intro_sort(kb_keyref *v, size_t n, unsigned depth) {

@@ -81,8 +81,8 @@ kb_status kb_query_btxn_rows(kb_qctx *q, kb_arena *a, const char *currency, uint
         kb_value val;
         kb_status st = kb_store_get(q->s, NULL, q->snap, KB_CF_INDEX, key.bytes, key.len, &val);
         if (st != KB_OK) return st == KB_ERR_NOT_FOUND ? KB_ERR_CORRUPT : st;
-        out[*n] = kasboek__v1__balance_transaction__unpack(&a->pb, val.len,
-                                                           (const uint8_t *)val.data);
+        out[*n] =
+            kasboek__v1__balance_transaction__unpack(&a->pb, val.len, (const uint8_t *)val.data);
         kb_value_free(&val);
         if (!out[*n] || out[*n]->type == BT_PAYOUT) return KB_ERR_CORRUPT;
         ++*n;

@@ -593,8 +593,7 @@ static kb_status schema_write(kb_store *s) {
     return st;
 }
 
-kb_status kb_projections_ensure(kb_store *s, const kb_rebuild_config *cfg,
-                                kb_schema_check *out) {
+kb_status kb_projections_ensure(kb_store *s, const kb_rebuild_config *cfg, kb_schema_check *out) {
     memset(out, 0, sizeof *out);
     bool has_key;
     kb_status st = schema_read(s, &out->found, &has_key);

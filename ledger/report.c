@@ -381,7 +381,7 @@ static kb_status created_row(void *ctx, const char *k, size_t kl, const char *v,
     kb_status st = kb_query_btxn_rows(q, &q->scratch, cur, seq, (unsigned char)v[3], t, &n);
     for (size_t i = 0; st == KB_OK && i < n; i++) {
         st = (uint64_t)kb_day_of_instant(t[i]->created_at) == day ? payment_row(c->rp, t[i])
-                                                                   : KB_ERR_CORRUPT;
+                                                                  : KB_ERR_CORRUPT;
     }
     return st;
 }

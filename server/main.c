@@ -156,10 +156,8 @@ static int ensure_schema(const kbd_config *cfg, kb_store *store) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0); /* a log line, not ledger time */
     chunk_writer cw = {.started = false};
-    const kb_rebuild_config rc = {.sst_dir = dir,
-                                  .start = chunk_writer_start,
-                                  .join = chunk_writer_join,
-                                  .run_ctx = &cw};
+    const kb_rebuild_config rc = {
+        .sst_dir = dir, .start = chunk_writer_start, .join = chunk_writer_join, .run_ctx = &cw};
     kb_status st = kb_projections_ensure(store, &rc, &sc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     (void)rmdir(dir);

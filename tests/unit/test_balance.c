@@ -793,9 +793,9 @@ static void booking3_init(booking3 *b, const char *cur, const int32_t avail[3],
         b->t[i] = (Btxn)KASBOEK__V1__BALANCE_TRANSACTION__INIT;
         b->t[i].id = (char *)ids[i];
         b->t[i].currency = (char *)cur;
-        b->t[i].type = i == 1
-                           ? KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_FEE
-                           : KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
+        b->t[i].type =
+            i == 1 ? KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_FEE
+                   : KASBOEK__V1__BALANCE_TRANSACTION_TYPE__BALANCE_TRANSACTION_TYPE_PAYMENT;
         b->t[i].amount = i == 1 ? -30 : 1000;
         b->t[i].payment_id = "P9";
         b->t[i].created_at = created[i];

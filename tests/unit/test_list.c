@@ -596,8 +596,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rare_filters_read_only_matches, env_setup,
                                         env_teardown),
-        cmocka_unit_test_setup_teardown(test_random_filters_match_states, env_setup,
-                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_random_filters_match_states, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_pages_stable_while_events_arrive, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_old_schema_reprojected, env_setup, env_teardown),

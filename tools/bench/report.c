@@ -26,9 +26,10 @@ static void print_machine(const kbb_config *cfg, const kbb_results *res) {
     printf("kasboek-bench %s run, started %s\n", cfg->quick ? "--quick" : "full", res->started_at);
     printf("machine: %s, %ld cores (%s), Linux %s, load average %.2f at start\n", u.nodename,
            sysconf(_SC_NPROCESSORS_ONLN), cpu, u.release, res->load_avg_start);
-    printf("cpu probe (BLAKE2b of 16 MiB, best of 3): %.1f ms at start, %.1f ms at end "
-           "(the machine's speed during the run)\n",
-           res->cpu_probe_start_ms, res->cpu_probe_end_ms);
+    printf(
+        "cpu probe (BLAKE2b of 16 MiB, best of 3): %.1f ms at start, %.1f ms at end "
+        "(the machine's speed during the run)\n",
+        res->cpu_probe_start_ms, res->cpu_probe_end_ms);
     printf(
         "%.1f s per point; messages: request %zu B, reply %zu B; stored event record %zu B "
         "(payload %zu B)\n\n",
@@ -267,9 +268,9 @@ int kbb_report_check(const kbb_config *cfg, const kbb_results *r) {
     const double scalars[] = {r->replay_events_per_s, r->verify_events_per_s, r->restart_s,
                               r->bytes_per_event,     r->peak_rss_mb,         r->cpu_probe_start_ms,
                               r->cpu_probe_end_ms};
-    static const char *const names[] = {"replay_events_per_s", "verify_events_per_s", "restart_s",
-                                        "bytes_per_event",     "peak_rss_mb",         "cpu_probe_ms start",
-                                        "cpu_probe_ms end"};
+    static const char *const names[] = {
+        "replay_events_per_s", "verify_events_per_s", "restart_s",       "bytes_per_event",
+        "peak_rss_mb",         "cpu_probe_ms start",  "cpu_probe_ms end"};
     for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
         if (!(scalars[i] > 0)) {
             fprintf(stderr, "kasboek-bench: check: %s is zero or missing\n", names[i]);
