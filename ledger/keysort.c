@@ -44,12 +44,13 @@ static void ks_heap_sort(kb_keyref *v, size_t n) {
     }
 }
 
-/* v[0..n) by ks_less, in place: quicksort on the median of three, with
- * insertion sort for short ranges and heap sort once depth runs out (so
- * n log n at worst; it recurses into the smaller side only). Inlined compares: qsort's calls
- * through a pointer (and its merge buffer) cost 6 % of a rebuild's CPU. */
 #define KS_INSERTION_MAX 16 /* ranges this short: insertion sort */
 
+/* v[0..n) by ks_less, in place: quicksort on the median of three, with
+ * insertion sort for short ranges and heap sort once depth runs out (so
+ * n log n at worst; it recurses into the smaller side only). Inlined
+ * compares: qsort's calls through a pointer (and its merge buffer) cost
+ * 6 % of a rebuild's CPU. */
 static void ks_intro_sort(kb_keyref *v, size_t n, unsigned depth) {
     while (n > KS_INSERTION_MAX) {
         if (depth-- == 0) {
@@ -125,10 +126,6 @@ static uint32_t ks_common_prefix(const kb_keyref *v, size_t n, uint32_t depth) {
     return lcp < depth ? depth : lcp;
 }
 
-/* Sorts v[0..n) (keys agree before depth) by key, then order. A key ranks by its bytes zero-padded without end, then by its
- * length (a key that pads to another's bytes is a prefix of it), so each
- * pass orders by 8 bytes (pfx) past the run's common prefix and sorts
- * again only the runs still tied on keys longer than that. */
 #define KS_RADIX_MIN    16384 /* below: ks_intro_sort (the radix sort's counts cost 5 x 64 Ki) */
 #define KS_RADIX_DIGITS 65536
 _Static_assert(KB_KEY_BYTES_MAX < KS_RADIX_DIGITS, "a key's length is one radix digit");
@@ -196,12 +193,17 @@ static bool ks_in_order(const kb_keyref *v, size_t n, uint32_t depth) {
     return true;
 }
 
+/* Sorts v[0..n) (keys agree before depth) by key, then order. A key
+ * ranks by its bytes zero-padded without end, then by its length (a key
+ * that pads to another's bytes is a prefix of it), so each pass orders by
+ * 8 bytes (pfx) past the run's common prefix and sorts again only the runs
+ * still tied on keys longer than that. Quicksort gets 2 floor(log2 n)
+ * levels before heap sort, as usual. */
 static void ks_sort_run(kb_keyref *v, size_t n, uint32_t depth) {
     if (n < 2 || ks_in_order(v, n, depth)) return;
     uint32_t lcp = ks_common_prefix(v, n, depth);
     for (size_t i = 0; i < n; i++) v[i].pfx = ks_bytes8(&v[i], lcp);
     if (n < KS_RADIX_MIN || !ks_radix_sort(v, n)) {
-        /* quicksort's levels before heap sort: 2 floor(log2 n), as usual */
         ks_intro_sort(v, n, 2u * (unsigned)(63 - __builtin_clzll((unsigned long long)n | 1u)));
     }
     for (size_t i = 0, j; i < n; i = j) {
