@@ -466,7 +466,9 @@ static kb_status rb_save_all(kb_rebuild *r) {
         rb_op_add(r, KB_CF_META, KB_META_HEAD, strlen(KB_META_HEAD), hv, sizeof hv, false);
     }
     r->cur->last_seq = r->head.seq;
-    return r->cur->op_st == KB_OK ? KB_OK : rb_fail(r, 0, true, r->cur->op_st);
+    /* only the head's write can fail here (out of memory): charged to the
+     * chunk's last event, as a fold failure (nothing was written) */
+    return r->cur->op_st == KB_OK ? KB_OK : rb_fail(r, r->head.seq, false, r->cur->op_st);
 }
 
 static void rb_chunk_reset(rb_chunk *c, size_t map_slots) {

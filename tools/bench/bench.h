@@ -122,6 +122,11 @@ typedef struct kbb_results {
     double replay_events_per_s;       /* the rebuild rate `kasboek-audit replay` prints */
     double replay_audit_events_per_s; /* its wall time: rebuild, then the compare */
     double verify_events_per_s;
+    double verify_cpu_s; /* its CPU time, user + system, every thread */
+    /* The rebuild's floor (floor.c): the rows a rebuild of the log writes,
+     * into table files alone, one thread. */
+    uint64_t floor_rows;
+    double floor_sst_s;
     double restart_s;
     double bytes_per_event; /* allocated blocks (du) */
     double apparent_bytes_per_event;
@@ -327,6 +332,9 @@ int kbb_mode_pg(const kbb_config *cfg, const char *tmp, kbb_results *res);
 /* Flushes and fully compacts every column family of a stopped store. */
 int kbb_rocks_compact(const char *dir);
 int kbb_mode_replay(const kbb_config *cfg, const char *tmp, kbb_results *res);
+/* floor.c: times writing data_dir's state, index and streams rows into
+ * table files under tmp (res->floor_rows, res->floor_sst_s). */
+int kbb_replay_floor(const char *data_dir, const char *tmp, kbb_results *res);
 
 /* Batched kasboek load, shared by kbb_mode_batch and the log build. */
 typedef struct kbb_batch_ctx {

@@ -5,6 +5,7 @@
  * server is started again on it (restart_s: spawn to first GetStatus). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -60,8 +61,17 @@ static int build_log(const kbb_config *cfg, kbb_server *srv, kbb_results *res) {
 }
 
 /* Runs kasboek-audit CMD DIR [extra...]; stdout in out (NUL-terminated). */
+/* The CPU time (user + system) of every child reaped so far. */
+static double children_cpu_s(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0) return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* *cpu_s: its CPU time (no other child ends while it runs). */
 static int audit_run(const kbb_config *cfg, const char *tmp, const char *const *args, char *out,
-                     double *wall_s) {
+                     double *wall_s, double *cpu_s) {
     char out_path[KBB_PATH_BYTES_MAX + 32], err_path[KBB_PATH_BYTES_MAX + 32];
     out[0] = 0;
     snprintf(out_path, sizeof out_path, "%s/audit-%s.out", tmp, args[0]);
@@ -73,7 +83,9 @@ static int audit_run(const kbb_config *cfg, const char *tmp, const char *const *
                     .err_path = err_path,
                     .stop_sig = SIGTERM,
                     .death_sig = SIGKILL};
+    double cpu0 = children_cpu_s();
     int rc = kbb_proc_run(&sp, KBB_TOOL_TIMEOUT_MS, wall_s);
+    *cpu_s = children_cpu_s() - cpu0;
     if (rc != 0) {
         kbb_print_tail(out_path, 10);
         kbb_print_tail(err_path, 10);
@@ -88,19 +100,21 @@ static int audit_run(const kbb_config *cfg, const char *tmp, const char *const *
 static int verify_and_replay(const kbb_config *cfg, const char *tmp, const char *data,
                              kbb_results *res) {
     char out[2 * KBB_OUT_BYTES_MAX], scratch[KBB_PATH_BYTES_MAX + 16];
-    double wall;
+    double wall, cpu;
     unsigned long long n = 0;
     const char *verify[] = {"verify", data, NULL};
     fprintf(stderr, "kasboek-bench: kasboek-audit verify\n");
-    if (audit_run(cfg, tmp, verify, out, &wall) != 0 || sscanf(out, "ok: %llu events", &n) != 1) {
+    if (audit_run(cfg, tmp, verify, out, &wall, &cpu) != 0 ||
+        sscanf(out, "ok: %llu events", &n) != 1) {
         fprintf(stderr, "kasboek-bench: kasboek-audit verify did not say ok\n");
         return -1;
     }
     res->verify_events_per_s = (double)n / wall;
+    res->verify_cpu_s = cpu;
     snprintf(scratch, sizeof scratch, "%s/scratch", tmp);
     const char *replay[] = {"replay", data, "--scratch", scratch, NULL};
     fprintf(stderr, "kasboek-bench: kasboek-audit replay\n");
-    int rc = audit_run(cfg, tmp, replay, out, &wall);
+    int rc = audit_run(cfg, tmp, replay, out, &wall, &cpu);
     if (kbb_rmtree(scratch) != 0) fprintf(stderr, "kasboek-bench: cannot remove %s\n", scratch);
     const char *rebuilt = strstr(out, "rebuilt ");
     double tool_eps = 0;
@@ -161,6 +175,7 @@ int kbb_mode_replay(const kbb_config *cfg, const char *tmp, kbb_results *res) {
     }
     if (rc == 0) rc = footprint(&srv, res);
     if (rc == 0) rc = verify_and_replay(cfg, tmp, srv.data_dir, res);
+    if (rc == 0) rc = kbb_replay_floor(srv.data_dir, tmp, res);
     if (rc == 0) rc = restart(cfg, dir, res);
     if (rc == 0) rc = footprint_compacted(&srv, res);
     if (kbb_rmtree(dir) != 0) fprintf(stderr, "kasboek-bench: cannot remove %s\n", dir);
