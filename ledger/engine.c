@@ -199,6 +199,9 @@ static void fingerprint(const kb_request *rq, unsigned char out[KB_HASH_BYTES]) 
 }
 
 static kb_code check_time(cmd_run *r, kb_error *err) {
+    if (r->rq->now <= 0 || r->rq->now > KB_TIME_MAX_US) {
+        return kb_error_set(err, KB_REASON_INVALID_TIME, "", "the clock reads outside 1970-9000");
+    }
     int64_t at = 0;
     (void)kb_pb_int64(r->msg, "occurred_at", &at);
     if (at < 0) return kb_error_set(err, KB_REASON_INVALID_TIME, "occurred_at", "occurred_at < 0");

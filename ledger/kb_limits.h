@@ -20,6 +20,16 @@
 #define KB_INVOICE_PAYMENTS_MAX          64  /* payments applied to one invoice */
 #define KB_INVOICE_QUANTITY_MILLI_MAX    1000000000 /* 1,000,000.000 units */
 #define KB_INVOICE_PRICE_MAX             1000000000000000LL /* minor units */
+/* Any one amount of a request (a payment, its fee, a refund, a dispute's
+ * fee, ...), in minor units: 10^15, ten trillion euros. Sums of many of
+ * them are still checked where they are made. */
+#define KB_AMOUNT_MAX 1000000000000000LL
+/* The latest clock reading the ledger takes: 9000-01-01T00:00:00Z in
+ * microseconds. The calendar ends with 9999; this leaves its business-day,
+ * month and plan arithmetic room. (A review set the manual clock to
+ * INT64_MAX: the next card payment aborted kasboekd, and the clock, which
+ * never moves back, kept the data dir broken.) */
+#define KB_TIME_MAX_US                   INT64_C(221845392000000000)
 #define KB_EVENTS_PER_COMMAND_MAX        8
 #define KB_PEER_EVENTS_MAX               2 /* events one command appends to its peer stream */
 #define KB_READS_MAX                     20 /* other streams one decide reads */

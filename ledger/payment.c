@@ -56,6 +56,11 @@ kb_code kb_check_money(const Money *m, const char *field, const char *want_curre
         return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "%s must be %s", field,
                             allow_zero ? ">= 0" : "> 0");
     }
+    if (m->amount > KB_AMOUNT_MAX) {
+        snprintf(f, sizeof f, "%s.amount", field);
+        return kb_error_set(err, KB_REASON_INVALID_AMOUNT, f, "%s must be at most %lld minor units",
+                            field, KB_AMOUNT_MAX);
+    }
     return KB_CODE_OK;
 }
 

@@ -33,13 +33,18 @@ typedef struct btxn_list {
     int64_t sum;        /* of the kept amounts */
     int32_t split_day;  /* as-of: available on or before it */
     int64_t available, pending;
-    bool keep; /* keep the rows (else only sum them) */
+    bool overflow; /* one of the three sums left int64 (they are then wrong) */
+    bool keep;     /* keep the rows (else only sum them) */
 } btxn_list;
 
+/* The sums are only read by a payout's check and the balance as of a seq;
+ * rows summed in key order may pass beyond int64 where the balance's own
+ * sums did not, which is a limit of that answer, not a corrupt row. */
 static kb_status list_push(btxn_list *l, Btxn *t) {
-    if (!kb_add_checked(l->sum, t->amount, &l->sum)) return KB_ERR_CORRUPT;
     int64_t *into = t->available_on <= l->split_day ? &l->available : &l->pending;
-    if (!kb_add_checked(*into, t->amount, into)) return KB_ERR_CORRUPT;
+    if (!kb_add_checked(l->sum, t->amount, &l->sum) || !kb_add_checked(*into, t->amount, into)) {
+        l->overflow = true;
+    }
     if (!l->keep) return KB_OK;
     if (l->n == KB_LIST_SCAN_MAX) return KB_ERR_LIMIT;
     if (l->n == l->cap) {
@@ -163,7 +168,9 @@ kb_status kb_query_payout_transactions(kb_qctx *q, const Payout *p, Btxn ***out,
     kb_status st = collect(&l, p->previous_date, p->previous_seq, p->closed_seq - 1);
     if (st != KB_OK) return st;
     /* The rule and the closed days must agree to the cent. */
-    if (l.sum != p->amount->amount || l.n != p->transaction_count) return KB_ERR_CORRUPT;
+    if (l.overflow || l.sum != p->amount->amount || l.n != p->transaction_count) {
+        return KB_ERR_CORRUPT;
+    }
     if (l.n) qsort(l.v, l.n, sizeof *l.v, by_seq);
     *out = l.v;
     *n = l.n;
@@ -268,6 +275,7 @@ static kb_status balance_as_of(kb_qctx *q, const char *currency, uint64_t seq, i
     btxn_list l = {.q = q, .currency = currency, .day_max = INT32_MAX, .split_day = day};
     st = collect(&l, p ? p->date : 0, p ? p->closed_seq : 0, seq);
     if (st != KB_OK) return st;
+    if (l.overflow) return KB_ERR_LIMIT;
     out->available = l.available;
     out->pending = l.pending;
     out->total = l.sum;

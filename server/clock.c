@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kb_limits.h"
+
 struct kbd_clock {
     pthread_mutex_t mu;
     bool manual;
@@ -44,7 +46,7 @@ int64_t kbd_clock_now(kbd_clock *c) {
 
 bool kbd_clock_set(kbd_clock *c, int64_t now) {
     pthread_mutex_lock(&c->mu);
-    bool ok = c->manual && now >= c->last_us;
+    bool ok = c->manual && now >= c->last_us && now <= KB_TIME_MAX_US;
     if (ok) c->last_us = now;
     pthread_mutex_unlock(&c->mu);
     return ok;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "kb_limits.h"
 
 void kbd_config_defaults(kbd_config *c) {
     memset(c, 0, sizeof *c);
@@ -100,7 +101,8 @@ static int apply(kbd_config *c, const char *name, const char *v) {
         return copy_str(name, v, c->listen[c->n_listen++], sizeof c->listen[0]);
     }
     if (!strcmp(name, "clock-start")) {
-        if (kb_time_parse(v, &c->manual_clock_start_us) != KB_OK) {
+        if (kb_time_parse(v, &c->manual_clock_start_us) != KB_OK || c->manual_clock_start_us <= 0 ||
+            c->manual_clock_start_us > KB_TIME_MAX_US) {
             fprintf(stderr, "kasboekd: --clock-start needs an RFC 3339 time\n");
             return -1;
         }

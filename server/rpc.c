@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "query.h"
 #include "validate.h"
+#include "kb_limits.h"
 
 #define KBD_METHOD_PREFIX "kasboek.v1.Ledger/"
 #define KBD_VERSION       "0.1.0"
@@ -66,7 +67,11 @@ static void ctx_send(kbd_ctx *c, uint64_t request_id, const kb_error *err, const
     }
     size_t n = kasboek__v1__response__get_packed_size(&resp);
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, n) != 0) {
+    if (nng_msg_alloc(&msg, n) != 0) { /* no reply: as if it was sent */
+        if (c->accepted) {
+            c->accepted = false;
+            atomic_fetch_sub(&c->rpc->accepted, 1);
+        }
         if (c->req) kasboek__v1__request__free_unpacked(c->req, NULL);
         c->req = NULL;
         c->state = CTX_RECV;
@@ -87,11 +92,17 @@ static void ctx_error(kbd_ctx *c, uint64_t request_id, kb_reason reason, const c
     ctx_send(c, request_id, &e, NULL, 0);
 }
 
+/* Once the reply is handed to nng the context, and so job, may already
+ * belong to the next request (its send completes on nng's thread, which
+ * receives again and dispatches the next request into the same job): the
+ * reply is taken out of job first, and nothing of the context is touched
+ * after ctx_send. */
 static void job_done(kbd_job *job) {
     kbd_ctx *c = job->owner;
-    ctx_send(c, c->req ? c->req->request_id : 0, &job->reply.err, job->reply.payload,
-             job->reply.payload_len);
-    kb_reply_fini(&job->reply);
+    kb_reply r = job->reply;
+    memset(&job->reply, 0, sizeof job->reply);
+    ctx_send(c, c->req ? c->req->request_id : 0, &r.err, r.payload, r.payload_len);
+    kb_reply_fini(&r);
 }
 
 /* -------------------------------------------------------------- dispatch */
@@ -167,9 +178,11 @@ static bool admin_job(kbd_ctx *c, const char *method) {
     if (!strcmp(method, "SetClock")) {
         Kasboek__V1__SetClockRequest *r =
             kasboek__v1__set_clock_request__unpack(NULL, q->payload.len, q->payload.data);
-        if (!r || r->now <= 0) {
+        if (!r || r->now <= 0 || r->now > KB_TIME_MAX_US) {
             ctx_error(c, q->request_id, r ? KB_REASON_INVALID_TIME : KB_REASON_MALFORMED_PAYLOAD,
-                      r ? "now" : "payload", r ? "now must be > 0" : "not a SetClockRequest");
+                      r ? "now" : "payload",
+                      r ? "now must be after 1970 and before 9000-01-01T00:00:00Z"
+                        : "not a SetClockRequest");
             if (r) kasboek__v1__set_clock_request__free_unpacked(r, NULL);
             return false;
         }

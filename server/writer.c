@@ -128,9 +128,23 @@ static void run_checkpoint(kbd_writer *w, kbd_job *j, uint64_t head_seq) {
     }
 }
 
+/* Every reply of a batch whose write failed, refusals too: a command later
+ * in the batch (or in the batch built on it) was decided against writes
+ * that may be lost, so a PAYMENT_EXISTS or a REFUND_EXCEEDS_AVAILABLE may
+ * be false. Found by a review: a payment whose sync failed, and the same
+ * payment id pipelined behind it, answered STORAGE_FAILED and
+ * PAYMENT_EXISTS. A refusal that did not depend on the ledger is answered
+ * again on a retry. */
+/* A write whose sync failed may be on the disk or not (the WAL's bytes
+ * were written, and a restart replays what reached the disk): the request
+ * is to be retried with its idempotency key, which answers the first
+ * reply if it was stored. */
+#define FAILED_SYNC                                                                      \
+    "the write to disk failed: this request may or may not be stored; retry it after a " \
+    "restart, with the same idempotency key"
+
 static void fail_all(kbd_job *list, const char *why) {
     for (kbd_job *j = list; j; j = j->next) {
-        if (j->reply.err.code != KB_CODE_OK) continue;
         kb_reply_fini(&j->reply);
         kb_error_set(&j->reply.err, KB_REASON_STORAGE_FAILED, "", "%s", why);
     }
@@ -159,7 +173,7 @@ static void commit_one(kbd_writer *w, const kb_sealed *s, kbd_job *list, uint32_
         pthread_mutex_lock(&w->mu);
         w->stats.failed_commits++;
         pthread_mutex_unlock(&w->mu);
-        fail_all(list, "write to disk failed; nothing of this request was stored");
+        fail_all(list, FAILED_SYNC);
     }
     for (kbd_job *j = list; j; j = j->next) {
         if (j->kind == KBD_JOB_CHECKPOINT && j->reply.err.code == KB_CODE_OK) {
@@ -249,7 +263,9 @@ static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
     if (kb_engine_batch_seal(w->engine, &s) != KB_OK) {
         /* The batch before failed, and this one was built on it. */
         kb_engine_batch_abort(w->engine);
-        fail_all(list, "write to disk failed; nothing of this request was stored");
+        fail_all(list,
+                 "not stored: the write before it failed; retry it after a restart, "
+                 "with the same idempotency key");
         complete(w, list, n);
         return;
     }

@@ -185,8 +185,11 @@ REC(b_rec_valid, (void)r)
 REC(b_rec_no_amount, r->q.amount = NULL)
 REC(b_rec_zero, r->amount.amount = 0)
 REC(b_rec_negative, r->amount.amount = -100)
-REC(b_rec_items_overflow, rec_items(r, 1, 2, INT64_MAX / 2 + 1, "item"))
-REC(b_rec_items_sum_overflow, rec_items(r, 2, 1, INT64_MAX / 2 + 1, "item"))
+REC(b_rec_above_max, r->amount.amount = INT64_C(1000000000000001)) /* KB_AMOUNT_MAX + 1 */
+REC(b_rec_int64_max, r->amount.amount = INT64_MAX)
+/* unit prices at KB_AMOUNT_MAX (10^15): 10,000 of them, or twice 5,000 */
+REC(b_rec_items_overflow, rec_items(r, 1, 10000, INT64_C(1000000000000000), "item"))
+REC(b_rec_items_sum_overflow, rec_items(r, 2, 5000, INT64_C(1000000000000000), "item"))
 REC(b_rec_items_mismatch, rec_items(r, 2, 1, 400, "item"))
 REC(b_rec_xyz, r->amount.currency = "XYZ")
 REC(b_rec_lower_eur, r->amount.currency = "eur")
@@ -456,6 +459,10 @@ static const bad_row rows[] = {
     {"zero amount", "RecordPayment", b_rec_zero, .code = INVALID, .reason = "INVALID_AMOUNT",
      .field = "amount.amount"},
     {"negative amount", "RecordPayment", b_rec_negative, .code = INVALID,
+     .reason = "INVALID_AMOUNT", .field = "amount.amount"},
+    {"amount above 10^15 minor units", "RecordPayment", b_rec_above_max, .code = INVALID,
+     .reason = "INVALID_AMOUNT", .field = "amount.amount"},
+    {"amount INT64_MAX", "RecordPayment", b_rec_int64_max, .code = INVALID,
      .reason = "INVALID_AMOUNT", .field = "amount.amount"},
     {"line item quantity * unit price overflows", "RecordPayment", b_rec_items_overflow,
      .code = INVALID, .reason = "AMOUNT_OVERFLOW", .field = "line_items[0].unit_price"},

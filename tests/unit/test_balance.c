@@ -338,6 +338,57 @@ static void test_booking_rules(void **st) {
     free(all);
 }
 
+/* No request amount above KB_AMOUNT_MAX; and a day's sum that would leave
+ * int64 while the balance's total fits is refused, not a crash (from a
+ * review: INT64_MAX paid, refunded, then 1 paid aborted kasboekd). Each
+ * payment of 10^15 is refunded at once: the refunds pile up today, the
+ * payments on the day they become available, the total stays 0. */
+static void test_amount_bounds_and_day_overflow(void **st) {
+    env *e = *st;
+    e->now = kbt_at("2026-03-05"); /* a Thursday: cards available Monday */
+    assert_int_equal(pay(e, "big", INT64_MAX, 0, "EUR", CARD), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_INVALID_AMOUNT);
+    assert_string_equal(e->reply.err.field, "amount.amount");
+    assert_int_equal(pay(e, "big", KB_AMOUNT_MAX + 1, 0, "EUR", CARD), KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(pay(e, "bigfee", 100, KB_AMOUNT_MAX + 1, "EUR", CARD),
+                     KB_CODE_INVALID_ARGUMENT);
+    assert_string_equal(e->reply.err.field, "fee.amount");
+    const int64_t max_pairs = INT64_MAX / KB_AMOUNT_MAX; /* 9,223 */
+    kb_code code = KB_CODE_OK;
+    int64_t paid = 0;
+    char id[32], rid[32];
+    assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+    for (int64_t i = 0; code == KB_CODE_OK && i <= max_pairs; i++) {
+        snprintf(id, sizeof id, "p%lld", (long long)i);
+        snprintf(rid, sizeof rid, "r%lld", (long long)i);
+        code = pay(e, id, KB_AMOUNT_MAX, 0, "EUR", CARD);
+        if (code == KB_CODE_OK) {
+            paid++;
+            assert_int_equal(kbt_refund(e, id, rid, KB_AMOUNT_MAX, "EUR"), KB_CODE_OK);
+        }
+        if (i % 500 == 499) {
+            assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+            assert_int_equal(kb_engine_batch_begin(e->engine), KB_OK);
+        }
+    }
+    assert_int_equal(kb_engine_batch_commit(e->engine), KB_OK);
+    assert_int_equal(code, KB_CODE_INVALID_ARGUMENT);
+    assert_int_equal(e->reply.err.reason, KB_REASON_AMOUNT_OVERFLOW);
+    assert_string_equal(e->reply.err.field, "amount");
+    assert_int_equal(paid, max_pairs);
+    bal b = balance(e, "EUR", 0);
+    assert_int_equal(b.total, 0);
+    assert_int_equal(b.available, -max_pairs * KB_AMOUNT_MAX);
+    assert_int_equal(b.pending, max_pairs * KB_AMOUNT_MAX);
+    e->now = kbt_at("2026-03-09");
+    b = balance(e, "EUR", 0);
+    assert_int_equal(b.available, 0);
+    assert_int_equal(b.pending, 0);
+    /* what is refused leaves nothing behind: a small payment still books */
+    assert_int_equal(pay(e, "small", 100, 0, "EUR", CARD), KB_CODE_OK);
+    assert_int_equal(balance(e, "EUR", 0).total, 100);
+}
+
 /* The worked example of issue 4: a negative payout day.
  *   Mon 03-02  card A 100.00 (fee 2.90), card B 50.00 (fee 1.75), both
  *              available Wed 03-04
@@ -947,6 +998,8 @@ int main(void) {
         cmocka_unit_test(test_booking_rows),
         cmocka_unit_test_setup_teardown(test_report_two_day_booking, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_negative_payout_day, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_amount_bounds_and_day_overflow, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_payout_paid_and_failed, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_tick_closes_due_days, env_setup, env_teardown),
