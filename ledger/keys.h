@@ -63,7 +63,10 @@ void kb_key_event(kb_key *k, uint64_t seq);
  * 2: payment lists by status, method, currency, contact, company, source
  *    and amount with "<CUR> <amount>" values; payout status lists.
  * 3: balance transactions' day and created rows one per event and day
- *    (they were one per transaction). */
-#define KB_SCHEMA_VERSION 3
+ *    (they were one per transaction).
+ * 4: plan states hold amount_pending and amount_overpaid (and their
+ *    payments pending and overpaid): processing debits held, money on no
+ *    instalment kept. */
+#define KB_SCHEMA_VERSION 4
 
 #endif

@@ -48,6 +48,7 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
     kb_status st;
     if (count) {
         if (count > cap) return KB_ERR_LIMIT;
+        if ((int64_t)count > total) return KB_ERR_ARG; /* an instalment of 0 */
         st = kb_money_split(total, count, amounts);
         *n = count;
     } else {
@@ -124,6 +125,12 @@ static void skip_unpaid(Plan *p, kb_arena *a) {
         if (p->instalments[i]->status != IS(PAID)) instalment_mut(p, (uint32_t)i + 1, a)->status = IS(SKIPPED);
 }
 
+/* An instalment with nothing to pay that is not paid yet: a 0.00 one of a
+ * schedule from before they were refused. It counts as paid, never due. */
+static bool nothing_open(const Instalment *in) {
+    return in->paid >= in->amount && in->status != IS(PAID) && in->status != IS(SKIPPED);
+}
+
 /* The status of an open plan from its instalments. */
 static Kasboek__V1__PlanStatus open_status_of(const Plan *p) {
     bool due = false, collecting = false;
@@ -160,18 +167,28 @@ static void apply_allocations(Plan *p, Kasboek__V1__PlanAllocation *const *al, s
     }
 }
 
+/* A payment's allocated, held and overpaid amounts move, and the plan's
+ * with them. */
 static void evolve_money(Plan *p, const Event *ev, kb_arena *a) {
     if (ev->body_case == BODY(PLAN_PAYMENT_ALLOCATED)) {
         const Kasboek__V1__PlanPaymentAllocated *e = ev->plan_payment_allocated;
         Kasboek__V1__PlanPayment *pp = plan_payment(p, e->payment_id, a);
         pp->amount += e->amount;
+        pp->pending += e->pending;
+        pp->overpaid += e->overpaid;
         pp->at = ev->occurred_at;
+        p->amount_pending += e->pending;
+        p->amount_overpaid += e->overpaid;
         apply_allocations(p, e->allocations, e->n_allocations, a);
     } else {
         const Kasboek__V1__PlanPaymentReversed *e = ev->plan_payment_reversed;
-        plan_payment(p, e->payment_id, a)->amount -= e->amount;
+        Kasboek__V1__PlanPayment *pp = plan_payment(p, e->payment_id, a);
+        pp->amount -= e->amount;
+        pp->overpaid -= e->overpaid;
+        p->amount_overpaid -= e->overpaid;
         apply_allocations(p, e->allocations, e->n_allocations, a);
-        if (p->status == PS(COMPLETED)) p->status = PS(ACTIVE), p->closed_at = 0;
+        /* only money taken from instalments reopens a completed plan */
+        if (e->amount > 0 && p->status == PS(COMPLETED)) p->status = PS(ACTIVE), p->closed_at = 0;
     }
     if (open_status(p->status)) p->status = open_status_of(p);
 }
@@ -347,6 +364,7 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         if (!kb_date_given(in->due_date, &due)) continue;
         if (in->status == IS(PLANNED) && due < next) next = due;
         if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
+        if (nothing_open(in) && due < next) next = due; /* paid on its date */
         /* the day its reminder is due (one per instalment, never twice) */
         bool open = in->status != IS(PAID) && in->status != IS(SKIPPED);
         int32_t remind = due + (p->terms ? p->terms->reminder_offset_days : 0);
@@ -486,10 +504,25 @@ static kb_code check_args(const sched_args *s, int32_t *start, kb_error *err) {
     return KB_CODE_OK;
 }
 
-/* Emits PlanScheduled: the arguments and the schedule of total they give. */
-static kb_code emit_schedule(kb_decide_ctx *c, const sched_args *s, int64_t total) {
+/* A split by count gives every instalment at least one minor unit: count
+ * above the total would make instalments of 0.00, never to be paid. */
+static kb_code check_count(const sched_args *s, int64_t total, const char *currency,
+                           kb_error *err) {
+    if (!s->count || (int64_t)s->count <= total) return KB_CODE_OK;
+    char have[32];
+    kb_money_format(total, currency, have, sizeof have);
+    return kb_error_set(err, KB_REASON_INVALID_QUANTITY, "count",
+                        "%s %s in %u instalments makes instalments of 0: at most %lld", have,
+                        currency, s->count, (long long)total);
+}
+
+/* Emits PlanScheduled: the arguments and the schedule of total (in
+ * currency) they give. */
+static kb_code emit_schedule(kb_decide_ctx *c, const sched_args *s, int64_t total,
+                             const char *currency) {
     int32_t start;
     kb_code code = check_args(s, &start, c->err);
+    if (!code) code = check_count(s, total, currency, c->err);
     if (code) return code;
     int64_t amounts[KB_PLAN_INSTALMENTS_MAX];
     int32_t days[KB_PLAN_INSTALMENTS_MAX];
@@ -672,7 +705,7 @@ static kb_code decide_create(const ProtobufCMessage *state, const ProtobufCMessa
                     .tol_count = t->tolerance_count};
     if (r->split_case == KASBOEK__V1__CREATE_PLAN_REQUEST__SPLIT_COUNT && r->count == 0)
         return kb_error_set(c->err, KB_REASON_INVALID_QUANTITY, "count", "count must be 1-120");
-    return emit_schedule(c, &s, e->total);
+    return emit_schedule(c, &s, e->total, e->currency);
 }
 
 /* ---------------------------------------------------------------- update */
@@ -736,7 +769,7 @@ static kb_code decide_update(const ProtobufCMessage *state, const ProtobufCMessa
                     .early_recalc = r->early_case ? r->early_recalc : p->early_recalc,
                     .tol_days = td,
                     .tol_count = tc};
-    return emit_schedule(c, &s, p->total);
+    return emit_schedule(c, &s, p->total, p->currency);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -882,8 +915,9 @@ static kb_code decide_report_reminder(const ProtobufCMessage *state, const Proto
 }
 
 /* What today makes of each unpaid instalment: due on its date (an SDD one
- * collecting, with a collection request), overdue the day after; then the
- * tolerance, then the reminders. Emits nothing when nothing changes. */
+ * collecting, with a collection request), overdue the day after, paid when
+ * nothing of it is open; then the tolerance, then the reminders. Emits
+ * nothing when nothing changes. */
 static kb_code advance(kb_decide_ctx *c, const Plan *p, int32_t today) {
     Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *v);
     uint32_t *col = kb_arena_alloc(c->arena, (p->n_instalments + 1) * sizeof *col);
@@ -894,7 +928,10 @@ static kb_code advance(kb_decide_ctx *c, const Plan *p, int32_t today) {
         int32_t due;
         if (!kb_date_given(in->due_date, &due) || due > today) continue;
         Kasboek__V1__InstalmentStatus to = in->status;
-        if (in->status == IS(PLANNED)) to = p->method == METHOD(SDD) ? IS(COLLECTING) : IS(DUE);
+        if (nothing_open(in))
+            to = IS(PAID);
+        else if (in->status == IS(PLANNED))
+            to = p->method == METHOD(SDD) ? IS(COLLECTING) : IS(DUE);
         if (to == IS(DUE) && due < today) to = IS(OVERDUE);
         if (to == in->status) continue;
         if (to == IS(COLLECTING)) col[nc++] = in->number;
@@ -1035,6 +1072,7 @@ static bool plan_money_event(const Event *ev) {
     switch (ev->body_case) {
         case BODY(PAYMENT_RECORDED):
         case BODY(PAYMENT_SETTLED):
+        case BODY(PAYMENT_FAILED):
         case BODY(REFUND_CREATED):
         case BODY(REFUND_FAILED):
             return true;
@@ -1055,13 +1093,16 @@ static const char *planning_target(const ProtobufCMessage *source, Event *const 
     return NULL;
 }
 
-/* The working copy of the plan while the reaction emits. */
+/* The working copy of the plan while the reaction emits: its instalments,
+ * what processing debits hold of it, and the one payment's amounts. */
 typedef struct pwork {
     int64_t paid[KB_PLAN_INSTALMENTS_MAX];
     int64_t amount[KB_PLAN_INSTALMENTS_MAX];
     const Plan *p;
     int32_t today;
     int32_t paid_on; /* the day the money being allocated arrived */
+    int64_t pending; /* the plan's amount_pending */
+    int64_t own_amount, own_pending, own_overpaid; /* the payment's PlanPayment */
 } pwork;
 
 static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32_t today) {
@@ -1133,56 +1174,98 @@ static bool early_for(const Plan *p, const Instalment *in, int32_t paid_on) {
            (int64_t)due - paid_on > (int64_t)p->terms->early_days;
 }
 
-/* amount to the oldest open instalments first; a surplus carries on; an
- * early payment re-spreads the rest when the plan allows it. */
-static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t amount) {
+static bool takes_money(const Plan *p) {
+    return open_status(p->status) || p->status == PS(PAUSED);
+}
+
+/* Completing: an instalment with nothing open that no allocation touched
+ * (a 0.00 one of an old schedule) is paid too. */
+static kb_code pay_off_empty(kb_decide_ctx *c, const pwork *w, Kasboek__V1__PlanAllocation **v,
+                             size_t *n) {
     const Plan *p = w->p;
+    for (size_t i = 0; i < p->n_instalments; i++) {
+        bool touched = false;
+        for (size_t k = 0; k < *n; k++) touched |= v[k]->number == p->instalments[i]->number;
+        Kasboek__V1__InstalmentStatus st = p->instalments[i]->status;
+        if (touched || st == IS(PAID) || st == IS(SKIPPED) || w->paid[i] < w->amount[i]) continue;
+        KB_VERIFY(*n < p->n_instalments);
+        v[*n] = allocation(c, p->instalments[i]->number, 0, IS(PAID));
+        if (!v[(*n)++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    }
+    return KB_CODE_OK;
+}
+
+/* money of payment_id arrives (>= 0) and what it holds changes by
+ * pending: first the hold moves, then the money goes to the oldest open
+ * instalments first (a surplus carries on; an early payment re-spreads the
+ * rest when the plan allows it) as far as what remains, less what other
+ * debits hold, allows; the rest is overpaid, kept on the plan. A closed
+ * plan's instalments take nothing. */
+static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t money,
+                        int64_t pending) {
+    const Plan *p = w->p;
+    KB_VERIFY(money >= 0 && w->own_pending + pending >= 0 && w->pending + pending >= 0);
+    if (money == 0 && pending == 0) return KB_CODE_OK;
     Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
     Kasboek__V1__PlanPaymentAllocated *e =
         v ? EMIT(c, Kasboek__V1__PlanPaymentAllocated, KASBOEK__V1__PLAN_PAYMENT_ALLOCATED__INIT,
                  BODY(PLAN_PAYMENT_ALLOCATED))
           : NULL;
     if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
-    int64_t left = amount;
+    w->pending += pending;
+    w->own_pending += pending;
+    int64_t room = takes_money(p) ? work_remaining(w) - w->pending : 0;
+    int64_t left = money < room ? money : room > 0 ? room : 0;
+    int64_t take = left;
     size_t n = 0;
     bool early = false;
     for (size_t i = 0; i < p->n_instalments && left > 0; i++) {
         const Instalment *in = p->instalments[i];
         int64_t open = w->amount[i] - w->paid[i];
         if (in->status == IS(SKIPPED) || open <= 0) continue;
-        int64_t take = left < open ? left : open;
-        w->paid[i] += take;
-        left -= take;
+        int64_t part = left < open ? left : open;
+        w->paid[i] += part;
+        left -= part;
         early |= early_for(p, in, w->paid_on);
-        v[n] = allocation(c, in->number, take, take == open ? IS(PAID) : in->status);
+        v[n] = allocation(c, in->number, part, part == open ? IS(PAID) : in->status);
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     }
+    KB_VERIFY(left == 0); /* room <= what the instalments have open */
+    bool completes = take > 0 && work_remaining(w) == 0;
+    kb_code code = completes ? pay_off_empty(c, w, v, &n) : KB_CODE_OK;
+    if (code) return code;
     e->payment_id = (char *)payment_id;
-    e->amount = amount - left;
+    e->amount = take;
     e->allocations = v;
     e->n_allocations = n;
-    if (work_remaining(w) == 0 && p->status != PS(CANCELLED))
+    e->pending = pending;
+    e->overpaid = money - take;
+    w->own_amount += take;
+    w->own_overpaid += e->overpaid;
+    KB_VERIFY(e->amount + e->overpaid == money && e->overpaid >= 0); /* money is conserved */
+    if (completes)
         return EMIT(c, Kasboek__V1__PlanCompleted, KASBOEK__V1__PLAN_COMPLETED__INIT,
                     BODY(PLAN_COMPLETED)) ? KB_CODE_OK : c->err->code;
     return early && p->early_recalc ? respread(c, w, payment_id) : KB_CODE_OK;
 }
 
-/* Takes amount back from the most recently paid instalments first. */
+/* Takes amount of a payment back: from what it overpaid first, then from
+ * the most recently paid instalments, never more than it put there. */
 static kb_code take_back(kb_decide_ctx *c, pwork *w, const char *payment_id, int64_t amount,
                          const char *why) {
     const Plan *p = w->p;
-    int64_t allocated = 0;
-    for (size_t i = 0; i < p->n_payments; i++)
-        if (strcmp(p->payments[i]->payment_id, payment_id) == 0) allocated = p->payments[i]->amount;
-    if (amount > allocated) amount = allocated;
-    if (amount <= 0) return KB_CODE_OK; /* never allocated: nothing to unlink */
+    int64_t over = amount < w->own_overpaid ? amount : w->own_overpaid;
+    if (over < 0) over = 0;
+    int64_t back = amount - over < w->own_amount ? amount - over : w->own_amount;
+    if (back < 0) back = 0;
+    if (over + back <= 0) return KB_CODE_OK; /* never on the plan: nothing to unlink */
     Kasboek__V1__PlanAllocation **v = kb_arena_alloc(c->arena, p->n_instalments * sizeof *v);
     Kasboek__V1__PlanPaymentReversed *e =
         v ? EMIT(c, Kasboek__V1__PlanPaymentReversed, KASBOEK__V1__PLAN_PAYMENT_REVERSED__INIT,
                  BODY(PLAN_PAYMENT_REVERSED))
           : NULL;
     if (!e) return c->err->code ? c->err->code : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
-    int64_t left = amount;
+    int64_t left = back;
     size_t n = 0;
     for (size_t i = p->n_instalments; i-- > 0 && left > 0;) {
         const Instalment *in = p->instalments[i];
@@ -1196,15 +1279,33 @@ static kb_code take_back(kb_decide_ctx *c, pwork *w, const char *payment_id, int
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     }
     e->payment_id = (char *)payment_id;
-    e->amount = amount - left;
+    e->amount = back - left;
+    e->overpaid = over;
     e->reason = (char *)why;
     e->allocations = v;
     e->n_allocations = n;
+    w->own_amount -= e->amount;
+    w->own_overpaid -= over;
     return KB_CODE_OK;
 }
 
-static bool takes_money(const Plan *p) {
-    return open_status(p->status) || p->status == PS(PAUSED);
+/* A payment above what is open (remaining, less what processing debits
+ * hold) is refused, as an invoice refuses one. */
+static kb_code refuse_overpayment(kb_decide_ctx *c, const pwork *w, int64_t amount) {
+    const Plan *p = w->p;
+    int64_t rem = work_remaining(w), room = rem - w->pending;
+    char want[32], have[32], held[32];
+    kb_money_format(amount, p->currency, want, sizeof want);
+    kb_money_format(room > 0 ? room : 0, p->currency, have, sizeof have);
+    if (!w->pending)
+        return kb_error_set(c->err, KB_REASON_PLAN_OVERPAYMENT, "amount.amount",
+                            "%s %s is more than the %s %s remaining on plan %s", want, p->currency,
+                            have, p->currency, p->plan_id);
+    kb_money_format(w->pending, p->currency, held, sizeof held);
+    return kb_error_set(c->err, KB_REASON_PLAN_OVERPAYMENT, "amount.amount",
+                        "%s %s is more than the %s %s open on plan %s: %s %s of what remains is "
+                        "held by bank debits still processing",
+                        want, p->currency, have, p->currency, p->plan_id, held, p->currency);
 }
 
 static kb_code plan_recorded(kb_decide_ctx *c, pwork *w, const Kasboek__V1__Payment *pay,
@@ -1217,32 +1318,32 @@ static kb_code plan_recorded(kb_decide_ctx *c, pwork *w, const Kasboek__V1__Paym
     if (strcmp(e->amount->currency, p->currency) != 0)
         return kb_error_set(c->err, KB_REASON_CURRENCY_MISMATCH, "amount.currency",
                             "the plan is in %s", p->currency);
-    if (e->amount->amount > work_remaining(w))
-        return kb_error_set(c->err, KB_REASON_PLAN_OVERPAYMENT, "amount.amount",
-                            "more than the %lld minor units remaining on plan %s",
-                            (long long)work_remaining(w), p->plan_id);
+    if (e->amount->amount > work_remaining(w) - w->pending)
+        return refuse_overpayment(c, w, e->amount->amount);
+    /* a bank debit still processing holds its amount until it settles or fails */
+    if (e->status == KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_PROCESSING)
+        return allocate(c, w, pay->payment_id, 0, e->amount->amount);
     if (e->status != KASBOEK__V1__PAYMENT_STATUS__PAYMENT_STATUS_SUCCEEDED) return KB_CODE_OK;
-    return allocate(c, w, pay->payment_id, e->amount->amount);
+    return allocate(c, w, pay->payment_id, e->amount->amount, 0);
 }
 
 static kb_code planning_one(kb_decide_ctx *c, pwork *w, const Kasboek__V1__Payment *pay,
                             const Event *ev) {
     if (ev->body_case == BODY(PAYMENT_RECORDED)) return plan_recorded(c, w, pay, ev->payment_recorded);
     if (!w->p) return KB_CODE_OK; /* a payment from before plans: nothing to move */
-    int64_t rem = work_remaining(w);
     switch (ev->body_case) {
-        case BODY(PAYMENT_SETTLED): {
-            int64_t a = pay->amount->amount < rem ? pay->amount->amount : rem;
-            return a > 0 && takes_money(w->p) ? allocate(c, w, pay->payment_id, a) : KB_CODE_OK;
-        }
+        case BODY(PAYMENT_SETTLED): /* its hold goes, its money comes (a debit from before
+                                       holds held nothing) */
+            return allocate(c, w, pay->payment_id, pay->amount->amount, -w->own_pending);
+        case BODY(PAYMENT_FAILED):
+            return allocate(c, w, pay->payment_id, 0, -w->own_pending);
         case BODY(REFUND_CREATED):
             return take_back(c, w, pay->payment_id, ev->refund_created->amount->amount,
                              kb_arena_printf(c->arena, "refund %s", ev->refund_created->refund_id));
-        case BODY(REFUND_FAILED): {
+        case BODY(REFUND_FAILED): { /* its money comes back */
             const Kasboek__V1__Refund *r = kb_payment_find_refund(pay, ev->refund_failed->refund_id);
-            int64_t a = r ? r->amount->amount : 0;
-            if (a > rem) a = rem;
-            return a > 0 && takes_money(w->p) ? allocate(c, w, pay->payment_id, a) : KB_CODE_OK;
+            return r && r->amount ? allocate(c, w, pay->payment_id, r->amount->amount, 0)
+                                  : KB_CODE_OK;
         }
         case BODY(DISPUTE_CLOSED): {
             const Kasboek__V1__Dispute *d = kb_payment_find_dispute(pay, ev->dispute_closed->dispute_id);
@@ -1260,14 +1361,23 @@ static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMes
                               kb_decide_ctx *c) {
     (void)first_seq;
     pwork w = {.p = (const void *)target};
+    const Kasboek__V1__Payment *pay = (const void *)source;
     w.today = kb_day_of_instant(c->now);
     for (size_t i = 0; w.p && i < w.p->n_instalments; i++) {
         w.paid[i] = w.p->instalments[i]->paid;
         w.amount[i] = w.p->instalments[i]->amount;
     }
+    w.pending = w.p ? w.p->amount_pending : 0;
+    for (size_t i = 0; w.p && i < w.p->n_payments; i++) {
+        const Kasboek__V1__PlanPayment *pp = w.p->payments[i];
+        if (strcmp(pp->payment_id, pay->payment_id) != 0) continue;
+        w.own_amount = pp->amount;
+        w.own_pending = pp->pending;
+        w.own_overpaid = pp->overpaid;
+    }
     for (size_t i = 0; i < n; i++) {
         w.paid_on = events[i]->occurred_at ? kb_day_of_instant(events[i]->occurred_at) : w.today;
-        kb_code code = planning_one(c, &w, (const void *)source, events[i]);
+        kb_code code = planning_one(c, &w, pay, events[i]);
         if (code) return code;
     }
     return KB_CODE_OK;

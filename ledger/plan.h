@@ -18,14 +18,17 @@ extern const kb_reaction kb_payment_planning; /* payment (source plan:ID) -> pla
  * > 0, count instalments of total / count (truncated) and the last taking
  * the difference; else ceil(total / amount) instalments of amount, the
  * last the rest. Writes amounts and due days (cap entries) and *n.
- * KB_ERR_ARG on a non-positive total or amount, KB_ERR_LIMIT when more
- * than cap instalments would be needed. */
+ * KB_ERR_ARG on a non-positive total or amount, or a count above total
+ * (an instalment of 0); KB_ERR_LIMIT when more than cap instalments would
+ * be needed. */
 kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_t start,
                            Kasboek__V1__PlanPeriod period, int64_t *amounts, int32_t *days,
                            uint32_t cap, uint32_t *n) KB_MUST_USE;
 
 /* The next day the clock changes an open plan's instalments (INT32_MAX:
- * none), and Tick's list of plans by that day:
+ * none; an unpaid one with nothing open, from a schedule before 0.00
+ * instalments were refused, is paid on its due date), and Tick's list of
+ * plans by that day:
  * "~sys/plan_due/<day hex16>/<tenant>/<id>". */
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p);
 void kb_plan_due_prefix(kb_key *k);

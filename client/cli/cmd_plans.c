@@ -44,6 +44,10 @@ static void print_plan(const Plan *p) {
     cli_kv("total", cli_money(buf, sizeof buf, p->total, p->currency));
     cli_kv("paid", cli_money(buf, sizeof buf, p->paid, p->currency));
     cli_kv("remaining", cli_money(buf, sizeof buf, p->remaining, p->currency));
+    if (p->amount_pending)
+        cli_kv("held by debits", cli_money(buf, sizeof buf, p->amount_pending, p->currency));
+    if (p->amount_overpaid)
+        cli_kv("overpaid", cli_money(buf, sizeof buf, p->amount_overpaid, p->currency));
     snprintf(n, sizeof n, "%u / %zu", p->instalments_paid, p->n_instalments);
     cli_kv("instalments paid", n);
     snprintf(n, sizeof n, "%u.%02u%%", p->progress_bp / 100, p->progress_bp % 100);

@@ -1161,6 +1161,285 @@ static void test_reminders(void **st) {
     rebuild_and_compare(e, 4);
 }
 
+/* ------------------------------------------- debits still processing */
+
+/* A SEPA direct debit of amount for plan: processing until settled. */
+static kb_code debit(env *e, const char *id, int64_t amount, const char *plan) {
+    Kasboek__V1__Money m = KASBOEK__V1__MONEY__INIT;
+    m.amount = amount;
+    m.currency = "EUR";
+    Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
+    r.payment_id = (char *)id;
+    r.amount = &m;
+    r.method = KASBOEK__V1__PAYMENT_METHOD__PAYMENT_METHOD_SEPA_DEBIT;
+    r.source_type = "plan";
+    r.source_id = (char *)plan;
+    return exec(e, "RecordPayment", &r.base, NULL, -1);
+}
+
+/* A monthly SDD plan over a collection case of amount EUR in count
+ * instalments, for the caller to change. */
+static plan_spec case_spec(const char *id, int64_t amount, uint32_t count) {
+    return (plan_spec){
+        .id = id, .case_ref = "c", .case_amount = amount, .currency = "EUR", .count = count};
+}
+
+/* What the tenant has collected in EUR: the balance's total (no fees). */
+static int64_t eur_collected(env *e) {
+    Kasboek__V1__GetBalanceRequest r = KASBOEK__V1__GET_BALANCE_REQUEST__INIT;
+    r.currency = "EUR";
+    assert_int_equal(query(e, "GetBalance", &r.base), KB_CODE_OK);
+    Kasboek__V1__GetBalanceReply *g =
+        kasboek__v1__get_balance_reply__unpack(NULL, e->qreply.payload_len, e->qreply.payload);
+    assert_non_null(g);
+    int64_t total = g->n_balances ? g->balances[0]->total : 0;
+    kasboek__v1__get_balance_reply__free_unpacked(g, NULL);
+    return total;
+}
+
+/* The plan's payments entry of id (the test fails when there is none). */
+static const Kasboek__V1__PlanPayment *plan_pay(const Plan *p, const char *id) {
+    for (size_t i = 0; i < p->n_payments; i++)
+        if (!strcmp(p->payments[i]->payment_id, id)) return p->payments[i];
+    fail_msg("plan %s has no payment %s", p->plan_id, id);
+    return NULL;
+}
+
+/* The plan's money: paid, held by processing debits, overpaid; and what
+ * is on the plan (paid + overpaid) is all that was collected for it. */
+static void assert_plan_money(env *e, const char *id, Kasboek__V1__PlanStatus st, int64_t paid,
+                              int64_t pending, int64_t overpaid) {
+    Plan *p = get(e, id);
+    if (p->status != st || p->paid != paid || p->amount_pending != pending ||
+        p->amount_overpaid != overpaid)
+        fail_msg("plan %s: status %d paid %lld pending %lld overpaid %lld; want %d %lld %lld %lld",
+                 id, p->status, (long long)p->paid, (long long)p->amount_pending,
+                 (long long)p->amount_overpaid, st, (long long)paid, (long long)pending,
+                 (long long)overpaid);
+    assert_int_equal(p->paid + p->remaining, p->total);
+    int64_t held = 0, over = 0, alloc = 0;
+    for (size_t i = 0; i < p->n_payments; i++) {
+        held += p->payments[i]->pending;
+        over += p->payments[i]->overpaid;
+        alloc += p->payments[i]->amount;
+    }
+    assert_int_equal(held, pending);
+    assert_int_equal(over, overpaid);
+    assert_int_equal(alloc, paid);
+    assert_int_equal(paid + overpaid, eur_collected(e)); /* nothing vanished */
+    plan_free(p);
+}
+
+/* The issue's case: a plan of 100.00 and two SEPA debits of 100.00 for it.
+ * The first holds the plan's 100.00 while it processes, so the second is
+ * refused (as an invoice refuses it), and so is any other payment; the
+ * first settles: paid 100.00, completed, exactly what was collected. */
+static void test_debit_holds_the_plan(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, case_spec("p", 10000, 2)), KB_CODE_OK);
+    assert_int_equal(activate(e, "p"), KB_CODE_OK);
+    assert_int_equal(debit(e, "d1", 10000, "p"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(ACTIVE), 0, 10000, 0);
+    Plan *p = get(e, "p");
+    assert_int_equal(p->remaining, 10000); /* held, not paid */
+    assert_int_equal(plan_pay(p, "d1")->pending, 10000);
+    assert_instalment(p, 0, 0, IS(PLANNED));
+    plan_free(p);
+    REFUSED(debit(e, "d2", 10000, "p"), FAILED_PRECONDITION, PLAN_OVERPAYMENT, "amount.amount");
+    assert_non_null(strstr(e->reply.err.message, "100.00 EUR of what remains is held"));
+    REFUSED(pay(e, "t1", 1, "p"), FAILED_PRECONDITION, PLAN_OVERPAYMENT, "amount.amount");
+    assert_non_null(strstr(e->reply.err.message, "0.01 EUR is more than the 0.00 EUR open"));
+    assert_int_equal(kbt_settle(e, "d1"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 10000, 0, 0);
+    p = get(e, "p");
+    assert_int_equal(p->remaining, 0);
+    assert_int_equal(p->instalments_paid, 2);
+    assert_instalment(p, 0, 5000, IS(PAID));
+    assert_instalment(p, 1, 5000, IS(PAID));
+    assert_int_equal(plan_pay(p, "d1")->amount, 10000);
+    assert_int_equal(plan_pay(p, "d1")->pending, 0);
+    plan_free(p);
+    assert_int_equal(eur_collected(e), 10000); /* the refused second debit collected nothing */
+    rebuild_and_compare(e, 3);
+}
+
+/* A debit that fails lets go of what it held: the debit refused for lack
+ * of room fits now, and settles; one held when its plan is cancelled
+ * settles on no instalment and is kept as overpaid. */
+static void test_failed_debit_frees_the_plan(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, case_spec("p", 10000, 2)), KB_CODE_OK);
+    assert_int_equal(activate(e, "p"), KB_CODE_OK);
+    assert_int_equal(debit(e, "d1", 10000, "p"), KB_CODE_OK);
+    REFUSED(debit(e, "d2", 10000, "p"), FAILED_PRECONDITION, PLAN_OVERPAYMENT, "amount.amount");
+    assert_int_equal(kbt_fail_payment(e, "d1"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(ACTIVE), 0, 0, 0);
+    Plan *p = get(e, "p");
+    assert_int_equal(p->remaining, 10000);
+    assert_int_equal(plan_pay(p, "d1")->pending, 0);
+    assert_int_equal(plan_pay(p, "d1")->amount, 0);
+    plan_free(p);
+    assert_int_equal(kbt_settle(e, "d1"), KB_CODE_FAILED_PRECONDITION); /* failed is final */
+    /* the refused one, again */
+    assert_int_equal(debit(e, "d2", 10000, "p"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(ACTIVE), 0, 10000, 0);
+    assert_int_equal(kbt_settle(e, "d2"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 10000, 0, 0);
+
+    /* held, then the plan is cancelled: the money settles on no instalment */
+    assert_int_equal(create(e, case_spec("q", 20000, 2)), KB_CODE_OK);
+    assert_int_equal(activate(e, "q"), KB_CODE_OK);
+    assert_int_equal(pay(e, "q1", 5000, "q"), KB_CODE_OK);
+    assert_int_equal(debit(e, "q2", 15000, "q"), KB_CODE_OK);
+    Kasboek__V1__CancelPlanRequest cr = KASBOEK__V1__CANCEL_PLAN_REQUEST__INIT;
+    cr.plan_id = "q";
+    cr.reason = "customer moved abroad";
+    assert_int_equal(exec(e, "CancelPlan", &cr.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(kbt_settle(e, "q2"), KB_CODE_OK);
+    p = get(e, "q");
+    assert_int_equal(p->status, PS(CANCELLED));
+    assert_int_equal(p->paid, 5000);
+    assert_int_equal(p->amount_pending, 0);
+    assert_int_equal(p->amount_overpaid, 15000);
+    assert_int_equal(plan_pay(p, "q2")->overpaid, 15000);
+    assert_int_equal(plan_pay(p, "q2")->amount, 0);
+    assert_int_equal(p->paid + p->amount_overpaid, eur_collected(e) - 10000); /* less plan p's */
+    plan_free(p);
+    rebuild_and_compare(e, 4);
+}
+
+/* Settling moves the held amount onto the instalments: a debit of 100.00
+ * holds a 300.00 plan's room, a transfer takes what is left (not more),
+ * the debit settles onto the third instalment and completes the plan. A
+ * bank refund of the debit that fails after the plan was paid again brings
+ * money no instalment takes: it is overpaid, and a refund takes that back
+ * first, leaving the plan completed. */
+static void test_settle_moves_the_hold(void **st) {
+    env *e = *st;
+    assert_int_equal(create(e, case_spec("p", 30000, 3)), KB_CODE_OK);
+    assert_int_equal(activate(e, "p"), KB_CODE_OK);
+    assert_int_equal(debit(e, "d1", 10000, "p"), KB_CODE_OK);
+    REFUSED(pay(e, "t1", 20001, "p"), FAILED_PRECONDITION, PLAN_OVERPAYMENT, "amount.amount");
+    assert_int_equal(pay(e, "t1", 20000, "p"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(ACTIVE), 20000, 10000, 0);
+    Plan *p = get(e, "p");
+    assert_instalment(p, 0, 10000, IS(PAID));
+    assert_instalment(p, 1, 10000, IS(PAID));
+    assert_instalment(p, 2, 0, IS(PLANNED));
+    plan_free(p);
+    assert_int_equal(kbt_settle(e, "d1"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 30000, 0, 0);
+    p = get(e, "p");
+    assert_instalment(p, 2, 10000, IS(PAID));
+    assert_int_equal(plan_pay(p, "d1")->amount, 10000);
+    plan_free(p);
+
+    /* 40.00 of the debit refunded by the bank (pending): the plan reopens */
+    assert_int_equal(kbt_refund(e, "d1", "r1", 4000, "EUR"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(ACTIVE));
+    assert_int_equal(p->remaining, 4000);
+    plan_free(p);
+    assert_int_equal(pay(e, "t2", 4000, "p"), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 30000, 0, 0);
+    /* the refund fails: its 40.00 is back, with no instalment open */
+    Kasboek__V1__FailRefundRequest fr = KASBOEK__V1__FAIL_REFUND_REQUEST__INIT;
+    fr.refund_id = "r1";
+    fr.reason = "account closed";
+    assert_int_equal(exec(e, "FailRefund", &fr.base, NULL, -1), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 30000, 0, 4000);
+    p = get(e, "p");
+    assert_int_equal(plan_pay(p, "d1")->overpaid, 4000);
+    assert_int_equal(plan_pay(p, "d1")->amount, 6000); /* t2 paid what the refund reopened */
+    assert_int_equal(plan_pay(p, "t2")->amount, 4000);
+    assert_int_equal(p->remaining, 0);
+    plan_free(p);
+    /* the overpayment handed back: taken from it first, the plan stays */
+    assert_int_equal(kbt_refund(e, "d1", "r2", 4000, "EUR"), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(COMPLETED));
+    assert_int_equal(p->paid, 30000);
+    assert_int_equal(p->amount_overpaid, 0);
+    assert_int_equal(plan_pay(p, "d1")->amount, 6000);
+    assert_int_equal(plan_pay(p, "d1")->overpaid, 0);
+    plan_free(p);
+    Kasboek__V1__SettleRefundRequest sr = KASBOEK__V1__SETTLE_REFUND_REQUEST__INIT;
+    sr.refund_id = "r2";
+    assert_int_equal(exec(e, "SettleRefund", &sr.base, NULL, -1), KB_CODE_OK);
+    assert_plan_money(e, "p", PS(COMPLETED), 30000, 0, 0);
+    rebuild_and_compare(e, 3);
+}
+
+/* Split by count, every instalment is at least one minor unit: a count
+ * above the total in minor units is refused (0.50 EUR in 100, 100 JPY in
+ * 120), at creation and in a draft's edit; a count equal to it is not. */
+static void test_count_above_total_refused(void **st) {
+    env *e = *st;
+    int64_t a[KB_PLAN_INSTALMENTS_MAX];
+    int32_t d[KB_PLAN_INSTALMENTS_MAX];
+    uint32_t n = 0;
+    assert_int_equal(kb_plan_schedule(50, 100, 0, kbt_day("2026-01-01"), PERIOD(WEEKLY), a, d,
+                                      KB_PLAN_INSTALMENTS_MAX, &n),
+                     KB_ERR_ARG);
+    assert_int_equal(kb_plan_schedule(100, 100, 0, kbt_day("2026-01-01"), PERIOD(WEEKLY), a, d,
+                                      KB_PLAN_INSTALMENTS_MAX, &n),
+                     KB_OK);
+    assert_int_equal(n, 100);
+    assert_int_equal(a[0], 1);
+    assert_int_equal(a[99], 1);
+    plan_spec half = case_spec("x", 50, 100); /* 0.50 EUR, weekly over 100 weeks */
+    half.period = PERIOD(WEEKLY);
+    REFUSED(create(e, half), INVALID_ARGUMENT, INVALID_QUANTITY, "count");
+    assert_non_null(strstr(e->reply.err.message, "0.50 EUR in 100 instalments"));
+    plan_spec yen = case_spec("x", 100, 120); /* 100 JPY in 120 */
+    yen.currency = "JPY";
+    REFUSED(create(e, yen), INVALID_ARGUMENT, INVALID_QUANTITY, "count");
+    assert_non_null(strstr(e->reply.err.message, "at most 100"));
+    /* by amount the last takes the rest, never 0 */
+    yen.id = "amt", yen.split = BY_AMOUNT, yen.amount = 30;
+    assert_int_equal(create(e, yen), KB_CODE_OK);
+    Plan *p = get(e, "amt");
+    assert_int_equal(p->n_instalments, 4);
+    assert_int_equal(p->instalments[3]->amount, 10);
+    plan_free(p);
+    yen = case_spec("p", 100, 100); /* 100 JPY in 100: 1 each */
+    yen.currency = "JPY";
+    assert_int_equal(create(e, yen), KB_CODE_OK);
+    p = get(e, "p");
+    assert_int_equal(p->n_instalments, 100);
+    for (size_t i = 0; i < p->n_instalments; i++) assert_int_equal(p->instalments[i]->amount, 1);
+    plan_free(p);
+    Kasboek__V1__UpdatePlanRequest u = KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.split_case = KASBOEK__V1__UPDATE_PLAN_REQUEST__SPLIT_COUNT;
+    u.count = 101;
+    REFUSED(update(e, &u), INVALID_ARGUMENT, INVALID_QUANTITY, "count");
+    p = get(e, "p");
+    assert_int_equal(p->n_instalments, 100); /* the draft as it was */
+    plan_free(p);
+    rebuild_and_compare(e, 3);
+}
+
+/* A 0.00 instalment of a schedule from before they were refused is paid,
+ * never due: the clock comes for it on its due date even when it was
+ * moved to overdue already (and an overdue 1.00 one waits for nothing). */
+static void test_empty_instalment_next_action(void **st) {
+    (void)st;
+    Kasboek__V1__Instalment i1 = KASBOEK__V1__INSTALMENT__INIT, i2 = KASBOEK__V1__INSTALMENT__INIT;
+    Kasboek__V1__Instalment *v[] = {&i1, &i2};
+    i1.number = 1, i1.due_date = "2026-01-15", i1.amount = 0, i1.status = IS(OVERDUE);
+    i2.number = 2, i2.due_date = "2026-02-15", i2.amount = 50, i2.status = IS(PLANNED);
+    Plan p = KASBOEK__V1__PAYMENT_PLAN__INIT;
+    p.status = PS(OVERDUE);
+    p.reminder = CH(NONE);
+    p.instalments = v;
+    p.n_instalments = 2;
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-01-15"));
+    i1.amount = 100; /* something open: overdue waits (no tolerance) */
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-02-15"));
+    i1.amount = 0, i1.status = IS(PAID);
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-02-15"));
+}
+
 /* ------------------------------------------------------ randomized run */
 
 #define RP_PLANS    8   /* open at a time: a closed one is replaced */
@@ -1269,6 +1548,9 @@ static void check_plan(env *e, const rp_sim *sim, int k) {
     assert_int_equal(p->paid + p->remaining, p->total);
     assert_int_equal(p->paid, want);
     assert_int_equal(by_payment, want);
+    /* transfers only, refunds that never fail: nothing held, nothing over */
+    assert_int_equal(p->amount_pending, 0);
+    assert_int_equal(p->amount_overpaid, 0);
     if (p->remaining == 0 && p->status != PS(CANCELLED)) assert_int_equal(p->status, PS(COMPLETED));
     if (p->status == PS(COMPLETED)) assert_int_equal(p->remaining, 0);
     check_plan_invoices(e, p);
@@ -1499,11 +1781,13 @@ static void test_randomized_invariants(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_worked_examples),
-        cmocka_unit_test_setup_teardown(test_create_over_invoices_and_cases, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_create_over_invoices_and_cases, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_create_refusals, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_draft_edits_and_lifecycle, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settings_copied_at_creation, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_payments_allocate_and_reverse, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_early_payment_respreads, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_plan_collects_invoices, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_tick_moves_instalments, env_setup, env_teardown),
@@ -1511,6 +1795,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_pause_stops_tolerance, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_reminders, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_debit_holds_the_plan, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_debit_frees_the_plan, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_settle_moves_the_hold, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_count_above_total_refused, env_setup, env_teardown),
+        cmocka_unit_test(test_empty_instalment_next_action),
         cmocka_unit_test_setup_teardown(test_randomized_invariants, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
