@@ -207,7 +207,13 @@ static const char *issue_number(kb_decide_ctx *c, const char *invoice_id) {
     int32_t year = kb_civil_from_days(kb_day_of_instant(c->now)).year;
     if (year < s->year) year = s->year; /* the series never goes back a year */
     bool yearly = !st->invoice_number_without_year;
+    /* Numbers without a year go on from the series' counter, and past the
+     * last one without a year: after a new year restarted the counter, a
+     * tenant that switched the year off, on and off again got its old
+     * numbers again, which the claim below refused, for every finalize
+     * from then on (found by a review). */
     uint64_t seq = yearly && year > s->year ? 1 : s->last_sequence + 1;
+    if (!yearly && seq <= s->last_sequence_without_year) seq = s->last_sequence_without_year + 1;
     int digits = st->invoice_number_digits ? (int)st->invoice_number_digits : NUMBER_DIGITS_DEFAULT;
     const char *number =
         yearly ? kb_arena_printf(c->arena, "%s-%d-%0*llu", number_prefix(st), (int)year, digits,
@@ -222,6 +228,7 @@ static const char *issue_number(kb_decide_ctx *c, const char *invoice_id) {
     e->number = (char *)number;
     e->year = yearly ? year : s->year;
     e->sequence = seq;
+    e->without_year = !yearly;
     /* A number is unique per tenant: switching the year off and on again
      * across a new year could repeat a yearless one; the claim refuses
      * the finalize then rather than issue it twice. */
@@ -244,6 +251,7 @@ static void series_evolve(ProtobufCMessage *state, const Event *ev, kb_arena *a)
     const Kasboek__V1__InvoiceNumberIssued *e = ev->invoice_number_issued;
     s->year = e->year;
     s->last_sequence = e->sequence;
+    if (e->without_year) s->last_sequence_without_year = e->sequence;
     s->last_number = e->number;
     s->last_invoice_id = e->invoice_id;
 }
@@ -882,6 +890,13 @@ static kb_code decide_void(const ProtobufCMessage *state, const ProtobufCMessage
         code = kb_error_set(c->err, KB_REASON_INVOICE_HAS_PAYMENTS, "invoice_id",
                             "payments are applied to invoice %s; refund them or write it off",
                             inv->invoice_id);
+    /* A refund not final yet may fail and bring its money back, which a
+     * void invoice would hold without a sign that the customer is owed it
+     * (found by a review). */
+    if (!code && inv->amount_refund_pending)
+        code =
+            kb_error_set(c->err, KB_REASON_INVOICE_REFUND_PENDING, "invoice_id",
+                         "a refund of a payment on invoice %s is not final yet", inv->invoice_id);
     if (code) return code;
     Kasboek__V1__InvoiceVoided *e =
         EMIT(c, Kasboek__V1__InvoiceVoided, KASBOEK__V1__INVOICE_VOIDED__INIT, BODY(INVOICE_VOIDED));

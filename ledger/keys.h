@@ -66,7 +66,8 @@ void kb_key_event(kb_key *k, uint64_t seq);
  *    (they were one per transaction).
  * 4: plan states hold amount_pending and amount_overpaid (and their
  *    payments pending and overpaid): processing debits held, money on no
- *    instalment kept. */
-#define KB_SCHEMA_VERSION 4
+ *    instalment kept.
+ * 5: invoice series hold last_sequence_without_year. */
+#define KB_SCHEMA_VERSION 5
 
 #endif

@@ -272,6 +272,17 @@ static void test_numbering(void **st) {
     finalized_as(e, "d", "ACME-2027-0002");
     assert_int_equal(settings(e, NULL, 0, 1), KB_CODE_OK);
     finalized_as(e, "f", "ACME-0003");
+    /* the year on again in a new year, then off: numbers without a year
+     * never repeat (they used to restart from the yearly counter, and
+     * every finalize was refused INVOICE_NUMBER_TAKEN from then on) */
+    e->now = kbt_at("2028-01-03");
+    assert_int_equal(settings(e, NULL, 0, 0), KB_CODE_OK);
+    finalized_as(e, "g", "ACME-2028-0001");
+    assert_int_equal(settings(e, NULL, 0, 1), KB_CODE_OK);
+    finalized_as(e, "h", "ACME-0004");
+    finalized_as(e, "i", "ACME-0005");
+    assert_int_equal(settings(e, NULL, 0, 0), KB_CODE_OK);
+    finalized_as(e, "j", "ACME-2028-0006");
     /* prefixes that could make a card-number-like run are refused */
     assert_int_equal(settings(e, "INV1", 0, -1), KB_CODE_INVALID_ARGUMENT);
     assert_int_equal(settings(e, NULL, 9, -1), KB_CODE_INVALID_ARGUMENT);
@@ -427,6 +438,22 @@ static void test_illegal_transitions(void **st) {
     assert_int_equal(inv->amount_paid, 400);
     assert_int_equal(inv->amount_due, 0);
     inv_free(inv);
+    /* a bank refund not final yet: no void (it may fail and bring the
+     * money back onto a void invoice, with nothing showing it is owed) */
+    finalized_as(e, "y", "INV-2026-000004");
+    assert_int_equal(pay_for(e, "y-pay", "invoice", "y", 1000, SEPA, NULL, 0), KB_CODE_OK);
+    assert_int_equal(kbt_settle(e, "y-pay"), KB_CODE_OK);
+    assert_int_equal(kbt_refund(e, "y-pay", "y-ref", 1000, "EUR"), KB_CODE_OK);
+    inv = get(e, "y");
+    assert_int_equal(inv->amount_paid, 0);
+    assert_int_equal(inv->amount_refund_pending, 1000);
+    inv_free(inv);
+    REFUSED(void_inv(e, "y", "wrong customer"), FAILED_PRECONDITION, INVOICE_REFUND_PENDING,
+            "invoice_id");
+    Kasboek__V1__SettleRefundRequest sr = KASBOEK__V1__SETTLE_REFUND_REQUEST__INIT;
+    sr.refund_id = "y-ref";
+    assert_int_equal(exec(e, "SettleRefund", &sr.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(void_inv(e, "y", "wrong customer"), KB_CODE_OK);
     rebuild_and_compare(e, 7);
 }
 
