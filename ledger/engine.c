@@ -766,6 +766,19 @@ static kb_status execute_batch(kb_engine *e, const kb_request *rq, kb_reply *rep
                      "payload is not a valid SubmitBatchRequest");
         return KB_OK;
     }
+    /* Keys and versions are per command. The envelope's were ignored, so a
+     * SubmitBatch resent with the same envelope key was applied twice (a
+     * review: one refund booked twice); they are refused now. */
+    const char *envelope_field = rq->idempotency_key && rq->idempotency_key[0] ? "idempotency_key"
+                                 : rq->has_expected_version                    ? "expected_version"
+                                                                               : NULL;
+    if (envelope_field) {
+        kb_error_set(&reply->err, KB_REASON_FIELD_NOT_ALLOWED, envelope_field,
+                     "SubmitBatch takes %s per command (commands[i].%s), not on the envelope",
+                     envelope_field, envelope_field);
+        kasboek__v1__submit_batch_request__free_unpacked(b, NULL);
+        return KB_OK;
+    }
     size_t n = b->n_commands;
     if (n == 0 || n > KB_SUBMIT_BATCH_COMMANDS_MAX) {
         kb_error_set(&reply->err, n ? KB_REASON_TOO_MANY_ITEMS : KB_REASON_FIELD_REQUIRED,

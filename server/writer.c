@@ -272,9 +272,19 @@ static void run_batch(kbd_writer *w, kbd_job *list, uint32_t n) {
     committer_hand(w, &s, list, n);
 }
 
+/* Tick and SetClock (which ticks) look for due work in the store's index
+ * rows, which hold neither the open batch's writes nor those of the batch
+ * still syncing: each runs alone, once everything before it is written.
+ * (A review: a payment and a Tick in one batch closed no payout, until the
+ * next Tick, 60 s later or, on a manual clock, never by itself.) */
+static bool ticks(const kbd_job *j) {
+    return j->kind == KBD_JOB_TICK || j->kind == KBD_JOB_SET_CLOCK;
+}
+
 /* Takes queued jobs up to the bounds (--max-batch requests, and
- * --max-batch-bytes of request payload, at least one job); waits the batch
- * window for more when configured. Called with mu held. */
+ * --max-batch-bytes of request payload, at least one job; a tick job
+ * alone); waits the batch window for more when configured. Called with mu
+ * held. */
 static kbd_job *take(kbd_writer *w, uint32_t *n_out) {
     if (w->cfg->batch_window_us && !w->stopping) {
         struct timespec ts;
@@ -289,7 +299,7 @@ static kbd_job *take(kbd_writer *w, uint32_t *n_out) {
     kbd_job *list = w->head, *last = w->head;
     uint32_t n = 1;
     size_t bytes = last->rq.payload_len;
-    while (last->next && n < w->cfg->batch_commands_max &&
+    while (last->next && !ticks(last) && !ticks(last->next) && n < w->cfg->batch_commands_max &&
            bytes + last->next->rq.payload_len <= w->cfg->batch_bytes_max) {
         last = last->next;
         bytes += last->rq.payload_len;
@@ -329,6 +339,7 @@ static void *writer_main(void *arg) {
         uint32_t n;
         kbd_job *list = take(w, &n);
         pthread_mutex_unlock(&w->mu);
+        if (ticks(list)) committer_wait(w); /* what came before is in the store */
         run_batch(w, list, n);
     }
     committer_wait(w);

@@ -396,6 +396,22 @@ static void b_batch_empty(const row_ctx *x, bytes *out) {
     pack(&q.base, out);
 }
 
+/* One valid RecordPayment (the envelope's key or version is what is wrong). */
+static void b_batch_one(const row_ctx *x, bytes *out) {
+    bytes p;
+    b_rec_valid(x, &p);
+    Kasboek__V1__BatchCommand c = KASBOEK__V1__BATCH_COMMAND__INIT;
+    c.method = "RecordPayment";
+    c.payload.data = p.data;
+    c.payload.len = p.len;
+    Kasboek__V1__BatchCommand *cs[1] = {&c};
+    Kasboek__V1__SubmitBatchRequest q = KASBOEK__V1__SUBMIT_BATCH_REQUEST__INIT;
+    q.n_commands = 1;
+    q.commands = cs;
+    pack(&q.base, out);
+    free(p.data);
+}
+
 /* --------------------------------------------------- whole envelopes */
 
 static void e_no_prefix(const row_ctx *x, bytes *out) {
@@ -594,6 +610,12 @@ static const bad_row rows[] = {
     {"ReadEvents limit 5000", "ReadEvents", b_read_events_limit, .code = INVALID,
      .reason = "INVALID_RANGE", .field = "limit"},
     /* SubmitBatch */
+    {"SubmitBatch with an idempotency key on the envelope", "SubmitBatch", b_batch_one,
+     .idempotency_key = "batch-key-1", .code = INVALID, .reason = "FIELD_NOT_ALLOWED",
+     .field = "idempotency_key"},
+    {"SubmitBatch with expected_version on the envelope", "SubmitBatch", b_batch_one,
+     .has_expected_version = true, .expected_version = 99, .code = INVALID,
+     .reason = "FIELD_NOT_ALLOWED", .field = "expected_version"},
     {"SubmitBatch without commands", "SubmitBatch", b_batch_empty, .code = INVALID,
      .reason = "FIELD_REQUIRED", .field = "commands"},
     {"SubmitBatch with a garbage payload", "SubmitBatch", b_garbage, .code = INVALID,

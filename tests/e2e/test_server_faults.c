@@ -8,7 +8,9 @@
  *    restart, retries with the same idempotency keys settle it;
  *  - the manual clock refuses a reading past the calendar's range (one set
  *    to INT64_MAX aborted kasboekd at the next card payment, and kept the
- *    data dir broken). */
+ *    data dir broken);
+ *  - a tick queued behind a command sees it (it used to run in the same
+ *    batch and read only the store). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,11 +262,78 @@ static void test_clock_range(void **state) {
     kbe_server_fini(&s);
 }
 
+/* ----------------------------------- a tick after a command in one batch */
+
+typedef struct clock_call {
+    const kbe_server *s;
+    int64_t now;
+    int rv, code;
+    uint32_t payouts_closed;
+} clock_call;
+
+static void *clock_main(void *p) {
+    clock_call *k = p;
+    kb_client *c = NULL;
+    kb_client_options o = {.url = k->s->url, .timeout_ms = KBE_CALL_TIMEOUT_MS};
+    k->rv = kb_client_open(&o, &c);
+    if (k->rv != 0) return NULL;
+    Kasboek__V1__SetClockRequest q = KASBOEK__V1__SET_CLOCK_REQUEST__INIT;
+    q.now = k->now;
+    kb_client_result res;
+    k->rv = kb_client_call(c, "SetClock", &q.base, NULL, &res);
+    if (k->rv == 0) {
+        k->code = res.code;
+        Kasboek__V1__ClockReply *r =
+            res.code ? NULL : kasboek__v1__clock_reply__unpack(NULL, res.payload_len, res.payload);
+        if (r) k->payouts_closed = r->payouts_closed;
+        if (r) kasboek__v1__clock_reply__free_unpacked(r, NULL);
+        kb_client_result_fini(&res);
+    }
+    kb_client_close(c);
+    return NULL;
+}
+
+/* A card payment of Monday is available on Wednesday; a SetClock to
+ * Wednesday afternoon queued right behind the payment, inside the batch
+ * window, used to run in the payment's batch and close no payout (the tick
+ * read the store, not the batch). It runs alone after the payment's
+ * commit now, and closes the day. */
+static void test_tick_sees_the_command_before(void **state) {
+    (void)state;
+    static const char *const flags[] = {"--manual-clock",
+                                        "--clock-start",
+                                        "2026-03-02T10:00:00Z",
+                                        "--batch-window-us",
+                                        "100000",
+                                        "--tick-interval-s",
+                                        "0",
+                                        NULL};
+    kbe_server s = {0};
+    kbe_server_start(&s, flags);
+    dup_call a = {.s = &s, .amount = 1000, .idem = "tick-pay"};
+    clock_call k = {.s = &s, .now = INT64_C(1772629200000000)}; /* 2026-03-04T13:00:00Z */
+    pthread_t ta, tk;
+    assert_int_equal(pthread_create(&ta, NULL, dup_main, &a), 0);
+    kbe_sleep_ms(20);
+    assert_int_equal(pthread_create(&tk, NULL, clock_main, &k), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tk, NULL);
+    assert_int_equal(a.rv, 0);
+    assert_int_equal(a.code, KBE_OK);
+    assert_int_equal(k.rv, 0);
+    assert_int_equal(k.code, KBE_OK);
+    assert_int_equal(k.payouts_closed, 1);
+    kbe_server_stop_ok(&s);
+    kbe_audit_ok(&s);
+    kbe_server_fini(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_context_many_clients),
         cmocka_unit_test(test_failed_sync_fails_every_reply),
         cmocka_unit_test(test_clock_range),
+        cmocka_unit_test(test_tick_sees_the_command_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
