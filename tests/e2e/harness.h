@@ -172,6 +172,9 @@ typedef struct kbe_proc {
  * from /dev/null, capturing stdout and stderr. Killed after
  * KBE_RUN_TIMEOUT_MS (the test then fails). */
 void kbe_run(const char *const *argv, kbe_proc *p);
+/* kbe_run for a run in which a process is meant to crash (a child of the
+ * program run): a sanitizer's report of it does not fail the test. */
+void kbe_run_crashing(const char *const *argv, kbe_proc *p);
 void kbe_proc_fini(kbe_proc *p);
 /* KB_CLI --server <s's url> args... (NULL-terminated). */
 void kbe_cli(const kbe_server *s, kbe_proc *p, ...);
