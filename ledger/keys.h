@@ -67,7 +67,9 @@ void kb_key_event(kb_key *k, uint64_t seq);
  * 4: plan states hold amount_pending and amount_overpaid (and their
  *    payments pending and overpaid): processing debits held, money on no
  *    instalment kept.
- * 5: invoice series hold last_sequence_without_year. */
-#define KB_SCHEMA_VERSION 5
+ * 5: invoice series hold last_sequence_without_year.
+ * 6: a plan's due-list day (kb_plan_next_action_day) counts reminders from
+ *    the overdue day and a count tolerance already passed. */
+#define KB_SCHEMA_VERSION 6
 
 #endif

@@ -60,6 +60,11 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
 
 static Kasboek__V1__PlanAllocation *allocation(kb_decide_ctx *c, uint32_t number, int64_t amount,
                                                Kasboek__V1__InstalmentStatus st);
+static Kasboek__V1__InstalmentStatus *statuses_after(kb_arena *a, const Plan *p,
+                                                     Kasboek__V1__PlanAllocation *const *changes,
+                                                     size_t n_changes);
+static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p, const Kasboek__V1__PlanTerms *t,
+                           const Kasboek__V1__InstalmentStatus *st, int32_t today);
 
 /* --------------------------------------------------------------- evolve */
 
@@ -354,10 +359,37 @@ static int32_t paused_days(const Plan *p, int32_t after, int32_t until) {
     return n;
 }
 
+/* Whether an instalment in status st (what it is, or what this advance
+ * makes it) is to be reminded, and on which day (*day). One reminder per
+ * instalment, sent when it becomes overdue (DOMAIN.md §5, the manual's
+ * "Verstuurd bij Overdue"): the day after its due date, plus the plan's
+ * offset. A negative offset (settings allow -60..60) is a notice before
+ * the due date, on due + offset. No payment reminder for an instalment
+ * the bank is collecting by direct debit (only that notice before its
+ * date), nor for a paid, skipped or 0.00 one, nor a second one, nor by
+ * channel none. advance and kb_plan_next_action_day both ask here, so they
+ * agree on the day. */
+static bool reminder_day(const Plan *p, const Instalment *in, Kasboek__V1__InstalmentStatus st,
+                         int32_t *day) {
+    int32_t offset = p->terms ? p->terms->reminder_offset_days : 0, due;
+    if (p->reminder == CH(NONE) ||
+        in->reminder != KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE || st == IS(PAID) ||
+        st == IS(SKIPPED) || nothing_open(in) || !kb_date_given(in->due_date, &due))
+        return false;
+    if (offset < 0) {
+        *day = due + offset;
+        return true;
+    }
+    if (st == IS(COLLECTING)) return false;
+    *day = due + 1 + offset;
+    return true;
+}
+
 /* The next day the clock changes an instalment of an open plan: a planned
  * one's due date, or the day after a due one's; INT32_MAX when none. */
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
-    int32_t next = INT32_MAX, due;
+    int32_t next = INT32_MAX, due, remind, first_late = INT32_MAX;
+    uint32_t late_n = 0;
     if (!open_status(p->status)) return next;
     for (size_t i = 0; i < p->n_instalments; i++) {
         const Instalment *in = p->instalments[i];
@@ -366,18 +398,21 @@ int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p) {
         if (in->status == IS(DUE) && due + 1 < next) next = due + 1;
         if (nothing_open(in) && due < next) next = due; /* paid on its date */
         /* the day its reminder is due (one per instalment, never twice) */
-        bool open = in->status != IS(PAID) && in->status != IS(SKIPPED);
-        int32_t remind = due + (p->terms ? p->terms->reminder_offset_days : 0);
-        if (open && in->reminder == KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE &&
-            p->reminder != CH(NONE) && remind < next)
-            next = remind;
+        if (reminder_day(p, in, in->status, &remind) && remind < next) next = remind;
         /* the day an overdue one passes the tolerance in days */
         bool late = in->status == IS(OVERDUE) || in->status == IS(FAILED);
         uint32_t tol = p->terms ? p->terms->tolerance_days : 0;
         /* (a pause moves it by the days it stood still after the due date) */
         int64_t out = (int64_t)due + tol + 1 + paused_days(p, due, INT32_MAX - 1);
         if (late && tol && out < next) next = (int32_t)out;
+        if (late) late_n++, first_late = due < first_late ? due : first_late;
     }
+    /* more late instalments than tolerance_count: due already. Whatever
+     * makes one late cancels such a plan in the same commit (auto_cancel);
+     * this is for a plan stored before FailPlanCollection and reversals
+     * did, so that Tick (and AdvancePlan) still cancel it. */
+    uint32_t tol_n = p->terms ? p->terms->tolerance_count : 0;
+    if (tol_n && late_n > tol_n && first_late < next) next = first_late;
     return next;
 }
 
@@ -753,7 +788,14 @@ static kb_code decide_update(const ProtobufCMessage *state, const ProtobufCMessa
         e->reminder = ch;
         e->tolerance_days = td;
         e->tolerance_count = tc;
-        return KB_CODE_OK;
+        /* a tolerance lowered below what is late already: cancelled now (a
+         * paused plan, when it resumes) */
+        if (!open_status(p->status) || !p->terms) return KB_CODE_OK;
+        Kasboek__V1__PlanTerms t = *p->terms;
+        t.tolerance_days = td;
+        t.tolerance_count = tc;
+        return auto_cancel(c, p, &t, statuses_after(c->arena, p, NULL, 0),
+                           kb_day_of_instant(c->now));
     }
     bool by_count = r->split_case == KASBOEK__V1__UPDATE_PLAN_REQUEST__SPLIT_COUNT;
     if (by_count && r->count == 0)
@@ -827,22 +869,43 @@ static kb_code decide_activate(const ProtobufCMessage *state, const ProtobufCMes
                 BODY(PLAN_ACTIVATED)) ? KB_CODE_OK : c->err->code;
 }
 
-/* Past the plan's overdue tolerance (more days overdue than tolerance_days,
- * or more overdue instalments than tolerance_count; 0 = that limit is
- * off), the plan is cancelled with a system reason and its unpaid
- * instalments are skipped. changes: what this advance did to them. */
-static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
-                           Kasboek__V1__PlanAllocation *const *changes, size_t n_changes,
-                           int32_t today) {
-    const Kasboek__V1__PlanTerms *t = p->terms;
+/* The instalments' statuses once changes apply (an arena array, one per
+ * instalment; NULL when out of memory). */
+static Kasboek__V1__InstalmentStatus *statuses_after(kb_arena *a, const Plan *p,
+                                                     Kasboek__V1__PlanAllocation *const *changes,
+                                                     size_t n_changes) {
+    Kasboek__V1__InstalmentStatus *st = kb_arena_alloc(a, (p->n_instalments + 1) * sizeof *st);
+    for (size_t i = 0; st && i < p->n_instalments; i++) {
+        st[i] = p->instalments[i]->status;
+        for (size_t k = 0; k < n_changes; k++)
+            if (changes[k]->number == p->instalments[i]->number) st[i] = changes[k]->status;
+    }
+    return st;
+}
+
+/* Past the plan's overdue tolerance t (more days overdue than
+ * tolerance_days, or more overdue or failed instalments than
+ * tolerance_count; 0 = that limit is off), the plan is cancelled with a
+ * system reason and its unpaid instalments are skipped. st: the
+ * instalments' statuses after this command's (or reaction's) events.
+ *
+ * The count limit is checked by whatever makes an instalment late, in the
+ * same commit: Tick's AdvancePlan (and ResumePlan), FailPlanCollection,
+ * a reversal that reopens instalments (kb_payment_planning) and UpdatePlan
+ * lowering the limit. Leaving it to the next Tick (a day in the due list)
+ * would cancel on whichever day Tick next ran, with whatever else that
+ * tick advanced folded into the same commit, and let payments and
+ * commands land on a plan already past its limit in between: the events
+ * would depend on how Tick was split across calls. In the same commit they
+ * do not. */
+static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p, const Kasboek__V1__PlanTerms *t,
+                           const Kasboek__V1__InstalmentStatus *st, int32_t today) {
     if (!t || (!t->tolerance_days && !t->tolerance_count)) return KB_CODE_OK;
+    if (!st) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
     uint32_t late = 0;
     int32_t days = 0, due;
     for (size_t i = 0; i < p->n_instalments; i++) {
-        Kasboek__V1__InstalmentStatus st = p->instalments[i]->status;
-        for (size_t k = 0; k < n_changes; k++)
-            if (changes[k]->number == p->instalments[i]->number) st = changes[k]->status;
-        if (st != IS(OVERDUE) && st != IS(FAILED)) continue;
+        if (st[i] != IS(OVERDUE) && st[i] != IS(FAILED)) continue;
         late++;
         /* days overdue, less the days the plan stood still */
         int32_t d;
@@ -864,23 +927,19 @@ static kb_code auto_cancel(kb_decide_ctx *c, const Plan *p,
     return e->reason ? KB_CODE_OK : kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
 }
 
-/* One reminder per unpaid instalment once its day (due date + the plan's
- * offset) has come, by the plan's channel; the rest of a long backlog
- * waits for the next tick (an event bound per command). */
+/* One reminder per instalment once its day (reminder_day: the day it is
+ * overdue plus the plan's offset, or a notice before its due date) has
+ * come, by the plan's channel; the rest of a long backlog waits for the
+ * next tick (an event bound per command). st: the statuses after this
+ * advance. */
 static kb_code request_reminders(kb_decide_ctx *c, const Plan *p,
-                                 Kasboek__V1__PlanAllocation *const *changes, size_t n_changes,
-                                 int32_t today) {
+                                 const Kasboek__V1__InstalmentStatus *st, int32_t today) {
     if (p->reminder == CH(NONE)) return KB_CODE_OK;
-    int32_t offset = p->terms ? p->terms->reminder_offset_days : 0, due;
+    if (!st) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+    int32_t day;
     for (size_t i = 0; i < p->n_instalments && c->n_events < KB_EVENTS_PER_COMMAND_MAX; i++) {
         const Instalment *in = p->instalments[i];
-        Kasboek__V1__InstalmentStatus st = in->status;
-        for (size_t k = 0; k < n_changes; k++)
-            if (changes[k]->number == in->number) st = changes[k]->status;
-        if (st == IS(PAID) || st == IS(SKIPPED) ||
-            in->reminder != KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_NONE ||
-            !kb_date_given(in->due_date, &due) || due + offset > today)
-            continue;
+        if (!reminder_day(p, in, st[i], &day) || day > today) continue;
         Kasboek__V1__PlanReminderRequested *e =
             EMIT(c, Kasboek__V1__PlanReminderRequested, KASBOEK__V1__PLAN_REMINDER_REQUESTED__INIT,
                  BODY(PLAN_REMINDER_REQUESTED));
@@ -948,8 +1007,9 @@ static kb_code advance(kb_decide_ctx *c, const Plan *p, int32_t today) {
         e->n_collections_requested = nc;
     }
     size_t before = c->n_events;
-    kb_code code = auto_cancel(c, p, v, n, today);
-    if (!code && c->n_events == before) code = request_reminders(c, p, v, n, today);
+    const Kasboek__V1__InstalmentStatus *st = statuses_after(c->arena, p, v, n);
+    kb_code code = auto_cancel(c, p, p->terms, st, today);
+    if (!code && c->n_events == before) code = request_reminders(c, p, st, today);
     return code;
 }
 
@@ -993,18 +1053,21 @@ static const Instalment *collection_instalment(const Plan *p, uint32_t number,
 
 static kb_code decide_fail_collection(const ProtobufCMessage *state, const ProtobufCMessage *msg,
                                       kb_decide_ctx *c) {
+    const Plan *p = (const void *)state;
     const Kasboek__V1__FailPlanCollectionRequest *r = (const void *)msg;
     kb_code code = need_reason(r->reason, c->err);
     if (code) return code;
-    if (!collection_instalment((const void *)state, r->instalment, IS(COLLECTING), c))
-        return c->err->code;
+    if (!collection_instalment(p, r->instalment, IS(COLLECTING), c)) return c->err->code;
     Kasboek__V1__PlanCollectionFailed *e =
         EMIT(c, Kasboek__V1__PlanCollectionFailed, KASBOEK__V1__PLAN_COLLECTION_FAILED__INIT,
              BODY(PLAN_COLLECTION_FAILED));
     if (!e) return c->err->code;
     e->instalment = r->instalment;
     e->reason = r->reason;
-    return KB_CODE_OK;
+    /* a failed one is late: past the tolerance, cancelled now, as Tick would */
+    Kasboek__V1__InstalmentStatus *st = statuses_after(c->arena, p, NULL, 0);
+    if (st) st[r->instalment - 1] = IS(FAILED);
+    return auto_cancel(c, p, p->terms, st, kb_day_of_instant(c->now));
 }
 
 static kb_code decide_retry_collection(const ProtobufCMessage *state, const ProtobufCMessage *msg,
@@ -1103,6 +1166,11 @@ typedef struct pwork {
     int32_t paid_on; /* the day the money being allocated arrived */
     int64_t pending; /* the plan's amount_pending */
     int64_t own_amount, own_pending, own_overpaid; /* the payment's PlanPayment */
+    /* the instalments' and the plan's statuses after the events so far,
+     * and whether a reversal reopened an instalment */
+    Kasboek__V1__InstalmentStatus status[KB_PLAN_INSTALMENTS_MAX];
+    Kasboek__V1__PlanStatus plan_status;
+    bool reopened;
 } pwork;
 
 static Kasboek__V1__InstalmentStatus reopened_status(const Instalment *in, int32_t today) {
@@ -1227,8 +1295,9 @@ static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int6
         w->paid[i] += part;
         left -= part;
         early |= early_for(p, in, w->paid_on);
-        v[n] = allocation(c, in->number, part, part == open ? IS(PAID) : in->status);
+        v[n] = allocation(c, in->number, part, part == open ? IS(PAID) : w->status[i]);
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+        w->status[i] = v[n - 1]->status;
     }
     KB_VERIFY(left == 0); /* room <= what the instalments have open */
     bool completes = take > 0 && work_remaining(w) == 0;
@@ -1243,9 +1312,11 @@ static kb_code allocate(kb_decide_ctx *c, pwork *w, const char *payment_id, int6
     w->own_amount += take;
     w->own_overpaid += e->overpaid;
     KB_VERIFY(e->amount + e->overpaid == money && e->overpaid >= 0); /* money is conserved */
-    if (completes)
+    if (completes) {
+        w->plan_status = PS(COMPLETED);
         return EMIT(c, Kasboek__V1__PlanCompleted, KASBOEK__V1__PLAN_COMPLETED__INIT,
                     BODY(PLAN_COMPLETED)) ? KB_CODE_OK : c->err->code;
+    }
     return early && p->early_recalc ? respread(c, w, payment_id) : KB_CODE_OK;
 }
 
@@ -1277,6 +1348,7 @@ static kb_code take_back(kb_decide_ctx *c, pwork *w, const char *payment_id, int
             in->status == IS(SKIPPED) ? IS(SKIPPED) : reopened_status(in, w->today);
         v[n] = allocation(c, in->number, -take, st);
         if (!v[n++]) return kb_error_set(c->err, KB_REASON_INTERNAL_ERROR, "", "oom");
+        w->status[i] = st;
     }
     e->payment_id = (char *)payment_id;
     e->amount = back - left;
@@ -1286,6 +1358,10 @@ static kb_code take_back(kb_decide_ctx *c, pwork *w, const char *payment_id, int
     e->n_allocations = n;
     w->own_amount -= e->amount;
     w->own_overpaid -= over;
+    if (e->amount > 0) { /* as evolve: money taken from instalments reopens a completed plan */
+        w->reopened = true;
+        if (w->plan_status == PS(COMPLETED)) w->plan_status = PS(ACTIVE);
+    }
     return KB_CODE_OK;
 }
 
@@ -1366,7 +1442,9 @@ static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMes
     for (size_t i = 0; w.p && i < w.p->n_instalments; i++) {
         w.paid[i] = w.p->instalments[i]->paid;
         w.amount[i] = w.p->instalments[i]->amount;
+        w.status[i] = w.p->instalments[i]->status;
     }
+    w.plan_status = w.p ? w.p->status : PS(UNSPECIFIED);
     w.pending = w.p ? w.p->amount_pending : 0;
     for (size_t i = 0; w.p && i < w.p->n_payments; i++) {
         const Kasboek__V1__PlanPayment *pp = w.p->payments[i];
@@ -1380,6 +1458,11 @@ static kb_code planning_react(const ProtobufCMessage *target, const ProtobufCMes
         kb_code code = planning_one(c, &w, pay, events[i]);
         if (code) return code;
     }
+    /* instalments reopened overdue may put an open plan past its tolerance:
+     * cancelled in this commit, as Tick would (a paused one when it
+     * resumes) */
+    if (w.reopened && open_status(w.plan_status))
+        return auto_cancel(c, w.p, w.p->terms, w.status, w.today);
     return KB_CODE_OK;
 }
 

@@ -27,7 +27,9 @@ kb_status kb_plan_schedule(int64_t total, uint32_t count, int64_t amount, int32_
 
 /* The next day the clock changes an open plan's instalments (INT32_MAX:
  * none; an unpaid one with nothing open, from a schedule before 0.00
- * instalments were refused, is paid on its due date), and Tick's list of
+ * instalments were refused, is paid on its due date), requests a reminder
+ * (the day after the due date plus the offset; a negative offset, the due
+ * date plus it) or cancels it past its tolerance, and Tick's list of
  * plans by that day:
  * "~sys/plan_due/<day hex16>/<tenant>/<id>". */
 int32_t kb_plan_next_action_day(const Kasboek__V1__PaymentPlan *p);

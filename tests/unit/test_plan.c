@@ -886,10 +886,12 @@ static void test_tick_moves_instalments(void **st) {
     REFUSED(exec(e, "AdvancePlan", &ad.base, NULL, -1), FAILED_PRECONDITION, PLAN_NOTHING_DUE,
             "plan_id");
     /* an SDD collection fails: the instalment is failed, the plan overdue;
-     * a retry collects again */
+     * a retry collects again (the second, 2 days past its date: the first,
+     * 33 days past, is over the default 30-day tolerance, which would
+     * cancel the plan at once, test_fail_cancels_past_tolerance) */
     Kasboek__V1__FailPlanCollectionRequest fc = KASBOEK__V1__FAIL_PLAN_COLLECTION_REQUEST__INIT;
     fc.plan_id = "sdd";
-    fc.instalment = 1;
+    fc.instalment = 2;
     REFUSED(exec(e, "FailPlanCollection", &fc.base, NULL, -1), INVALID_ARGUMENT, FIELD_REQUIRED,
             "reason");
     fc.reason = "AM04 insufficient funds";
@@ -900,18 +902,18 @@ static void test_tick_moves_instalments(void **st) {
     REFUSED(exec(e, "FailPlanCollection", &fc.base, NULL, -1), NOT_FOUND, INSTALMENT_NOT_FOUND,
             "instalment");
     q = get(e, "sdd");
-    assert_instalment(q, 0, 0, IS(FAILED));
+    assert_instalment(q, 1, 0, IS(FAILED));
     assert_int_equal(q->status, PS(OVERDUE));
     plan_free(q);
     Kasboek__V1__RetryPlanCollectionRequest rc = KASBOEK__V1__RETRY_PLAN_COLLECTION_REQUEST__INIT;
     rc.plan_id = "sdd";
-    rc.instalment = 2;
+    rc.instalment = 1;
     REFUSED(exec(e, "RetryPlanCollection", &rc.base, NULL, -1), FAILED_PRECONDITION,
             INSTALMENT_NOT_FAILED, "instalment");
-    rc.instalment = 1;
+    rc.instalment = 2;
     assert_int_equal(exec(e, "RetryPlanCollection", &rc.base, NULL, -1), KB_CODE_OK);
     q = get(e, "sdd");
-    assert_instalment(q, 0, 0, IS(COLLECTING));
+    assert_instalment(q, 1, 0, IS(COLLECTING));
     assert_int_equal(q->status, PS(COLLECTION_IN_PROGRESS));
     plan_free(q);
     rebuild_and_compare(e, 4);
@@ -1159,6 +1161,292 @@ static void test_reminders(void **st) {
     assert_int_equal(timeline_count(e, "p", "PlanReminderReported"), 1);
     assert_int_equal(timeline_count(e, "quiet", "PlanReminderRequested"), 0);
     rebuild_and_compare(e, 4);
+}
+
+#define RS(x) KASBOEK__V1__REMINDER_STATUS__REMINDER_STATUS_##x
+
+/* The tenant's reminder offset for plans created from now on, and no
+ * tolerance in days (so a long-failed collection keeps its plan). */
+static void set_offset(env *e, int32_t days) {
+    Kasboek__V1__UpdatePlanSettingsRequest ps = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__INIT;
+    ps.offset_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__OFFSET_REMINDER_OFFSET_DAYS;
+    ps.reminder_offset_days = days;
+    ps.tol_days_case = KASBOEK__V1__UPDATE_PLAN_SETTINGS_REQUEST__TOL_DAYS_DEFAULT_TOLERANCE_DAYS;
+    ps.default_tolerance_days = 0;
+    assert_int_equal(exec(e, "UpdatePlanSettings", &ps.base, NULL, -1), KB_CODE_OK);
+}
+
+/* A monthly plan of 200.00 in 2 from 2026-01-15, by e-mail, active. */
+static void reminded_plan(env *e, const char *id, Kasboek__V1__PlanMethod m) {
+    assert_int_equal(create(e, (plan_spec){.id = id,
+                                           .case_ref = "c",
+                                           .case_amount = 20000,
+                                           .currency = "EUR",
+                                           .count = 2,
+                                           .method = m}),
+                     KB_CODE_OK);
+    assert_int_equal(activate(e, id), KB_CODE_OK);
+}
+
+/* Instalment i's reminder and status, and the plan's next action day. */
+static void assert_reminder(env *e, const char *id, size_t i, Kasboek__V1__ReminderStatus rs,
+                            Kasboek__V1__InstalmentStatus st, const char *next) {
+    Plan *p = get(e, id);
+    if (p->instalments[i]->reminder != rs || p->instalments[i]->status != st ||
+        kb_plan_next_action_day(p) != (next ? kbt_day(next) : INT32_MAX))
+        fail_msg("%s #%zu: reminder %d status %d next %d; want %d %d %s", id, i + 1,
+                 p->instalments[i]->reminder, p->instalments[i]->status,
+                 (int)kb_plan_next_action_day(p), rs, st, next ? next : "none");
+    plan_free(p);
+}
+
+/* A reminder goes out when the instalment becomes overdue (DOMAIN.md §5,
+ * "Verstuurd bij Overdue"): the day after its due date with offset 0, not
+ * on the due date; none when it is paid on its due date; none for an SDD
+ * instalment the bank is collecting, one once its collection failed. */
+static void test_reminder_when_overdue(void **st) {
+    env *e = *st;
+    set_offset(e, 0);
+    reminded_plan(e, "sct", METHOD(SCT));
+    reminded_plan(e, "ontime", METHOD(SCT));
+    reminded_plan(e, "sdd", METHOD(SDD));
+    reminded_plan(e, "sdd2", METHOD(SDD));
+    assert_int_equal(tick(e, "2026-01-15"), 4); /* due, or collecting: no reminder */
+    assert_reminder(e, "sct", 0, RS(NONE), IS(DUE), "2026-01-16");
+    assert_reminder(e, "sdd", 0, RS(NONE), IS(COLLECTING), "2026-02-15");
+    assert_int_equal(timeline_count(e, "sct", "PlanReminderRequested"), 0);
+    assert_int_equal(pay(e, "on-the-day", 10000, "ontime"), KB_CODE_OK); /* 15 January */
+    assert_reminder(e, "ontime", 0, RS(NONE), IS(PAID), "2026-02-15");
+    /* the collection of "sdd2" fails on its due date: reminded the day after */
+    Kasboek__V1__FailPlanCollectionRequest fc = KASBOEK__V1__FAIL_PLAN_COLLECTION_REQUEST__INIT;
+    fc.plan_id = "sdd2";
+    fc.instalment = 1;
+    fc.reason = "AM04 insufficient funds";
+    assert_int_equal(exec(e, "FailPlanCollection", &fc.base, NULL, -1), KB_CODE_OK);
+    assert_reminder(e, "sdd2", 0, RS(NONE), IS(FAILED), "2026-01-16");
+    assert_int_equal(tick(e, "2026-01-15"), 0);
+    assert_int_equal(tick(e, "2026-01-16"), 2); /* "sct" overdue, both reminded */
+    assert_reminder(e, "sct", 0, RS(REQUESTED), IS(OVERDUE), "2026-02-15");
+    assert_reminder(e, "sdd2", 0, RS(REQUESTED), IS(FAILED), "2026-02-15");
+    assert_reminder(e, "ontime", 0, RS(NONE), IS(PAID), "2026-02-15");
+    assert_reminder(e, "sdd", 0, RS(NONE), IS(COLLECTING), "2026-02-15");
+    assert_int_equal(tick(e, "2026-01-19"), 0); /* the bank still collects */
+    /* the collection of "sdd" fails later: overdue since the 16th, the next
+     * tick (the same day) reminds */
+    fc.plan_id = "sdd";
+    assert_int_equal(exec(e, "FailPlanCollection", &fc.base, NULL, -1), KB_CODE_OK);
+    assert_reminder(e, "sdd", 0, RS(NONE), IS(FAILED), "2026-01-16");
+    assert_int_equal(tick(e, "2026-01-19"), 1);
+    assert_reminder(e, "sdd", 0, RS(REQUESTED), IS(FAILED), "2026-02-15");
+    assert_int_equal(tick(e, "2026-02-15"), 4);
+    assert_int_equal(tick(e, "2026-02-16"), 2); /* the SCT ones; the SDD ones collect */
+    assert_reminder(e, "ontime", 1, RS(REQUESTED), IS(OVERDUE), NULL);
+    assert_reminder(e, "sdd", 1, RS(NONE), IS(COLLECTING), NULL);
+    assert_reminder(e, "sdd2", 1, RS(NONE), IS(COLLECTING), NULL);
+    assert_int_equal(timeline_count(e, "ontime", "PlanReminderRequested"), 1);
+    assert_int_equal(timeline_count(e, "sdd", "PlanReminderRequested"), 1);
+    rebuild_and_compare(e, 4);
+}
+
+/* A positive offset counts from the day the instalment is overdue (3: on
+ * the fourth day after the due date); a negative one is a notice before the
+ * due date, sent for an SDD instalment too, even when the tick that sends
+ * it finds it collecting already. */
+static void test_reminder_offsets(void **st) {
+    env *e = *st;
+    set_offset(e, 3);
+    reminded_plan(e, "late3", METHOD(SCT));
+    reminded_plan(e, "sdd3", METHOD(SDD));
+    set_offset(e, -2);
+    reminded_plan(e, "pre", METHOD(SDD));
+    reminded_plan(e, "pre-late", METHOD(SDD));
+    assert_int_equal(tick(e, "2026-01-12"), 0);
+    assert_reminder(e, "pre", 0, RS(NONE), IS(PLANNED), "2026-01-13");
+    /* a tick on 13 January for "pre" only (the others wait) */
+    Kasboek__V1__AdvancePlanRequest ad = KASBOEK__V1__ADVANCE_PLAN_REQUEST__INIT;
+    ad.plan_id = "pre";
+    e->now = kbt_at("2026-01-13");
+    assert_int_equal(exec(e, "AdvancePlan", &ad.base, NULL, -1), KB_CODE_OK);
+    assert_reminder(e, "pre", 0, RS(REQUESTED), IS(PLANNED), "2026-01-15");
+    ad.plan_id = "late3";
+    REFUSED(exec(e, "AdvancePlan", &ad.base, NULL, -1), FAILED_PRECONDITION, PLAN_NOTHING_DUE,
+            "plan_id");
+    assert_int_equal(tick(e, "2026-01-15"), 4);
+    assert_reminder(e, "pre", 0, RS(REQUESTED), IS(COLLECTING), "2026-02-13");
+    assert_reminder(e, "pre-late", 0, RS(REQUESTED), IS(COLLECTING), "2026-02-13");
+    assert_reminder(e, "late3", 0, RS(NONE), IS(DUE), "2026-01-16");
+    assert_reminder(e, "sdd3", 0, RS(NONE), IS(COLLECTING), "2026-02-15");
+    assert_int_equal(tick(e, "2026-01-16"), 1); /* overdue; its reminder in 3 days */
+    assert_reminder(e, "late3", 0, RS(NONE), IS(OVERDUE), "2026-01-19");
+    assert_int_equal(tick(e, "2026-01-18"), 0);
+    assert_int_equal(tick(e, "2026-01-19"), 1);
+    assert_reminder(e, "late3", 0, RS(REQUESTED), IS(OVERDUE), "2026-02-15");
+    assert_reminder(e, "sdd3", 0, RS(NONE), IS(COLLECTING), "2026-02-15");
+    assert_int_equal(timeline_count(e, "pre", "PlanReminderRequested"), 1);
+    rebuild_and_compare(e, 4);
+}
+
+/* A weekly SDD plan of 200.00 in 2 from 2026-01-15, at most tol_count
+ * instalments late, both collecting from 22 January. */
+static void collecting_plan(env *e, const char *id, uint32_t tol_count) {
+    Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[1];
+    case_plan(&r, &pc, pcs);
+    r.plan_id = (char *)id;
+    r.method = METHOD(SDD);
+    r.period = PERIOD(WEEKLY);
+    r.count = 2;
+    pc.amount = 20000;
+    r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_COUNT;
+    r.tolerance_count = tol_count;
+    e->now = kbt_at("2026-01-01");
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(activate(e, id), KB_CODE_OK);
+}
+
+static kb_code fail_collection(env *e, const char *plan, uint32_t number) {
+    Kasboek__V1__FailPlanCollectionRequest fc = KASBOEK__V1__FAIL_PLAN_COLLECTION_REQUEST__INIT;
+    fc.plan_id = (char *)plan;
+    fc.instalment = number;
+    fc.reason = "AM04 insufficient funds";
+    return exec(e, "FailPlanCollection", &fc.base, NULL, -1);
+}
+
+static void assert_auto_cancelled(env *e, const char *id, const char *reason) {
+    Plan *p = get(e, id);
+    assert_int_equal(p->status, PS(CANCELLED));
+    if (!strstr(p->cancel_reason, reason))
+        fail_msg("%s: reason '%s', want '%s'", id, p->cancel_reason, reason);
+    for (size_t i = 0; i < p->n_instalments; i++)
+        if (p->instalments[i]->status != IS(PAID))
+            assert_int_equal(p->instalments[i]->status, IS(SKIPPED));
+    assert_int_equal(kb_plan_next_action_day(p), INT32_MAX);
+    plan_free(p);
+    assert_int_equal(timeline_count(e, id, "PlanCancelled"), 1);
+}
+
+/* The count tolerance holds whatever makes an instalment late, in the
+ * same commit: two failed collections of a plan allowing one cancel it
+ * with the second failure (they used to leave it overdue for ever); a
+ * tolerance lowered below what is late cancels too; a collection failing
+ * past the tolerance in days cancels at once, as Tick would. */
+static void test_fail_cancels_past_tolerance(void **st) {
+    env *e = *st;
+    collecting_plan(e, "one", 1);
+    collecting_plan(e, "p", 2);
+    assert_int_equal(tick(e, "2026-01-15"), 2);
+    assert_int_equal(tick(e, "2026-01-22"), 2);
+    e->now = kbt_at("2026-01-25");
+    assert_int_equal(fail_collection(e, "one", 1), KB_CODE_OK);
+    Plan *p = get(e, "one");
+    assert_int_equal(p->status, PS(OVERDUE)); /* 1 late, 1 allowed */
+    plan_free(p);
+    assert_int_equal(fail_collection(e, "one", 2), KB_CODE_OK);
+    assert_auto_cancelled(e, "one", "overdue tolerance exceeded: 2 instalments overdue, 1 allowed");
+    /* 2 late, 2 allowed: open; then the operator allows 1 */
+    assert_int_equal(fail_collection(e, "p", 1), KB_CODE_OK);
+    assert_int_equal(fail_collection(e, "p", 2), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-26"), 1); /* the reminders of "p", nothing of "one" */
+    p = get(e, "p");
+    assert_int_equal(p->status, PS(OVERDUE));
+    assert_int_equal(kb_plan_next_action_day(p), INT32_MAX); /* nothing more till it changes */
+    plan_free(p);
+    Kasboek__V1__UpdatePlanRequest u = KASBOEK__V1__UPDATE_PLAN_REQUEST__INIT;
+    u.tolerance_case = KASBOEK__V1__UPDATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_COUNT;
+    u.tolerance_count = 1;
+    assert_int_equal(update(e, &u), KB_CODE_OK);
+    assert_auto_cancelled(e, "p", "2 instalments overdue, 1 allowed");
+    /* by days (30 by default): failing 33 days after the due date */
+    assert_int_equal(create(e, (plan_spec){.id = "days",
+                                           .case_ref = "c",
+                                           .case_amount = 20000,
+                                           .currency = "EUR",
+                                           .count = 2,
+                                           .start = "2026-03-01"}),
+                     KB_CODE_OK);
+    assert_int_equal(activate(e, "days"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-03-01"), 1);
+    e->now = kbt_at("2026-04-03");
+    assert_int_equal(fail_collection(e, "days", 1), KB_CODE_OK);
+    assert_auto_cancelled(e, "days", "33 days overdue, 30 allowed");
+    assert_int_equal(tick(e, "2027-01-01"), 0);
+    rebuild_and_compare(e, 4);
+}
+
+/* A reversal that reopens instalments overdue past the count tolerance
+ * cancels the plan in the refund's commit, and hands its invoice back: a
+ * completed plan of 200.00 in 2 (at most 1 late) refunded 50.00 reopens
+ * one (allowed), 100.00 more reopens both. */
+static void test_reversal_cancels_past_count(void **st) {
+    env *e = *st;
+    open_invoice(e, "i1", "EUR", 20000);
+    Kasboek__V1__CreatePlanRequest r = KASBOEK__V1__CREATE_PLAN_REQUEST__INIT;
+    Kasboek__V1__PlanCase pc = KASBOEK__V1__PLAN_CASE__INIT, *pcs[1];
+    case_plan(&r, &pc, pcs);
+    char *inv[] = {"i1"};
+    r.plan_id = "p";
+    r.invoice_ids = inv;
+    r.n_invoice_ids = 1;
+    r.n_cases = 0;
+    r.period = PERIOD(WEEKLY);
+    r.count = 2;
+    r.tolerance_case = KASBOEK__V1__CREATE_PLAN_REQUEST__TOLERANCE_TOLERANCE_COUNT;
+    r.tolerance_count = 1;
+    assert_int_equal(exec(e, "CreatePlan", &r.base, NULL, -1), KB_CODE_OK);
+    assert_int_equal(activate(e, "p"), KB_CODE_OK);
+    assert_int_equal(pay(e, "all", 20000, "p"), KB_CODE_OK);
+    assert_int_equal(tick(e, "2026-01-25"), 0); /* completed: off the list */
+    assert_int_equal(kbt_refund(e, "all", "r1", 5000, "EUR"), KB_CODE_OK);
+    Plan *p = get(e, "p");
+    assert_int_equal(p->status, PS(OVERDUE)); /* #2 reopened: 1 late, 1 allowed */
+    assert_instalment(p, 1, 5000, IS(OVERDUE));
+    plan_free(p);
+    assert_int_equal(kbt_refund(e, "all", "r2", 10000, "EUR"), KB_CODE_OK);
+    assert_auto_cancelled(e, "p", "overdue tolerance exceeded: 2 instalments overdue, 1 allowed");
+    p = get(e, "p");
+    assert_int_equal(p->paid, 5000); /* what stays paid stays */
+    plan_free(p);
+    Kasboek__V1__Invoice *i = kbt_get_invoice(e, "i1");
+    assert_string_equal(i->plan_id, "");
+    assert_int_equal(i->amount_paid, 5000);
+    kasboek__v1__invoice__free_unpacked(i, NULL);
+    assert_int_equal(tick(e, "2027-01-01"), 0);
+    rebuild_and_compare(e, 4);
+}
+
+/* kb_plan_next_action_day: a reminder's day by status and offset, and a
+ * plan stored past its count tolerance (before failures and reversals
+ * checked it) due at once, so Tick still cancels it. */
+static void test_next_action_day_reminders_and_count(void **st) {
+    (void)st;
+    Kasboek__V1__Instalment i1 = KASBOEK__V1__INSTALMENT__INIT, i2 = KASBOEK__V1__INSTALMENT__INIT;
+    Kasboek__V1__Instalment *v[] = {&i1, &i2};
+    Kasboek__V1__PlanTerms t = KASBOEK__V1__PLAN_TERMS__INIT;
+    i1.number = 1, i1.due_date = "2026-01-15", i1.amount = 100, i1.status = IS(COLLECTING);
+    i2.number = 2, i2.due_date = "2026-02-15", i2.amount = 100, i2.status = IS(COLLECTING);
+    Plan p = KASBOEK__V1__PAYMENT_PLAN__INIT;
+    p.status = PS(COLLECTION_IN_PROGRESS);
+    p.reminder = CH(EMAIL);
+    p.terms = &t;
+    p.instalments = v;
+    p.n_instalments = 2;
+    assert_int_equal(kb_plan_next_action_day(&p), INT32_MAX); /* collecting: no reminder */
+    t.reminder_offset_days = -5;
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-01-10")); /* a notice before */
+    t.reminder_offset_days = 2;
+    i1.status = IS(FAILED), p.status = PS(OVERDUE);
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-01-18")); /* overdue + 2 */
+    i1.reminder = RS(REQUESTED);
+    assert_int_equal(kb_plan_next_action_day(&p), INT32_MAX);
+    i2.status = IS(FAILED);
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-02-18"));
+    i2.reminder = RS(SENT);
+    t.tolerance_count = 2;
+    assert_int_equal(kb_plan_next_action_day(&p), INT32_MAX); /* 2 late, 2 allowed */
+    t.tolerance_count = 1;
+    assert_int_equal(kb_plan_next_action_day(&p), kbt_day("2026-01-15")); /* past it: now */
+    p.status = PS(PAUSED);
+    assert_int_equal(kb_plan_next_action_day(&p), INT32_MAX); /* when it resumes */
 }
 
 /* ------------------------------------------- debits still processing */
@@ -1795,6 +2083,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_auto_cancel, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_pause_stops_tolerance, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_reminders, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_reminder_when_overdue, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_reminder_offsets, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_fail_cancels_past_tolerance, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_reversal_cancels_past_count, env_setup, env_teardown),
+        cmocka_unit_test(test_next_action_day_reminders_and_count),
         cmocka_unit_test_setup_teardown(test_debit_holds_the_plan, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_failed_debit_frees_the_plan, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_settle_moves_the_hold, env_setup, env_teardown),
