@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kb_limits.h"
 
 typedef enum flag_kind { FLAG_SWITCH, FLAG_VALUE, FLAG_REPEAT } flag_kind;
 
@@ -90,10 +91,18 @@ static int set_global(cli *c, const char *name, const char *value) {
     if (strcmp(name, "server") == 0) {
         c->url = value;
     } else if (strcmp(name, "tenant") == 0) {
+        if (strlen(value) > KB_ID_LEN_MAX)
+            return cli_usage_error(c, "--tenant is longer than %d characters", KB_ID_LEN_MAX);
         c->tenant = value;
     } else if (strcmp(name, "api-key") == 0) {
+        if (strlen(value) > KB_API_KEY_LEN_MAX)
+            return cli_usage_error(c, "--api-key is longer than %d characters", KB_API_KEY_LEN_MAX);
         c->api_key = value;
     } else if (strcmp(name, "idempotency-key") == 0) {
+        if (strlen(value) > KB_IDEMPOTENCY_KEY_LEN_MAX) {
+            return cli_usage_error(c, "--idempotency-key is longer than %d characters",
+                                   KB_IDEMPOTENCY_KEY_LEN_MAX);
+        }
         c->idempotency_key = value;
     } else if (strcmp(name, "help") == 0) {
         c->help = true;

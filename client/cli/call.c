@@ -39,10 +39,24 @@ int cli_connect(cli *c) {
 }
 
 int cli_check(cli *c, int rv, const kb_client_result *res) {
-    if (rv != 0) return transport_error(c, "no reply from", rv);
+    if (rv != 0) {
+        int ex = transport_error(c, "no reply from", rv);
+        /* The command may have been applied: the same key again answers
+         * what happened and applies it at most once (a new run's fresh key
+         * would apply it again; a review refunded twice that way). */
+        if (c->run_key) {
+            fprintf(stderr,
+                    "the command may or may not have been applied: run it again with "
+                    "--idempotency-key %s to find out (it is applied at most once)\n",
+                    c->run_key);
+        }
+        return ex;
+    }
     if (res->code == 0) return CLI_EXIT_OK;
     const char *code = kb_client_code_str(res->code);
-    if (res->reason[0])
+    if (res->reason[0] && res->field[0])
+        fprintf(stderr, "%s %s (field %s): %s\n", code, res->reason, res->field, res->message);
+    else if (res->reason[0])
         fprintf(stderr, "%s %s: %s\n", code, res->reason, res->message);
     else
         fprintf(stderr, "%s: %s\n", code, res->message);

@@ -65,6 +65,8 @@ typedef struct cli {
     cli_output output;
     bool help;
     const char *idempotency_key; /* given or generated; NULL for queries */
+    const char *run_key;         /* the run's key, what a retry passes (idempotency_key
+                                  * may be one derived from it) */
     char idem_buf[CLI_IDEM_KEY_LETTERS + 8];
     const cli_cmd *cmd;
     cli_args args;

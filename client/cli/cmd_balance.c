@@ -137,6 +137,15 @@ int cli_cmd_payouts_close(cli *c) {
     if (ex != CLI_EXIT_OK) return ex;
     const char *date = cli_flag(c, "date");
     if (cur[0]) return close_one(c, cur, date, c->idempotency_key);
+    /* each currency's key is "<key>-<CUR>": it must fit the server's bound
+     * (a 48-byte buffer cut long keys to one and the same prefix, and every
+     * currency after the first was refused as a reused key) */
+    if (strlen(c->idempotency_key) + 4 > KB_IDEMPOTENCY_KEY_LEN_MAX) {
+        return cli_usage_error(c,
+                               "without --currency, --idempotency-key may have at most %d "
+                               "characters (one key per currency adds \"-<CUR>\")",
+                               KB_IDEMPOTENCY_KEY_LEN_MAX - 4);
+    }
     ex = cli_connect(c);
     if (ex != CLI_EXIT_OK) return ex;
     Kasboek__V1__GetBalanceRequest q = KASBOEK__V1__GET_BALANCE_REQUEST__INIT;
@@ -152,12 +161,17 @@ int cli_cmd_payouts_close(cli *c) {
         kasboek__v1__get_balance_reply__unpack(NULL, res.payload_len, res.payload);
     kb_client_result_fini(&res);
     if (!g) return cli_check(c, -1, NULL);
+    /* -o json: one array of the results, one per currency */
+    bool json = c->output == CLI_OUT_JSON;
+    if (json) printf("[\n");
+    if (!json && g->n_balances == 0) printf("no balance to close a payout of\n");
     for (size_t i = 0; i < g->n_balances && ex == CLI_EXIT_OK; i++) {
-        char key[CLI_IDEM_KEY_LETTERS + 16];
+        char key[KB_IDEMPOTENCY_KEY_LEN_MAX + 1];
         snprintf(key, sizeof key, "%s-%s", c->idempotency_key, g->balances[i]->currency);
-        if (i && c->output == CLI_OUT_TABLE) printf("\n");
+        if (i) printf(json ? ",\n" : "\n");
         ex = close_one(c, g->balances[i]->currency, date, key);
     }
+    if (json) printf("]\n");
     kasboek__v1__get_balance_reply__free_unpacked(g, NULL);
     return ex;
 }

@@ -1,5 +1,6 @@
 /* plans create|update|activate|pause|resume|cancel|pay|retry|get|list|
  * timeline, settings plans */
+#include <sodium.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,10 +398,26 @@ int cli_cmd_plans_pay(cli *c) {
     Kasboek__V1__RecordPaymentRequest r = KASBOEK__V1__RECORD_PAYMENT_REQUEST__INIT;
     if (ex == CLI_EXIT_OK) ex = cli_at_flag(c, &r.occurred_at);
     if (ex != CLI_EXIT_OK) return ex;
-    /* without --payment: "<plan>-<the run's idempotency key>", so a retry
-     * of the same run is the same payment */
-    if (cli_flag(c, "payment")) snprintf(pid, sizeof pid, "%s", cli_flag(c, "payment"));
-    else snprintf(pid, sizeof pid, "%.40s-%.16s", id, c->idempotency_key);
+    /* without --payment: "<plan>-<hash of the run's idempotency key>", so a
+     * retry with the same key is the same payment. (It took the key's first
+     * 16 characters: two keys alike that far made one payment id, and a
+     * key with ':' an invalid one; found by a review.) */
+    if (cli_flag(c, "payment")) {
+        snprintf(pid, sizeof pid, "%s", cli_flag(c, "payment"));
+    } else {
+        /* letters a..p, a nibble each: hex digits could make a run the
+         * server refuses as a card number */
+        unsigned char h[8];
+        char tag[2 * sizeof h + 1];
+        crypto_generichash(h, sizeof h, (const unsigned char *)c->idempotency_key,
+                           strlen(c->idempotency_key), NULL, 0);
+        for (size_t i = 0; i < sizeof h; i++) {
+            tag[2 * i] = (char)('a' + (h[i] >> 4));
+            tag[2 * i + 1] = (char)('a' + (h[i] & 15));
+        }
+        tag[2 * sizeof h] = '\0';
+        snprintf(pid, sizeof pid, "%.40s-%s", id, tag);
+    }
     m.currency = cur;
     r.payment_id = pid;
     r.amount = &m;

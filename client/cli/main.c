@@ -147,7 +147,9 @@ static const char usage_text[] =
     "  --api-key K             default $KASBOEK_API_KEY\n"
     "  -o, --output table|json default table\n"
     "  --idempotency-key K     for commands; default: a fresh random key per run\n"
-    "                          (shown only with -o json, as \"idempotency_key\")\n"
+    "                          (shown with -o json, as \"idempotency_key\", and on\n"
+    "                          stderr when no reply came: run the command again\n"
+    "                          with it to learn what happened; it applies once)\n"
     "  -h, --help              this text\n"
     "\n"
     "Payments:\n"
@@ -280,6 +282,7 @@ static int prepare_idempotency(cli *c) {
     }
     if (c->idempotency_key) {
         if (c->idempotency_key[0] == '\0') return cli_usage_error(c, "empty --idempotency-key");
+        c->run_key = c->idempotency_key;
         return CLI_EXIT_OK;
     }
     if (sodium_init() < 0) return cli_usage_error(c, "libsodium failed to initialize");
@@ -290,7 +293,7 @@ static int prepare_idempotency(cli *c) {
     for (size_t i = 0; i < CLI_IDEM_KEY_LETTERS; i++)
         c->idem_buf[4 + i] = (char)('a' + randombytes_uniform(26));
     c->idem_buf[4 + CLI_IDEM_KEY_LETTERS] = '\0';
-    c->idempotency_key = c->idem_buf;
+    c->idempotency_key = c->run_key = c->idem_buf;
     return CLI_EXIT_OK;
 }
 

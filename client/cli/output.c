@@ -58,9 +58,34 @@ const char *cli_or_dash(const char *s) {
     return (s && s[0]) ? s : "-";
 }
 
+/* s with its control characters written out (C0 and DEL as \xHH, C1 as
+ * \u00HH), malloc'd; NULL when out of memory. Text from the server is
+ * anybody's who could record a payment: a newline in a description drew
+ * lines of its own in `payments get` ("status refunded"), and terminal
+ * escapes went to the admin's terminal (found by a review). */
+static char *escape_dup(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(6 * n + 1), *o = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            o += sprintf(o, "\\x%02x", *p);
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            o += sprintf(o, "\\u%04x", p[1]);
+            p++;
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* A space after the key even when it is long. */
 void cli_kv(const char *key, const char *value) {
-    printf("%-*s %s\n", CLI_KEY_WIDTH - 1, key, cli_or_dash(value));
+    char *v = escape_dup(cli_or_dash(value));
+    printf("%-*s %s\n", CLI_KEY_WIDTH - 1, key, v ? v : "?");
+    free(v);
 }
 
 /* ----------------------------------------------------------------- json */
@@ -235,7 +260,7 @@ bool cli_table_add(cli_table *t, const char *const *cells) {
     }
     char **row = t->cells + t->n_rows * t->n_cols;
     for (size_t i = 0; i < t->n_cols; i++) {
-        row[i] = strdup(cells[i] ? cells[i] : "");
+        row[i] = escape_dup(cells[i] ? cells[i] : "");
         if (!row[i]) {
             while (i > 0) free(row[--i]);
             return false;

@@ -482,6 +482,28 @@ static void test_plans(void **state) {
     kbe_cli(&server, &p, "--tenant", "pl", "plans", "pause", "pl-1", NULL);
     expect_exit(&p, 2, "plans pause without --reason");
     kbe_proc_fini(&p);
+    /* without --payment the payment id comes from the whole key (it took
+     * the key's first 16 characters: these two made one id) */
+    kbe_cli(&server, &p, "--tenant", "pl", "--idempotency-key", "ops-2026-03-02-bank-stmt-line-1",
+            "plans", "pay", "pl-1", "--amount", "1.00", NULL);
+    expect_exit(&p, 0, "plans pay, key line-1");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "--idempotency-key", "ops-2026-03-02-bank-stmt-line-2",
+            "plans", "pay", "pl-1", "--amount", "1.00", NULL);
+    expect_exit(&p, 0, "plans pay, key line-2");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "--idempotency-key", "ops:2026-03-02#3", "plans", "pay",
+            "pl-1", "--amount", "1.00", NULL);
+    expect_exit(&p, 0, "plans pay, a key with ':' and '#'");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "--idempotency-key", "ops-2026-03-02-bank-stmt-line-2",
+            "plans", "pay", "pl-1", "--amount", "1.00", NULL);
+    expect_exit(&p, 0, "plans pay, key line-2 again: the same payment");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "pl", "-o", "json", "plans", "get", "pl-1", NULL);
+    expect_exit(&p, 0, "plans get after three payments of 1.00");
+    expect_out(&p, "\"remaining\": 78034");
+    kbe_proc_fini(&p);
     kbe_cli(&server, &p, "--tenant", "pl", "plans", "list", "--status", "active", NULL);
     expect_exit(&p, 0, "plans list");
     expect_out(&p, "pl-1");
@@ -562,6 +584,57 @@ static void test_plans(void **state) {
     kbe_proc_fini(&p);
 }
 
+/* Server text in table output has its control characters written out (a
+ * newline in a description drew a fake "status refunded" line); the
+ * error's field shows in table mode; a key too long to derive one per
+ * currency is a usage error, and one that fits closes every currency
+ * (a 48-byte buffer made one key of all of them); -o json of several
+ * closes is one array. From a review of the CLI. */
+static void test_cli_review_fixes(void **state) {
+    kbe_proc p;
+    kbe_cli(&server, &p, "--tenant", "rv", "payments", "record", "esc1", "--amount", "120.00",
+            "--currency", "EUR", "--method", "card", "--description",
+            "Order 17\nstatus          refunded\x1b[2J", NULL);
+    expect_exit(&p, 0, "record with a newline and an escape in its description");
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "rv", "payments", "get", "esc1", NULL);
+    expect_exit(&p, 0, "payments get esc1");
+    expect_out(&p, "Order 17\\x0astatus          refunded\\x1b[2J");
+    assert_null(strstr(p.out, "\nstatus          refunded"));
+    assert_null(strchr(p.out, '\x1b'));
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "rv", "payments", "record", "bad-mail", "--amount", "1.00",
+            "--currency", "EUR", "--method", "card", "--email", "not-an-address", NULL);
+    expect_exit(&p, 1, "a bad receipt e-mail");
+    if (!strstr(p.err, "(field receipt_email)")) fail_msg("stderr lacks the field: %s", p.err);
+    kbe_proc_fini(&p);
+    kbe_cli(&server, &p, "--tenant", "rv", "payments", "record", "jp1", "--amount", "500",
+            "--currency", "JPY", "--method", "card", NULL);
+    expect_exit(&p, 0, "a JPY payment");
+    kbe_proc_fini(&p);
+    char key[130];
+    memset(key, 'k', 125);
+    key[125] = '\0';
+    kbe_cli(&server, &p, "--tenant", "rv", "--idempotency-key", key, "payouts", "close", NULL);
+    expect_exit(&p, 2, "payouts close, a 125-character key and no --currency");
+    kbe_proc_fini(&p);
+    key[124] = '\0';
+    kbe_cli(&server, &p, "--tenant", "rv", "--idempotency-key", key, "-o", "json", "payouts",
+            "close", NULL);
+    expect_exit(&p, 0, "payouts close, a 124-character key, both currencies");
+    if (p.out[0] != '[' || !strstr(p.out, "]\n") || strstr(p.err, "REUSED")) {
+        kbe_proc_dump("payouts close -o json", &p);
+        fail_msg("not one JSON array, or a key reused");
+    }
+    kbe_proc_fini(&p);
+    char tenant[80];
+    memset(tenant, 't', 70);
+    tenant[70] = '\0';
+    kbe_cli(&server, &p, "--tenant", tenant, "payments", "get", "esc1", NULL);
+    expect_exit(&p, 2, "a 70-character --tenant");
+    kbe_proc_fini(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_checker),
@@ -577,6 +650,7 @@ int main(void) {
         cmocka_unit_test(test_balance_and_payouts),
         cmocka_unit_test(test_invoices), /* after the payout test: the clock only moves on */
         cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_cli_review_fixes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
