@@ -8,7 +8,7 @@
 void kb_audit_usage(FILE *f) {
     fputs(
         "usage: kasboek-audit verify DATA_DIR\n"
-        "       kasboek-audit replay DATA_DIR [--scratch DIR] [--keep]\n"
+        "       kasboek-audit replay DATA_DIR [--scratch DIR] [--keep] [--chunk-mb N]\n"
         "       kasboek-audit --help\n"
         "\n"
         "DATA_DIR is opened read-only: a copy of a live data dir or a RocksDB\n"

@@ -390,7 +390,8 @@ int kb_audit_replay(int argc, char **argv) {
     int p = replay_parse(argc, argv, &o);
     if (p > 0) return KB_AUDIT_EXIT_OK;
     if (p < 0) {
-        fprintf(stderr, "usage: kasboek-audit replay DATA_DIR [--scratch DIR] [--keep]\n");
+        fprintf(stderr,
+                "usage: kasboek-audit replay DATA_DIR [--scratch DIR] [--keep] [--chunk-mb N]\n");
         return KB_AUDIT_EXIT_USAGE;
     }
     replay_watch *w =
