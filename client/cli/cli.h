@@ -20,6 +20,7 @@
 #define CLI_EXIT_SERVER    1 /* the server answered with an error code */
 #define CLI_EXIT_USAGE     2 /* bad command line; the server was not asked */
 #define CLI_EXIT_TRANSPORT 3 /* no answer: connect failed, timeout, bad reply */
+#define CLI_EXIT_OUTPUT    4 /* the answer came but could not be written (--out, stdout) */
 
 #define CLI_POS_MAX          4   /* positional arguments of a command */
 #define CLI_FLAGS_MAX        24  /* flags one command declares */

@@ -1,8 +1,10 @@
 /* balance, payouts close|list|get|paid|failed, settings get|set */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "calendar.h"
 #include "cli.h"
@@ -347,8 +349,20 @@ int cli_cmd_reports(cli *c) {
     r.from = (char *)cli_flag(c, "from");
     r.to = (char *)cli_flag(c, "to");
     int ex = cli_u64_flag(c, "as-of", UINT64_MAX, &r.as_of_seq);
-    if (ex == CLI_EXIT_OK) ex = cli_connect(c);
     if (ex != CLI_EXIT_OK) return ex;
+    /* --out is tried before the server is asked (opened to append, which
+     * leaves a file that is there as it is): a path that cannot be written
+     * is a usage error, with nothing sent (it was found out after the
+     * report had been fetched) */
+    const char *out = cli_flag(c, "out");
+    bool made = false;
+    if (out) {
+        made = access(out, F_OK) != 0;
+        FILE *t = fopen(out, "ab");
+        if (!t) return cli_usage_error(c, "cannot write %s: %s", out, strerror(errno));
+        fclose(t);
+    }
+    ex = cli_connect(c);
     kb_client_call_opts o = {0};
     kb_client_result res;
     int rv = kb_client_call(c->client, "GetReport", &r.base, &o, &res);
@@ -357,18 +371,21 @@ int cli_cmd_reports(cli *c) {
                                                              NULL, res.payload_len, res.payload)
                                                        : NULL;
     kb_client_result_fini(&res);
-    if (ex != CLI_EXIT_OK) return ex;
-    if (!g) return cli_check(c, -1, NULL);
-    const char *out = cli_flag(c, "out");
-    FILE *f = out ? fopen(out, "wb") : stdout;
-    if (!f) {
-        kasboek__v1__get_report_reply__free_unpacked(g, NULL);
-        return cli_usage_error(c, "cannot write %s", out);
+    if (ex == CLI_EXIT_OK && !g) ex = cli_check(c, -1, NULL);
+    if (ex != CLI_EXIT_OK) {
+        if (made) (void)remove(out); /* the empty file the try made */
+        return ex;
     }
-    bool ok = fwrite(g->content.data, 1, g->content.len, f) == g->content.len;
-    if (out) ok = fclose(f) == 0 && ok;
-    fprintf(stderr, "report: %u rows, as of seq %llu, blake2b %s\n", g->rows,
-            (unsigned long long)g->as_of_seq, g->digest);
+    FILE *f = out ? fopen(out, "wb") : stdout;
+    bool ok = f && fwrite(g->content.data, 1, g->content.len, f) == g->content.len;
+    if (f) ok = (out ? fclose(f) : fflush(f)) == 0 && ok;
+    if (ok) {
+        fprintf(stderr, "report: %u rows, as of seq %llu, blake2b %s\n", g->rows,
+                (unsigned long long)g->as_of_seq, g->digest);
+    } else {
+        fprintf(stderr, "kasboek: writing the report to %s failed\n",
+                out ? out : "standard output");
+    }
     kasboek__v1__get_report_reply__free_unpacked(g, NULL);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_TRANSPORT;
+    return ok ? CLI_EXIT_OK : CLI_EXIT_OUTPUT;
 }

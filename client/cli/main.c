@@ -267,7 +267,8 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 ok, 1 the server returned an error (stderr: CODE REASON: message;\n"
     "with -o json also {\"error\": {...}} on stdout), 2 usage error (nothing sent),\n"
-    "3 transport error (no connection, timeout).\n";
+    "3 transport error (no connection, timeout), 4 the answer came but could not be\n"
+    "written (--out, standard output; a command that wrote has still been applied).\n";
 
 void cli_usage(FILE *out) {
     fputs(usage_text, out);
@@ -309,6 +310,9 @@ int main(int argc, char **argv) {
     if (ex == CLI_EXIT_OK) ex = prepare_idempotency(&c);
     if (ex == CLI_EXIT_OK) ex = c.cmd->run(&c);
     kb_client_close(c.client);
-    if (fflush(stdout) != 0 && ex == CLI_EXIT_OK) ex = CLI_EXIT_TRANSPORT;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && ex == CLI_EXIT_OK) {
+        fprintf(stderr, "kasboek: writing to standard output failed\n");
+        ex = CLI_EXIT_OUTPUT;
+    }
     return ex;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FEB_1_US       INT64_C(1769904000000000) /* 2026-02-01T00:00:00Z */
 #define JSON_DEPTH_MAX 64
@@ -627,6 +628,19 @@ static void test_cli_review_fixes(void **state) {
         fail_msg("not one JSON array, or a key reused");
     }
     kbe_proc_fini(&p);
+    /* --out is tried before the server is asked; a failed write is exit 4 */
+    kbe_cli(&server, &p, "--tenant", "rv", "reports", "payments", "--from", "2026-01-01", "--to",
+            "2026-12-31", "--out", "/nonexistent/dir/r.csv", NULL);
+    expect_exit(&p, 2, "reports --out into a missing directory");
+    if (!strstr(p.err, "cannot write /nonexistent/dir/r.csv")) fail_msg("stderr: %s", p.err);
+    kbe_proc_fini(&p);
+    if (access("/dev/full", W_OK) == 0) {
+        kbe_cli(&server, &p, "--tenant", "rv", "reports", "payments", "--from", "2026-01-01",
+                "--to", "2026-12-31", "--out", "/dev/full", NULL);
+        expect_exit(&p, 4, "reports --out /dev/full");
+        if (!strstr(p.err, "writing the report to /dev/full failed")) fail_msg("stderr: %s", p.err);
+        kbe_proc_fini(&p);
+    }
     char tenant[80];
     memset(tenant, 't', 70);
     tenant[70] = '\0';
