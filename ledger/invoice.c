@@ -229,9 +229,9 @@ static const char *issue_number(kb_decide_ctx *c, const char *invoice_id) {
     e->year = yearly ? year : s->year;
     e->sequence = seq;
     e->without_year = !yearly;
-    /* A number is unique per tenant: switching the year off and on again
-     * across a new year could repeat a yearless one; the claim refuses
-     * the finalize then rather than issue it twice. */
+    /* A number is unique per tenant: the claim refuses a finalize rather
+     * than issue a number twice (a yearless one of a store from before
+     * last_sequence_without_year could still come round again). */
     if (!kb_decide_claim(c, "invoice_number", number, "invoice_id", KB_REASON_INVOICE_NUMBER_TAKEN))
         return NULL;
     return number;

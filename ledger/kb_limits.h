@@ -19,11 +19,11 @@
 #define KB_INVOICE_LINES_MAX             100 /* lines, fees and discounts of one invoice */
 #define KB_INVOICE_PAYMENTS_MAX          64  /* payments applied to one invoice */
 #define KB_INVOICE_QUANTITY_MILLI_MAX    1000000000 /* 1,000,000.000 units */
-#define KB_INVOICE_PRICE_MAX             1000000000000000LL /* minor units */
 /* Any one amount of a request (a payment, its fee, a refund, a dispute's
- * fee, ...), in minor units: 10^15, ten trillion euros. Sums of many of
- * them are still checked where they are made. */
-#define KB_AMOUNT_MAX 1000000000000000LL
+ * fee, an invoice's unit price, ...), in minor units: 10^15, ten trillion
+ * euros. Sums of many of them are still checked where they are made. */
+#define KB_AMOUNT_MAX        1000000000000000LL
+#define KB_INVOICE_PRICE_MAX KB_AMOUNT_MAX
 /* The latest clock reading the ledger takes: 9000-01-01T00:00:00Z in
  * microseconds. The calendar ends with 9999; this leaves its business-day,
  * month and plan arithmetic room. (A review set the manual clock to

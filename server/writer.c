@@ -128,13 +128,6 @@ static void run_checkpoint(kbd_writer *w, kbd_job *j, uint64_t head_seq) {
     }
 }
 
-/* Every reply of a batch whose write failed, refusals too: a command later
- * in the batch (or in the batch built on it) was decided against writes
- * that may be lost, so a PAYMENT_EXISTS or a REFUND_EXCEEDS_AVAILABLE may
- * be false. Found by a review: a payment whose sync failed, and the same
- * payment id pipelined behind it, answered STORAGE_FAILED and
- * PAYMENT_EXISTS. A refusal that did not depend on the ledger is answered
- * again on a retry. */
 /* A write whose sync failed may be on the disk or not (the WAL's bytes
  * were written, and a restart replays what reached the disk): the request
  * is to be retried with its idempotency key, which answers the first
@@ -143,6 +136,13 @@ static void run_checkpoint(kbd_writer *w, kbd_job *j, uint64_t head_seq) {
     "the write to disk failed: this request may or may not be stored; retry it after a " \
     "restart, with the same idempotency key"
 
+/* Every reply of a batch whose write failed, refusals too: a command later
+ * in the batch (or in the batch built on it) was decided against writes
+ * that may be lost, so a PAYMENT_EXISTS or a REFUND_EXCEEDS_AVAILABLE may
+ * be false. Found by a review: a payment whose sync failed, and the same
+ * payment id pipelined behind it, answered STORAGE_FAILED and
+ * PAYMENT_EXISTS. A refusal that did not depend on the ledger is answered
+ * again on a retry. */
 static void fail_all(kbd_job *list, const char *why) {
     for (kbd_job *j = list; j; j = j->next) {
         kb_reply_fini(&j->reply);

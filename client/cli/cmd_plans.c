@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "kb_limits.h"
+#include "keys.h"
 #include "money.h"
 
 typedef Kasboek__V1__PaymentPlan Plan;
@@ -405,17 +406,16 @@ int cli_cmd_plans_pay(cli *c) {
     if (cli_flag(c, "payment")) {
         snprintf(pid, sizeof pid, "%s", cli_flag(c, "payment"));
     } else {
-        /* letters a..p, a nibble each: hex digits could make a run the
-         * server refuses as a card number */
+        /* as letters a..p, as cursors carry numbers: hex digits could make
+         * a run the server refuses as a card number */
         unsigned char h[8];
-        char tag[2 * sizeof h + 1];
         crypto_generichash(h, sizeof h, (const unsigned char *)c->idempotency_key,
                            strlen(c->idempotency_key), NULL, 0);
-        for (size_t i = 0; i < sizeof h; i++) {
-            tag[2 * i] = (char)('a' + (h[i] >> 4));
-            tag[2 * i + 1] = (char)('a' + (h[i] & 15));
-        }
-        tag[2 * sizeof h] = '\0';
+        uint64_t v = 0;
+        for (size_t i = 0; i < sizeof h; i++) v = v << 8 | h[i];
+        char tag[17];
+        kb_cursor_num_put(tag, v);
+        tag[16] = '\0';
         snprintf(pid, sizeof pid, "%.40s-%s", id, tag);
     }
     m.currency = cur;
